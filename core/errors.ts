@@ -1,0 +1,137 @@
+/**
+ * The typed errors of cutover. Every failure that crosses a module boundary is one of these
+ * classes, each with a readonly `code` from {@link ErrorCode}, so callers (CLI exit lines, HTTP
+ * responses, node `failed` reports) branch on the code, never on a message.
+ */
+
+export const ErrorCode = {
+  /** A model or version name, a path or an option that breaks its rule. */
+  InvalidInput: "INVALID_INPUT",
+  /** Configuration (flags, environment) that cannot be used. */
+  InvalidConfig: "INVALID_CONFIG",
+  /** A signature bundle that is not a well-formed OMS v1.0 bundle. */
+  BundleInvalid: "BUNDLE_INVALID",
+  /** A well-formed bundle of a kind cutover does not accept (mediaType, payloadType, predicateType). */
+  BundleUnsupported: "BUNDLE_UNSUPPORTED",
+  /** The DSSE signature does not verify with the trusted key. */
+  SignatureInvalid: "SIGNATURE_INVALID",
+  /** No trusted key matches the bundle's hint, or none verifies it. */
+  UntrustedKey: "UNTRUSTED_KEY",
+  /** A file's SHA-256 differs from the manifest. */
+  DigestMismatch: "DIGEST_MISMATCH",
+  /** The subject digest is not the hash of the listed resource digests. */
+  SubjectMismatch: "SUBJECT_MISMATCH",
+  /** A file listed in the manifest is not there. */
+  MissingFile: "MISSING_FILE",
+  /** A file is there that the manifest does not list. */
+  UnexpectedFile: "UNEXPECTED_FILE",
+  /** A resource name that escapes the model folder, or a symlink where none is allowed. */
+  UnsafePath: "UNSAFE_PATH",
+  /** A model card (cutover.json) or ONNX file that cannot be read. */
+  ModelInvalid: "MODEL_INVALID",
+  /** The object or version does not exist in the store. */
+  NotFound: "NOT_FOUND",
+  /** The version exists already; versions are immutable. */
+  AlreadyExists: "ALREADY_EXISTS",
+  /** The object store cannot be reached or keeps failing. */
+  StoreUnreachable: "STORE_UNREACHABLE",
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const verificationCodes = new Set<ErrorCode>([
+  ErrorCode.BundleInvalid,
+  ErrorCode.BundleUnsupported,
+  ErrorCode.SignatureInvalid,
+  ErrorCode.UntrustedKey,
+  ErrorCode.DigestMismatch,
+  ErrorCode.SubjectMismatch,
+  ErrorCode.MissingFile,
+  ErrorCode.UnexpectedFile,
+  ErrorCode.UnsafePath,
+]);
+
+/** The base class: a code, a one-line message, and the cause kept. */
+export class CutoverError extends Error {
+  override readonly name: string = "CutoverError";
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  /** True when the failure is about the artifact's integrity or provenance. */
+  get isVerificationFailure(): boolean {
+    return verificationCodes.has(this.code);
+  }
+}
+
+/** Bad names, paths, flags, request bodies. */
+export class InputError extends CutoverError {
+  override readonly name = "InputError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.InvalidInput, message, options);
+  }
+}
+
+/** Configuration that cannot be used; the message names the option. */
+export class ConfigError extends CutoverError {
+  override readonly name = "ConfigError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.InvalidConfig, message, options);
+  }
+}
+
+export type VerificationCode =
+  | typeof ErrorCode.BundleInvalid
+  | typeof ErrorCode.BundleUnsupported
+  | typeof ErrorCode.SignatureInvalid
+  | typeof ErrorCode.UntrustedKey
+  | typeof ErrorCode.DigestMismatch
+  | typeof ErrorCode.SubjectMismatch
+  | typeof ErrorCode.MissingFile
+  | typeof ErrorCode.UnexpectedFile
+  | typeof ErrorCode.UnsafePath;
+
+/** The artifact is not what its signature says, or the signature is not trusted. */
+export class VerificationError extends CutoverError {
+  override readonly name = "VerificationError";
+  declare readonly code: VerificationCode;
+  constructor(code: VerificationCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+export type StoreCode =
+  | typeof ErrorCode.NotFound
+  | typeof ErrorCode.AlreadyExists
+  | typeof ErrorCode.StoreUnreachable;
+
+/** The object store said no, or could not be reached. */
+export class StoreError extends CutoverError {
+  override readonly name = "StoreError";
+  declare readonly code: StoreCode;
+  constructor(code: StoreCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+
+  /** A passing failure worth retrying (the server may answer next time). */
+  get retryable(): boolean {
+    return this.code === ErrorCode.StoreUnreachable;
+  }
+}
+
+/** A model file or model card that cannot be used. */
+export class ModelError extends CutoverError {
+  override readonly name = "ModelError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.ModelInvalid, message, options);
+  }
+}
+
+/** The message of any thrown value, for one-line reports. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
