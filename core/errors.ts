@@ -103,10 +103,7 @@ export class VerificationError extends CutoverError {
   }
 }
 
-export type StoreCode =
-  | typeof ErrorCode.NotFound
-  | typeof ErrorCode.AlreadyExists
-  | typeof ErrorCode.StoreUnreachable;
+export type StoreCode = typeof ErrorCode.NotFound | typeof ErrorCode.AlreadyExists | typeof ErrorCode.StoreUnreachable;
 
 /** The object store said no, or could not be reached. */
 export class StoreError extends CutoverError {

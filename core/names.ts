@@ -3,7 +3,7 @@
  * resource path that enters cutover (CLI flags, HTTP paths, bus messages, bundle manifests) passes
  * through here before it is used to build a key or a path.
  */
-import { InputError, VerificationError, ErrorCode } from "./errors.js";
+import { ErrorCode, InputError, VerificationError } from "./errors.js";
 
 const MODEL_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

@@ -31,9 +31,7 @@ const bundleSchema = z.object({
   dsseEnvelope: z.object({
     payload: base64,
     payloadType: z.string(),
-    signatures: z
-      .array(z.object({ sig: base64.min(1), keyid: z.string().nullish() }))
-      .min(1, "no signatures"),
+    signatures: z.array(z.object({ sig: base64.min(1), keyid: z.string().nullish() })).min(1, "no signatures"),
   }),
 });
 
@@ -89,7 +87,9 @@ export function parseBundle(bytes: string | Uint8Array): Bundle {
   if (!parsed.success) throw invalid(`signature bundle is malformed: ${describeIssues(parsed.error)}`);
   const bundle = parsed.data;
   if (bundle.mediaType !== BUNDLE_MEDIA_TYPE) {
-    throw unsupported(`unsupported bundle mediaType ${JSON.stringify(bundle.mediaType)} (expected ${BUNDLE_MEDIA_TYPE})`);
+    throw unsupported(
+      `unsupported bundle mediaType ${JSON.stringify(bundle.mediaType)} (expected ${BUNDLE_MEDIA_TYPE})`,
+    );
   }
   if (bundle.dsseEnvelope.payloadType !== PAYLOAD_TYPE) {
     throw unsupported(
@@ -119,7 +119,8 @@ export function parseStatement(payload: Buffer): Statement {
     );
   }
   const { method, hash_type: hashType } = statement.predicate.serialization;
-  if (method !== "files") throw unsupported(`unsupported serialization method ${JSON.stringify(method)} (expected "files")`);
+  if (method !== "files")
+    throw unsupported(`unsupported serialization method ${JSON.stringify(method)} (expected "files")`);
   if (hashType !== undefined && hashType !== "sha256") {
     throw unsupported(`unsupported serialization hash_type ${JSON.stringify(hashType)} (expected "sha256")`);
   }

@@ -12,5 +12,12 @@ export {
   trustedKeyFromPem,
 } from "./keys.js";
 export { createIgnoreMatcher, type ManifestEntry, manifestOfFolder } from "./manifest.js";
-export { createStatement, SIGNATURE_FILE, serializeBundle, signFolder, signStatement, subjectDigest } from "./signer.js";
+export {
+  createStatement,
+  SIGNATURE_FILE,
+  serializeBundle,
+  signFolder,
+  signStatement,
+  subjectDigest,
+} from "./signer.js";
 export { type VerifiedManifest, type VerifyFolderOptions, verifyBundle, verifyFolder } from "./verifier.js";

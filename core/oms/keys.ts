@@ -52,7 +52,8 @@ export function curveHash(key: KeyObject): CurveHash | undefined {
 function requireCurveHash(key: KeyObject, source: string): CurveHash {
   const hash = curveHash(key);
   if (hash === undefined) {
-    const kind = key.asymmetricKeyType === "ec" ? `EC curve ${key.asymmetricKeyDetails?.namedCurve}` : key.asymmetricKeyType;
+    const kind =
+      key.asymmetricKeyType === "ec" ? `EC curve ${key.asymmetricKeyDetails?.namedCurve}` : key.asymmetricKeyType;
     throw new ConfigError(`${source}: unsupported key type ${kind}; use an ECDSA P-256, P-384 or P-521 key`);
   }
   return hash;
@@ -96,14 +97,14 @@ const KEY_FILE_RE = /\.(pem|pub)$/i;
 export async function loadTrustedKeys(paths: readonly string[]): Promise<TrustedKey[]> {
   const keys: TrustedKey[] = [];
   for (const path of paths) {
-    let info;
-    try {
-      info = await stat(path);
-    } catch (error) {
+    const info = await stat(path).catch((error: unknown) => {
       throw new ConfigError(`trusted key ${path}: ${errorMessage(error)}`, { cause: error });
-    }
+    });
     const files = info.isDirectory()
-      ? (await readdir(path)).filter((name) => KEY_FILE_RE.test(name)).sort().map((name) => join(path, name))
+      ? (await readdir(path))
+          .filter((name) => KEY_FILE_RE.test(name))
+          .sort()
+          .map((name) => join(path, name))
       : [path];
     for (const file of files) keys.push(trustedKeyFromPem(await readFile(file), file));
   }

@@ -4,7 +4,7 @@
  */
 import { sign } from "node:crypto";
 import { sha256Hex } from "../digest.js";
-import { buildBundle, type Bundle, PAYLOAD_TYPE, PREDICATE_TYPE, preAuthEncoding, STATEMENT_TYPE } from "./bundle.js";
+import { type Bundle, buildBundle, PAYLOAD_TYPE, PREDICATE_TYPE, preAuthEncoding, STATEMENT_TYPE } from "./bundle.js";
 import type { SigningKey } from "./keys.js";
 import { type ManifestEntry, manifestOfFolder } from "./manifest.js";
 

@@ -39,9 +39,13 @@ function signerHintOf(bundle: Bundle): string | undefined {
     try {
       return keyHint(createPublicKey(Buffer.from(publicKey.rawBytes, "base64")));
     } catch (error) {
-      throw new VerificationError(ErrorCode.BundleInvalid, `publicKey.rawBytes is not a public key: ${errorMessage(error)}`, {
-        cause: error,
-      });
+      throw new VerificationError(
+        ErrorCode.BundleInvalid,
+        `publicKey.rawBytes is not a public key: ${errorMessage(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
   return undefined;
@@ -64,7 +68,10 @@ function checkSignature(bundle: Bundle, payload: Buffer, trustedKeys: readonly T
     }
   }
   if (hint === undefined) {
-    throw new VerificationError(ErrorCode.UntrustedKey, `no trusted key (of ${trustedKeys.length}) verifies the signature`);
+    throw new VerificationError(
+      ErrorCode.UntrustedKey,
+      `no trusted key (of ${trustedKeys.length}) verifies the signature`,
+    );
   }
   throw new VerificationError(
     ErrorCode.SignatureInvalid,

@@ -6,7 +6,7 @@ const OMS = join(import.meta.dirname, "../fixtures/oms");
 const KEY = join(OMS, "keys/signing-key-pub.pem");
 
 describe("bundles made by the Python model_signing tool verify", () => {
-  it("v1.1.0: publicKey.hint, keyid \"\", ignore_paths recorded in the bundle", async () => {
+  it('v1.1.0: publicKey.hint, keyid "", ignore_paths recorded in the bundle', async () => {
     const keys = await loadTrustedKeys([KEY]);
     const manifest = await verifyFolder(join(OMS, "v1.1.0-elliptic-key"), keys);
     expect(manifest.resources.map((r) => r.name)).toEqual(["signme-1", "signme-2"]);
@@ -20,7 +20,7 @@ describe("bundles made by the Python model_signing tool verify", () => {
     expect(manifest.resources).toHaveLength(2);
   });
 
-  it("v1.0.0: a single-file model whose resource is named \".\"", async () => {
+  it('v1.0.0: a single-file model whose resource is named "."', async () => {
     const keys = await loadTrustedKeys([KEY]);
     const manifest = await verifyFolder(join(OMS, "v1.0.0-elliptic-key/signme-1"), keys);
     expect(manifest.resources).toEqual([

@@ -1,0 +1,58 @@
+/**
+ * The `cutover` command line: parses the configuration once from the environment and hands it to
+ * the commands. Exit codes: 0 success, 1 the operation failed (one line on stderr says why),
+ * 2 the command line itself was wrong.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import type { CliContext } from "../controller/cli/context.js";
+import { failureLine } from "../controller/cli/output.js";
+import { registerRegistryCommands } from "../controller/cli/registry-commands.js";
+import { registerSigningCommands } from "../controller/cli/signing-commands.js";
+import { parseArtifactConfig } from "../core/config.js";
+
+function packageVersion(): string {
+  for (const relative of ["../package.json", "../../package.json"]) {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(new URL(relative, import.meta.url), "utf8"));
+      if (
+        typeof parsed === "object" &&
+        parsed !== null &&
+        "name" in parsed &&
+        parsed.name === "cutover" &&
+        "version" in parsed
+      ) {
+        return String(parsed.version);
+      }
+    } catch {
+      // not at this depth: source (bin/) and build (dist/bin/) sit at different depths
+    }
+  }
+  return "unknown";
+}
+
+export async function main(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<number> {
+  const program = new Command("cutover")
+    .description("blue/green deployment of ONNX models: signed versions, one-command flips and rollbacks")
+    .version(packageVersion(), "-V, --version", "print the cutover version")
+    .enablePositionalOptions()
+    .showHelpAfterError("(run cutover --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  try {
+    const context: CliContext = { config: parseArtifactConfig(env), env };
+    registerSigningCommands(program, context);
+    registerRegistryCommands(program, context);
+    await program.parseAsync(argv, { from: "node" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    process.stderr.write(`${failureLine(error)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv, process.env);

@@ -1,0 +1,111 @@
+/** `cutover push`, `cutover models`, `cutover versions`: publishing to and reading the store. */
+import type { Command } from "commander";
+import { loadSigningKey } from "../../core/oms/keys.js";
+import { sourceFromCiEnvironment } from "../ci-source.js";
+import { pushVersion } from "../publisher.js";
+import { type CliContext, collectList, openRegistry } from "./context.js";
+import { formatBytes, printResult, progressLine } from "./output.js";
+
+interface PushFlags {
+  model: string;
+  version: string;
+  key: string;
+  golden?: string;
+  commit?: string;
+  pipeline?: string;
+  repository?: string;
+  ignorePaths?: string[];
+  json?: boolean;
+}
+
+export function registerRegistryCommands(program: Command, context: CliContext): void {
+  program
+    .command("push <path>")
+    .description("publish a model version: PATH is a folder holding model.onnx (and side files) or one .onnx file")
+    .requiredOption("--model <model>", "model name")
+    .requiredOption("--version <version>", "version name (immutable once pushed)")
+    .requiredOption("--key <file>", "private signing key (PEM)")
+    .option("--golden <file>", "golden vectors (OIP v2 requests and expected responses) to embed in cutover.json")
+    .option("--commit <sha>", "source commit (default: from the CI environment)")
+    .option("--pipeline <url>", "CI pipeline or run URL (default: from the CI environment)")
+    .option("--repository <name>", "source repository (default: from the CI environment)")
+    .option("--ignore-paths <paths>", "comma-separated paths inside PATH not to publish", collectList)
+    .option("--json", "print the result as JSON")
+    .action(async (path: string, flags: PushFlags) => {
+      const signingKey = await loadSigningKey(flags.key);
+      const ci = sourceFromCiEnvironment(context.env);
+      const source = {
+        ...ci,
+        ...(flags.commit ? { commit: flags.commit } : {}),
+        ...(flags.pipeline ? { pipeline: flags.pipeline } : {}),
+        ...(flags.repository ? { repository: flags.repository } : {}),
+      };
+      const registry = openRegistry(context);
+      const progress = progressLine(`pushing ${flags.model}/${flags.version}`, flags);
+      try {
+        const result = await pushVersion(registry, {
+          path,
+          model: flags.model,
+          version: flags.version,
+          signingKey,
+          source,
+          ...(flags.golden ? { goldenPath: flags.golden } : {}),
+          ...(flags.ignorePaths ? { ignorePaths: flags.ignorePaths } : {}),
+          onProgress: (p) => progress.update(p.sentBytes, p.totalBytes, p.file),
+        });
+        progress.done();
+        printResult(flags, result, () => [
+          `pushed ${result.model}/${result.version}: ${result.files} file(s), ${formatBytes(result.bytes)} → ${result.location}`,
+          `signed by ${result.signerHint}; manifest digest ${result.digest}`,
+        ]);
+      } finally {
+        progress.done();
+        registry.store.close();
+      }
+    });
+
+  program
+    .command("models")
+    .description("list the models in the store")
+    .option("--json", "print the result as JSON")
+    .action(async (flags: { json?: boolean }) => {
+      const registry = openRegistry(context);
+      try {
+        const models = await registry.listModels();
+        printResult(flags, { models }, () =>
+          models.length > 0 ? models : [`no models in ${registry.store.location}`],
+        );
+      } finally {
+        registry.store.close();
+      }
+    });
+
+  program
+    .command("versions <model>")
+    .description("list the published versions of a model (size, created, signer)")
+    .option("--json", "print the result as JSON")
+    .action(async (model: string, flags: { json?: boolean }) => {
+      const registry = openRegistry(context);
+      try {
+        const versions = await registry.listVersions(model);
+        printResult(flags, { model, versions }, () =>
+          versions.length === 0
+            ? [`no published versions of ${model} in ${registry.store.location}`]
+            : [
+                ["VERSION", "SIZE", "FILES", "CREATED", "SIGNER"].join("\t"),
+                ...versions.map((v) =>
+                  [
+                    v.version,
+                    formatBytes(v.size),
+                    String(v.files),
+                    v.created ?? "-",
+                    v.signerHint?.slice(0, 16) ?? "-",
+                  ].join("\t"),
+                ),
+              ],
+        );
+      } finally {
+        registry.store.close();
+      }
+    });
+}

@@ -1,0 +1,101 @@
+/**
+ * Configuration from the environment, parsed once at the edge (CLI, server entry) with a schema and
+ * passed in; nothing deeper reads `process.env`. Each variable is described here, and the README's
+ * configuration table is checked against this list.
+ */
+import { z } from "zod";
+import { ConfigError } from "./errors.js";
+
+export interface ConfigVariable {
+  readonly name: string;
+  readonly description: string;
+  readonly default?: string;
+}
+
+/** The variables this version of cutover reads. */
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  { name: "CUTOVER_S3_BUCKET", description: "S3 bucket holding the artifacts; when unset, the folder store is used" },
+  { name: "CUTOVER_S3_ENDPOINT", description: "S3-compatible endpoint URL (MinIO, s3rver); AWS when unset" },
+  { name: "CUTOVER_S3_PREFIX", description: "key prefix for all artifacts inside the bucket or folder", default: "" },
+  {
+    name: "CUTOVER_S3_FORCE_PATH_STYLE",
+    description: "path-style S3 URLs (MinIO and most S3-compatible servers)",
+    default: "false",
+  },
+  { name: "CUTOVER_S3_REGION", description: "S3 region (falls back to AWS_REGION)", default: "us-east-1" },
+  {
+    name: "CUTOVER_STORE_DIR",
+    description: "folder used as the object store when no bucket is set",
+    default: ".cutover/store",
+  },
+  { name: "CUTOVER_TRUSTED_KEYS", description: "comma-separated PEM public key files or folders of them" },
+  {
+    name: "CUTOVER_CACHE_DIR",
+    description: "local content-addressed cache for fetched versions",
+    default: ".cutover/cache",
+  },
+];
+
+const optionalText = z.preprocess((value) => (value === "" ? undefined : value), z.string().optional());
+
+const booleanText = z.preprocess(
+  (value) => (value === "" || value === undefined ? undefined : String(value).toLowerCase()),
+  z.enum(["true", "false", "1", "0", "yes", "no"]).optional(),
+);
+
+const envSchema = z.object({
+  CUTOVER_S3_BUCKET: optionalText,
+  CUTOVER_S3_ENDPOINT: z.preprocess((value) => (value === "" ? undefined : value), z.url().optional()),
+  CUTOVER_S3_PREFIX: optionalText,
+  CUTOVER_S3_FORCE_PATH_STYLE: booleanText,
+  CUTOVER_S3_REGION: optionalText,
+  AWS_REGION: optionalText,
+  CUTOVER_STORE_DIR: optionalText,
+  CUTOVER_TRUSTED_KEYS: optionalText,
+  CUTOVER_CACHE_DIR: optionalText,
+});
+
+export type StoreConfig =
+  | {
+      readonly kind: "s3";
+      readonly bucket: string;
+      readonly endpoint?: string;
+      readonly region: string;
+      readonly forcePathStyle: boolean;
+    }
+  | { readonly kind: "folder"; readonly dir: string };
+
+export interface ArtifactConfig {
+  readonly store: StoreConfig;
+  readonly prefix: string;
+  readonly trustedKeyPaths: readonly string[];
+  readonly cacheDir: string;
+}
+
+/** Parses the artifact-related variables; errors name the variable. */
+export function parseArtifactConfig(env: Readonly<Record<string, string | undefined>>): ArtifactConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`${issue?.path.join(".")}: ${issue?.message}`);
+  }
+  const e = parsed.data;
+  const store: StoreConfig = e.CUTOVER_S3_BUCKET
+    ? {
+        kind: "s3",
+        bucket: e.CUTOVER_S3_BUCKET,
+        ...(e.CUTOVER_S3_ENDPOINT ? { endpoint: e.CUTOVER_S3_ENDPOINT } : {}),
+        region: e.CUTOVER_S3_REGION ?? e.AWS_REGION ?? "us-east-1",
+        forcePathStyle: ["true", "1", "yes"].includes(e.CUTOVER_S3_FORCE_PATH_STYLE ?? "false"),
+      }
+    : { kind: "folder", dir: e.CUTOVER_STORE_DIR ?? ".cutover/store" };
+  return {
+    store,
+    prefix: e.CUTOVER_S3_PREFIX ?? "",
+    trustedKeyPaths: (e.CUTOVER_TRUSTED_KEYS ?? "")
+      .split(",")
+      .map((path) => path.trim())
+      .filter(Boolean),
+    cacheDir: e.CUTOVER_CACHE_DIR ?? ".cutover/cache",
+  };
+}

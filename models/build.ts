@@ -1,0 +1,170 @@
+/**
+ * Builds the demo and test models with the onnx-proto package (protobufjs classes for onnx.proto):
+ *
+ *   models/demo-classifier/v1, v2   features FP32 [batch, 4] → probabilities FP32 [batch, 3]
+ *                                   (same schema, different weights: the answers differ visibly)
+ *   models/demo-classifier/v3       features FP32 [batch, 8]: an incompatible input schema
+ *   models/large/ (with --large)    one MatMul with a 4096×4096 FP32 weight (64 MiB): slow to load
+ *
+ * Each version folder gets model.onnx, labels.txt and golden.json (Open Inference Protocol v2
+ * requests and the responses onnxruntime gives, with a tolerance). Weights come from a seeded
+ * generator, so the output is the same on every run.
+ *
+ *   npx tsx models/build.ts [--large] [--out DIR]
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import onnxProto, { type onnx as Onnx } from "onnx-proto";
+import * as ort from "onnxruntime-node";
+
+const { onnx } = onnxProto;
+
+const OPSET = 17;
+const IR_VERSION = 8;
+const LABELS = ["cat", "dog", "bird"];
+
+/** mulberry32: a tiny seeded PRNG, so weights are reproducible. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function floatTensor(name: string, dims: number[], values: Float32Array): Onnx.ITensorProto {
+  return {
+    name,
+    dims,
+    dataType: onnx.TensorProto.DataType.FLOAT,
+    rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+  };
+}
+
+function floatInput(name: string, dims: (number | string)[]): Onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function randomWeights(count: number, random: () => number, scale: number): Float32Array {
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i++) values[i] = (random() * 2 - 1) * scale;
+  return values;
+}
+
+function encodeModel(graph: Onnx.IGraphProto, docString: string): Uint8Array {
+  const model = onnx.ModelProto.create({
+    irVersion: IR_VERSION,
+    producerName: "cutover models/build.ts",
+    docString,
+    opsetImport: [{ domain: "", version: OPSET }],
+    graph,
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** A linear classifier: softmax(features · W + b). */
+function classifierModel(features: number, classes: number, seed: number): Uint8Array {
+  const random = seededRandom(seed);
+  return encodeModel(
+    {
+      name: "demo-classifier",
+      node: [
+        { opType: "MatMul", input: ["features", "weights"], output: ["logits_raw"], name: "matmul" },
+        { opType: "Add", input: ["logits_raw", "bias"], output: ["logits"], name: "add" },
+        {
+          opType: "Softmax",
+          input: ["logits"],
+          output: ["probabilities"],
+          name: "softmax",
+          attribute: [{ name: "axis", type: onnx.AttributeProto.AttributeType.INT, i: -1 }],
+        },
+      ],
+      initializer: [
+        floatTensor("weights", [features, classes], randomWeights(features * classes, random, 2)),
+        floatTensor("bias", [classes], randomWeights(classes, random, 0.5)),
+      ],
+      input: [floatInput("features", ["batch", features])],
+      output: [floatInput("probabilities", ["batch", classes])],
+    },
+    `demo classifier, seed ${seed}`,
+  );
+}
+
+/** A model whose load time is dominated by one large weight. */
+function largeModel(size: number): Uint8Array {
+  const random = seededRandom(7);
+  return encodeModel(
+    {
+      name: "large",
+      node: [{ opType: "MatMul", input: ["x", "weights"], output: ["y"], name: "matmul" }],
+      initializer: [floatTensor("weights", [size, size], randomWeights(size * size, random, 0.01))],
+      input: [floatInput("x", ["batch", size])],
+      output: [floatInput("y", ["batch", size])],
+    },
+    `large MatMul ${size}x${size}`,
+  );
+}
+
+/** Golden vectors: fixed requests and what onnxruntime answers for them, as OIP v2 JSON. */
+async function goldenVectors(modelPath: string, inputName: string, rows: number[][]): Promise<unknown> {
+  const session = await ort.InferenceSession.create(modelPath);
+  try {
+    const width = rows[0]?.length ?? 0;
+    const data = Float32Array.from(rows.flat());
+    const results = await session.run({ [inputName]: new ort.Tensor("float32", data, [rows.length, width]) });
+    const cases = Object.entries(results).map(([name, tensor]) => ({
+      request: { inputs: [{ name: inputName, shape: [rows.length, width], datatype: "FP32", data: Array.from(data) }] },
+      response: {
+        outputs: [{ name, shape: [...tensor.dims], datatype: "FP32", data: Array.from(tensor.data as Float32Array) }],
+      },
+    }));
+    return { tolerance: { absolute: 1e-5, relative: 1e-4 }, cases };
+  } finally {
+    await session.release();
+  }
+}
+
+async function writeVersion(dir: string, model: Uint8Array, inputName: string, rows: number[][]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "model.onnx"), model);
+  await writeFile(join(dir, "labels.txt"), `${LABELS.join("\n")}\n`);
+  const golden = await goldenVectors(join(dir, "model.onnx"), inputName, rows);
+  await writeFile(join(dir, "golden.json"), `${JSON.stringify(golden, null, 2)}\n`);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { large: { type: "boolean", default: false }, out: { type: "string", default: import.meta.dirname } },
+  });
+  const out = values.out;
+  const rows4 = [
+    [0.5, -1.2, 3.3, 0.1],
+    [-2, 0.25, 1, 1.5],
+  ];
+  await writeVersion(join(out, "demo-classifier/v1"), classifierModel(4, 3, 1), "features", rows4);
+  await writeVersion(join(out, "demo-classifier/v2"), classifierModel(4, 3, 2), "features", rows4);
+  await writeVersion(join(out, "demo-classifier/v3"), classifierModel(8, 3, 3), "features", [
+    [0.5, -1.2, 3.3, 0.1, 1, 2, 3, 4],
+  ]);
+  console.log(`wrote demo-classifier v1, v2, v3 under ${out}`);
+  if (values.large) {
+    const dir = join(out, "large");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "model.onnx"), largeModel(4096));
+    console.log(`wrote ${join(dir, "model.onnx")} (64 MiB)`);
+  }
+}
+
+await main();
