@@ -158,7 +158,7 @@ export class S3Store implements ObjectStore {
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     let token: string | undefined;
     do {
-      const page = await this.listPage(prefix, undefined, token);
+      const page = await this.listPage(prefix, token);
       for (const item of page.Contents ?? []) {
         if (item.Key !== undefined)
           yield { key: item.Key, size: item.Size ?? 0, ...(item.ETag ? { etag: item.ETag } : {}) };
@@ -167,27 +167,28 @@ export class S3Store implements ObjectStore {
     } while (token !== undefined);
   }
 
+  /**
+   * Derived from the full listing rather than `Delimiter: "/"`: s3rver answers delimiter listings
+   * of nested prefixes with nothing, and a registry holds few enough objects that one paged listing
+   * costs little (1,000 keys per request).
+   */
   async listFolders(prefix: string): Promise<string[]> {
     if (prefix !== "" && !prefix.endsWith("/")) throw new InputError(`listFolders: prefix ${prefix} must end with /`);
-    const folders: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.listPage(prefix, "/", token);
-      for (const common of page.CommonPrefixes ?? []) {
-        if (common.Prefix !== undefined) folders.push(common.Prefix.slice(prefix.length, -1));
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
-    return folders.sort();
+    const folders = new Set<string>();
+    for await (const object of this.list(prefix)) {
+      const rest = object.key.slice(prefix.length);
+      const slash = rest.indexOf("/");
+      if (slash > 0) folders.add(rest.slice(0, slash));
+    }
+    return [...folders].sort();
   }
 
-  private async listPage(prefix: string, delimiter: string | undefined, token: string | undefined) {
+  private async listPage(prefix: string, token: string | undefined) {
     try {
       return await this.client.send(
         new ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: prefix,
-          ...(delimiter ? { Delimiter: delimiter } : {}),
           ...(token ? { ContinuationToken: token } : {}),
         }),
       );

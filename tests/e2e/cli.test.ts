@@ -1,0 +1,139 @@
+import { cp, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/cli.js";
+import { DEMO } from "../support/registry-contract.js";
+import { type S3TestServer, startS3Server } from "../support/s3-server.js";
+import { tempDir } from "../support/temp-dir.js";
+
+const OMS = join(import.meta.dirname, "../fixtures/oms");
+const OMS_KEY = join(OMS, "keys/signing-key-pub.pem");
+
+let work: Awaited<ReturnType<typeof tempDir>>;
+beforeAll(async () => {
+  work = await tempDir();
+});
+afterAll(() => work.cleanup());
+
+describe("cutover verify on bundles made by another OMS tool", () => {
+  it.each([
+    ["v1.1.0-elliptic-key", []],
+    ["v1.0.1-elliptic-key", ["--ignore-paths", "ignore-me"]],
+    ["v1.0.0-elliptic-key/signme-1", []],
+    [
+      "v1.1.0-elliptic-key",
+      ["--signature", join(OMS, "spec-test-vector/key.bundle.json"), "--ignore-paths", "model.sig"],
+    ],
+  ])("accepts %s %j", async (path, extra) => {
+    const run = await runCli(["verify", join(OMS, path), "--key", OMS_KEY, ...extra]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^verified .*signed by e8450dec4eb99dae/);
+  });
+
+  it("rejects a tampered copy with one line and exit code 1", async () => {
+    const copy = join(work.path, "tampered");
+    await cp(join(OMS, "v1.1.0-elliptic-key"), copy, { recursive: true });
+    await writeFile(join(copy, "signme-2"), "signme-2 changed");
+    const run = await runCli(["verify", copy, "--key", OMS_KEY]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(
+      /^cutover: DIGEST_MISMATCH: signme-2: sha256 [0-9a-f]{64} does not match the signed [0-9a-f]{64}\n$/,
+    );
+  });
+
+  it("a usage error exits 2; a missing key is a clear configuration error", async () => {
+    expect((await runCli(["verify", "--no-such-flag"])).code).toBe(2);
+    const run = await runCli(["verify", join(OMS, "v1.1.0-elliptic-key")]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe("cutover: INVALID_CONFIG: no trusted key: pass --key PUB or set CUTOVER_TRUSTED_KEYS\n");
+  });
+});
+
+describe("keygen → sign → verify", () => {
+  it("makes a key pair, signs a folder and verifies it; --json gives machine output", async () => {
+    const keys = join(work.path, "keys");
+    const keygen = await runCli(["keygen", "--out", keys, "--json"]);
+    expect(keygen.code).toBe(0);
+    const pair = JSON.parse(keygen.stdout) as { privateKey: string; publicKey: string; hint: string };
+    expect(pair.hint).toMatch(/^[0-9a-f]{64}$/);
+    expect((await stat(pair.privateKey)).mode & 0o777).toBe(0o600);
+    expect((await runCli(["keygen", "--out", keys])).stderr).toMatch(/exists; pass --force/);
+
+    const model = join(work.path, "signed");
+    await cp(join(DEMO, "v1"), model, { recursive: true });
+    const sign = await runCli(["sign", model, "--key", pair.privateKey]);
+    expect(sign.code).toBe(0);
+    const verify = await runCli(["verify", model, "--json"], { CUTOVER_TRUSTED_KEYS: pair.publicKey });
+    expect(JSON.parse(verify.stdout)).toMatchObject({
+      verified: true,
+      files: ["golden.json", "labels.txt", "model.onnx"],
+      signer: pair.hint,
+    });
+  });
+});
+
+describe("push, versions and verify against the store", () => {
+  let server: S3TestServer;
+  let env: Record<string, string>;
+  let key: string;
+
+  beforeAll(async () => {
+    server = await startS3Server();
+    key = join(work.path, "push-keys");
+    await runCli(["keygen", "--out", key]);
+    env = {
+      CUTOVER_S3_ENDPOINT: server.endpoint,
+      CUTOVER_S3_BUCKET: await server.createBucket("cli"),
+      CUTOVER_S3_FORCE_PATH_STYLE: "true",
+      CUTOVER_S3_PREFIX: "registry",
+      CUTOVER_TRUSTED_KEYS: join(key, "cutover.pub"),
+      CUTOVER_CACHE_DIR: join(work.path, "cli-cache"),
+      AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+    };
+  });
+  afterAll(() => server.stop());
+
+  it("pushes with the CI's commit, lists, verifies from the store, and refuses a second push", async () => {
+    const pushArgs = [
+      "push",
+      join(DEMO, "v1"),
+      "--model",
+      "demo",
+      "--version",
+      "v1",
+      "--key",
+      join(key, "cutover.key"),
+    ];
+    const push = await runCli([...pushArgs, "--golden", join(DEMO, "v1/golden.json"), "--json"], {
+      ...env,
+      GITHUB_SHA: "0123abc",
+    });
+    expect(push.stderr).toBe("");
+    expect(JSON.parse(push.stdout)).toMatchObject({ model: "demo", version: "v1", files: 4 });
+
+    const versions = await runCli(["versions", "demo", "--json"], env);
+    const listed = JSON.parse(versions.stdout) as { versions: { version: string; signerHint: string }[] };
+    expect(listed.versions.map((v) => v.version)).toEqual(["v1"]);
+    expect((await runCli(["models"], env)).stdout).toBe("demo\n");
+
+    const verify = await runCli(["verify", "--model", "demo", "--version", "v1", "--json"], env);
+    const verified = JSON.parse(verify.stdout) as { dir: string; downloadedBytes: number };
+    const card = JSON.parse(await readFile(join(verified.dir, "cutover.json"), "utf8")) as {
+      source: { commit: string };
+    };
+    expect(card.source.commit).toBe("0123abc");
+
+    const again = await runCli(pushArgs, env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^cutover: ALREADY_EXISTS: version demo\/v1 is already published/);
+  });
+
+  it("a bad model name is refused with the rule", async () => {
+    const run = await runCli(["versions", "Bad/Name"], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^cutover: INVALID_INPUT: invalid model name "Bad\/Name"/);
+  });
+});
