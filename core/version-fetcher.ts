@@ -270,8 +270,10 @@ class PartialCopy extends Error {
 }
 
 /**
- * Copies a body into `file`, hashing exactly what is written, in batches of ~1 MiB. Returns the
- * bytes copied; on a broken stream throws {@link PartialCopy} after flushing what arrived intact.
+ * Copies a body into `file` and the hash. Chunks are hashed as they arrive and written in ~1 MiB
+ * batches, one write in flight while the next batch fills, so network and disk overlap. Returns
+ * the bytes copied; on a broken stream throws {@link PartialCopy} once everything that arrived
+ * intact is written, so the file and the hash always hold the same bytes.
  */
 async function copyHashing(
   body: AsyncIterable<unknown>,
@@ -282,16 +284,18 @@ async function copyHashing(
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let copied = 0;
-  const flush = async () => {
-    if (pendingBytes === 0) return;
+  let inFlight: Promise<void> = Promise.resolve();
+  const startWrite = () => {
     const batch = pending;
     const size = pendingBytes;
     pending = [];
     pendingBytes = 0;
-    await file.writev(batch);
-    for (const chunk of batch) hash.update(chunk);
-    copied += size;
-    onBytes(size);
+    const write = file.writev(batch).then(() => {
+      copied += size;
+      onBytes(size);
+    });
+    write.catch(() => undefined); // awaited below; this only keeps Node from calling it unhandled meanwhile
+    inFlight = write;
   };
   const iterator = body[Symbol.asyncIterator]();
   try {
@@ -300,19 +304,27 @@ async function copyHashing(
       try {
         next = await iterator.next();
       } catch (error) {
-        await flush();
+        await inFlight;
+        if (pendingBytes > 0) startWrite();
+        await inFlight;
         throw new PartialCopy(copied, error);
       }
       if (next.done) break;
-      const buffer = next.value as Buffer;
-      pending.push(buffer);
-      pendingBytes += buffer.length;
-      if (pendingBytes >= WRITE_BATCH) await flush();
+      const chunk = next.value as Buffer;
+      hash.update(chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= WRITE_BATCH) {
+        await inFlight;
+        startWrite();
+      }
     }
+    await inFlight;
+    if (pendingBytes > 0) startWrite();
+    await inFlight;
   } finally {
     await Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
-  await flush();
   return copied;
 }
 

@@ -1,0 +1,139 @@
+/**
+ * Fetch + verify against a raw GET of the same bytes, from the same S3-protocol server, in the same
+ * run: runs alternate (raw, raw into a file, fetch, …) so drift on a noisy machine hits all alike, and
+ * each run is a fresh process (its peak RSS is its own). The artifact is one large random file
+ * beside the demo model, pushed with `pushVersion` (multipart).
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { cp, open, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { ArtifactLayout } from "../../core/artifact-layout.js";
+import { ModelRegistry } from "../../core/registry.js";
+import { S3Store } from "../../core/store/index.js";
+import { pushVersion } from "../../controller/publisher.js";
+import { startS3Server } from "../support/s3-server.js";
+import { testKeyPair } from "../support/signing.js";
+import { tempDir } from "../support/temp-dir.js";
+
+export interface FetchVerifyResult {
+  readonly server: string;
+  readonly objectBytes: number;
+  readonly rounds: number;
+  /** GET, body dropped. */
+  readonly rawMBps: number;
+  /** GET streamed into a file. */
+  readonly rawFileMBps: number;
+  readonly fetchMBps: number;
+  /** fetch ÷ GET into a file: what verification costs over a plain download. */
+  readonly ratio: number;
+  /** fetch ÷ GET dropped: also counts the disk write any download pays. */
+  readonly ratioToDiscard: number;
+  readonly peakRssGrowthMiB: number;
+  readonly runs: readonly WorkerResult[];
+}
+
+type Mode = "raw" | "rawfile" | "fetch";
+
+interface WorkerResult {
+  mode: Mode;
+  bytes: number;
+  seconds: number;
+  cpuSeconds: number;
+  rssBefore: number;
+  peakRss: number;
+}
+
+const ROOT = join(import.meta.dirname, "../..");
+
+function runWorker(mode: Mode, env: Record<string, string>): Promise<WorkerResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", join(ROOT, "tests/bench/fetch-worker.ts"), mode], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0 ? resolve(JSON.parse(out) as WorkerResult) : reject(new Error(`${mode} worker exited ${code}`)),
+    );
+  });
+}
+
+async function writeRandomFile(path: string, bytes: number): Promise<void> {
+  const file = await open(path, "w");
+  const chunk = 16 * 1024 * 1024;
+  for (let written = 0; written < bytes; written += chunk) await file.write(randomBytes(Math.min(chunk, bytes - written)));
+  await file.close();
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+export async function benchFetchVerify(options: { bytes: number; rounds: number; log: (line: string) => void }): Promise<FetchVerifyResult> {
+  const server = await startS3Server();
+  const work = await tempDir("cutover-bench-");
+  try {
+    const owner = testKeyPair();
+    const model = join(work.path, "model");
+    await cp(join(ROOT, "models/demo-classifier/v1"), model, { recursive: true });
+    options.log(`writing a ${options.bytes} byte artifact`);
+    await writeRandomFile(join(model, "weights.bin"), options.bytes);
+    const bucket = await server.createBucket("bench");
+    const store = new S3Store({ bucket, endpoint: server.endpoint, forcePathStyle: true, credentials: server.credentials });
+    options.log(`pushing it to ${server.kind} at ${server.endpoint}`);
+    await pushVersion(new ModelRegistry(store, new ArtifactLayout()), { path: model, model: "bench", version: "v1", signingKey: owner.signer });
+    store.close();
+    await rm(join(model, "weights.bin"));
+
+    const cacheDir = join(work.path, "cache");
+    const env = {
+      BENCH_S3_ENDPOINT: server.endpoint,
+      BENCH_S3_BUCKET: bucket,
+      BENCH_S3_KEY_ID: server.credentials.accessKeyId,
+      BENCH_S3_SECRET: server.credentials.secretAccessKey,
+      BENCH_OBJECT_KEY: "bench/v1/weights.bin",
+      BENCH_CACHE_DIR: cacheDir,
+      BENCH_PUBLIC_PEM: owner.publicPem,
+      BENCH_MODEL: "bench",
+      BENCH_VERSION: "v1",
+    };
+    const runs: WorkerResult[] = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const mode of ["raw", "rawfile", "fetch"] as const) {
+        await rm(cacheDir, { recursive: true, force: true });
+        const result = await runWorker(mode, env);
+        options.log(`round ${round} ${mode}: ${(result.bytes / result.seconds / 1e6).toFixed(0)} MB/s, ${result.cpuSeconds.toFixed(2)} CPU s in ${result.seconds.toFixed(2)} s, peak RSS +${((result.peakRss - result.rssBefore) / 2 ** 20).toFixed(1)} MiB`);
+        runs.push(result);
+      }
+    }
+    await rm(cacheDir, { recursive: true, force: true });
+    const throughput = (mode: string) => median(runs.filter((r) => r.mode === mode).map((r) => r.bytes / r.seconds / 1e6));
+    const rawMBps = throughput("raw");
+    const rawFileMBps = throughput("rawfile");
+    const fetchMBps = throughput("fetch");
+    const growth = Math.max(...runs.filter((r) => r.mode === "fetch").map((r) => r.peakRss - r.rssBefore));
+    return {
+      server: server.kind,
+      objectBytes: options.bytes,
+      rounds: options.rounds,
+      rawMBps,
+      rawFileMBps,
+      fetchMBps,
+      ratio: fetchMBps / rawFileMBps,
+      ratioToDiscard: fetchMBps / rawMBps,
+      peakRssGrowthMiB: growth / 2 ** 20,
+      runs,
+    };
+  } finally {
+    await work.cleanup();
+    await server.stop();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * One measurement, in a process of its own so that its memory is its own:
+ *   raw      GET of one object, body read and dropped
+ *   rawfile  GET of one object streamed into a file (what a download without cutover does)
+ *   fetch    cutover's fetch + verify of the whole version into an empty cache
+ * Prints one JSON line: bytes, seconds, CPU seconds, rss before, peak rss (maxRSS) after.
+ *
+ *   tsx tests/bench/fetch-worker.ts raw|rawfile|fetch  (configured by the BENCH_* variables fetch-verify.ts sets)
+ */
+import { createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { finished, pipeline } from "node:stream/promises";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { ArtifactLayout } from "../../core/artifact-layout.js";
+import { trustedKeyFromPem } from "../../core/oms/keys.js";
+import { ModelRegistry } from "../../core/registry.js";
+import { S3Store } from "../../core/store/index.js";
+import { VersionFetcher } from "../../core/version-fetcher.js";
+
+const mode = process.argv[2];
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined) throw new Error(`${name} is not set`);
+  return value;
+};
+const endpoint = env("BENCH_S3_ENDPOINT");
+const bucket = env("BENCH_S3_BUCKET");
+const credentials = { accessKeyId: env("BENCH_S3_KEY_ID"), secretAccessKey: env("BENCH_S3_SECRET") };
+
+async function rawGet(toFile: boolean): Promise<number> {
+  const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials });
+  const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: env("BENCH_OBJECT_KEY") }));
+  let bytes = 0;
+  const body = response.Body as Readable;
+  body.on("data", (chunk: Buffer) => {
+    bytes += chunk.length;
+  });
+  if (toFile) {
+    await mkdir(env("BENCH_CACHE_DIR"), { recursive: true });
+    await pipeline(body, createWriteStream(join(env("BENCH_CACHE_DIR"), "raw.bin")));
+  } else {
+    body.resume();
+    await finished(body);
+  }
+  client.destroy();
+  return bytes;
+}
+
+async function fetchVerify(): Promise<number> {
+  const store = new S3Store({ bucket, endpoint, forcePathStyle: true, credentials });
+  const registry = new ModelRegistry(store, new ArtifactLayout());
+  const fetcher = new VersionFetcher({
+    registry,
+    cacheDir: env("BENCH_CACHE_DIR"),
+    trustedKeys: [trustedKeyFromPem(env("BENCH_PUBLIC_PEM"), "bench key")],
+  });
+  const fetched = await fetcher.fetch(env("BENCH_MODEL"), env("BENCH_VERSION"));
+  store.close();
+  return fetched.downloadedBytes;
+}
+
+if (mode !== "raw" && mode !== "rawfile" && mode !== "fetch") throw new Error("usage: fetch-worker.ts raw|rawfile|fetch");
+global.gc?.();
+const rssBefore = process.memoryUsage().rss;
+const cpuBefore = process.cpuUsage();
+const started = process.hrtime.bigint();
+const bytes = mode === "fetch" ? await fetchVerify() : await rawGet(mode === "rawfile");
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const cpu = process.cpuUsage(cpuBefore);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+const peakRss = process.resourceUsage().maxRSS * 1024;
+process.stdout.write(`${JSON.stringify({ mode, bytes, seconds, cpuSeconds, rssBefore, peakRss })}\n`);
