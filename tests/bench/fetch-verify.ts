@@ -8,10 +8,10 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cp, open, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { pushVersion } from "../../controller/publisher.js";
 import { ArtifactLayout } from "../../core/artifact-layout.js";
 import { ModelRegistry } from "../../core/registry.js";
 import { S3Store } from "../../core/store/index.js";
-import { pushVersion } from "../../controller/publisher.js";
 import { startS3Server } from "../support/s3-server.js";
 import { testKeyPair } from "../support/signing.js";
 import { tempDir } from "../support/temp-dir.js";
@@ -48,11 +48,21 @@ const ROOT = join(import.meta.dirname, "../..");
 
 function runWorker(mode: Mode, env: Record<string, string>): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", join(ROOT, "tests/bench/fetch-worker.ts"), mode], {
-      cwd: ROOT,
-      env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+        "--import",
+        "tsx",
+        join(ROOT, "tests/bench/fetch-worker.ts"),
+        mode,
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString();
@@ -67,7 +77,8 @@ function runWorker(mode: Mode, env: Record<string, string>): Promise<WorkerResul
 async function writeRandomFile(path: string, bytes: number): Promise<void> {
   const file = await open(path, "w");
   const chunk = 16 * 1024 * 1024;
-  for (let written = 0; written < bytes; written += chunk) await file.write(randomBytes(Math.min(chunk, bytes - written)));
+  for (let written = 0; written < bytes; written += chunk)
+    await file.write(randomBytes(Math.min(chunk, bytes - written)));
   await file.close();
 }
 
@@ -77,7 +88,11 @@ function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
-export async function benchFetchVerify(options: { bytes: number; rounds: number; log: (line: string) => void }): Promise<FetchVerifyResult> {
+export async function benchFetchVerify(options: {
+  bytes: number;
+  rounds: number;
+  log: (line: string) => void;
+}): Promise<FetchVerifyResult> {
   const server = await startS3Server();
   const work = await tempDir("cutover-bench-");
   try {
@@ -87,9 +102,19 @@ export async function benchFetchVerify(options: { bytes: number; rounds: number;
     options.log(`writing a ${options.bytes} byte artifact`);
     await writeRandomFile(join(model, "weights.bin"), options.bytes);
     const bucket = await server.createBucket("bench");
-    const store = new S3Store({ bucket, endpoint: server.endpoint, forcePathStyle: true, credentials: server.credentials });
+    const store = new S3Store({
+      bucket,
+      endpoint: server.endpoint,
+      forcePathStyle: true,
+      credentials: server.credentials,
+    });
     options.log(`pushing it to ${server.kind} at ${server.endpoint}`);
-    await pushVersion(new ModelRegistry(store, new ArtifactLayout()), { path: model, model: "bench", version: "v1", signingKey: owner.signer });
+    await pushVersion(new ModelRegistry(store, new ArtifactLayout()), {
+      path: model,
+      model: "bench",
+      version: "v1",
+      signingKey: owner.signer,
+    });
     store.close();
     await rm(join(model, "weights.bin"));
 
@@ -110,12 +135,15 @@ export async function benchFetchVerify(options: { bytes: number; rounds: number;
       for (const mode of ["raw", "rawfile", "fetch"] as const) {
         await rm(cacheDir, { recursive: true, force: true });
         const result = await runWorker(mode, env);
-        options.log(`round ${round} ${mode}: ${(result.bytes / result.seconds / 1e6).toFixed(0)} MB/s, ${result.cpuSeconds.toFixed(2)} CPU s in ${result.seconds.toFixed(2)} s, peak RSS +${((result.peakRss - result.rssBefore) / 2 ** 20).toFixed(1)} MiB`);
+        options.log(
+          `round ${round} ${mode}: ${(result.bytes / result.seconds / 1e6).toFixed(0)} MB/s, ${result.cpuSeconds.toFixed(2)} CPU s in ${result.seconds.toFixed(2)} s, peak RSS +${((result.peakRss - result.rssBefore) / 2 ** 20).toFixed(1)} MiB`,
+        );
         runs.push(result);
       }
     }
     await rm(cacheDir, { recursive: true, force: true });
-    const throughput = (mode: string) => median(runs.filter((r) => r.mode === mode).map((r) => r.bytes / r.seconds / 1e6));
+    const throughput = (mode: string) =>
+      median(runs.filter((r) => r.mode === mode).map((r) => r.bytes / r.seconds / 1e6));
     const rawMBps = throughput("raw");
     const rawFileMBps = throughput("rawfile");
     const fetchMBps = throughput("fetch");

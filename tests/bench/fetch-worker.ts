@@ -61,7 +61,8 @@ async function fetchVerify(): Promise<number> {
   return fetched.downloadedBytes;
 }
 
-if (mode !== "raw" && mode !== "rawfile" && mode !== "fetch") throw new Error("usage: fetch-worker.ts raw|rawfile|fetch");
+if (mode !== "raw" && mode !== "rawfile" && mode !== "fetch")
+  throw new Error("usage: fetch-worker.ts raw|rawfile|fetch");
 global.gc?.();
 const rssBefore = process.memoryUsage().rss;
 const cpuBefore = process.cpuUsage();

@@ -1,0 +1,54 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CONFIG_VARIABLES, parseArtifactConfig } from "../../core/config.js";
+
+describe("configuration from the environment", () => {
+  it("defaults to the folder store and cache under .cutover/", () => {
+    expect(parseArtifactConfig({})).toEqual({
+      store: { kind: "folder", dir: ".cutover/store" },
+      prefix: "",
+      trustedKeyPaths: [],
+      cacheDir: ".cutover/cache",
+    });
+  });
+
+  it("a bucket selects S3; empty values count as unset", () => {
+    const config = parseArtifactConfig({
+      CUTOVER_S3_BUCKET: "models",
+      CUTOVER_S3_ENDPOINT: "http://localhost:9000",
+      CUTOVER_S3_FORCE_PATH_STYLE: "TRUE",
+      CUTOVER_S3_PREFIX: "",
+      AWS_REGION: "eu-west-1",
+      CUTOVER_TRUSTED_KEYS: "a.pub, keys/ ,",
+    });
+    expect(config.store).toEqual({
+      kind: "s3",
+      bucket: "models",
+      endpoint: "http://localhost:9000",
+      region: "eu-west-1",
+      forcePathStyle: true,
+    });
+    expect(config.trustedKeyPaths).toEqual(["a.pub", "keys/"]);
+  });
+
+  it("a bad value is an INVALID_CONFIG error naming the variable", () => {
+    expect(() => parseArtifactConfig({ CUTOVER_S3_ENDPOINT: "not a url" })).toThrow(/CUTOVER_S3_ENDPOINT/);
+    expect(() => parseArtifactConfig({ CUTOVER_S3_FORCE_PATH_STYLE: "maybe" })).toThrow(
+      expect.objectContaining({
+        code: "INVALID_CONFIG",
+        message: expect.stringMatching(/CUTOVER_S3_FORCE_PATH_STYLE/),
+      }),
+    );
+  });
+
+  it("the README's configuration table lists exactly the variables the code reads, with their defaults", async () => {
+    const readme = await readFile(join(import.meta.dirname, "../../README.md"), "utf8");
+    const rows = readme
+      .split("\n")
+      .filter((line) => line.startsWith("| `CUTOVER_"))
+      .map((line) => line.split("|").map((cell) => cell.trim().replace(/^`|`$/g, "")))
+      .map(([, name, defaultValue]) => [name, defaultValue]);
+    expect(rows).toEqual(CONFIG_VARIABLES.map((v) => [v.name, v.default ?? ""]));
+  });
+});

@@ -1,0 +1,67 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseGolden, parseModelCard, type TensorSpec } from "../../core/model-card.js";
+import { readOnnxSignature } from "../../core/onnx-signature.js";
+
+const DEMO = join(import.meta.dirname, "../../models/demo-classifier");
+const inputs: TensorSpec[] = [{ name: "features", datatype: "FP32", shape: ["batch", 4] }];
+const outputs: TensorSpec[] = [{ name: "probabilities", datatype: "FP32", shape: ["batch", 3] }];
+
+function golden(input: Record<string, unknown>): string {
+  return JSON.stringify({
+    cases: [
+      {
+        request: { inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: [1, 2, 3, 4], ...input }] },
+        response: { outputs: [{ name: "probabilities", shape: [1, 3], datatype: "FP32", data: [0.1, 0.2, 0.7] }] },
+      },
+    ],
+  });
+}
+
+describe("the ONNX signature", () => {
+  it("is read from the model with symbolic dimensions kept", async () => {
+    expect(await readOnnxSignature(join(DEMO, "v1/model.onnx"))).toEqual({ inputs, outputs });
+    expect((await readOnnxSignature(join(DEMO, "v3/model.onnx"))).inputs[0]?.shape).toEqual(["batch", 8]);
+  });
+  it("a file that is not ONNX → MODEL_INVALID", async () => {
+    await expect(readOnnxSignature(join(DEMO, "v1/labels.txt"))).rejects.toMatchObject({ code: "MODEL_INVALID" });
+  });
+});
+
+describe("golden vectors", () => {
+  it("the committed demo vectors fit their models, with the default tolerance filled in", async () => {
+    const parsed = parseGolden(await readFile(join(DEMO, "v1/golden.json")), inputs, outputs);
+    expect(parsed.cases[0]?.request.inputs[0]?.shape).toEqual([2, 4]);
+    expect(parseGolden(golden({}), inputs, outputs).tolerance).toEqual({ absolute: 1e-5, relative: 1e-4 });
+  });
+  it.each([
+    [{ name: "pixels" }, /pixels is not one of the model's tensors/],
+    [{ datatype: "INT64" }, /is INT64, the model wants FP32/],
+    [{ shape: [1, 5], data: [1, 2, 3, 4, 5] }, /has shape \[1,5\], the model wants \[batch,4\]/],
+    [{ shape: [1, 4], data: [1, 2, 3] }, /has shape \[1,4\] but 3 values/],
+    [{ datatype: "FP128" }, /golden vectors are invalid/],
+  ])("%j is refused", (input, message) => {
+    expect(() => parseGolden(golden(input), inputs, outputs)).toThrow(message);
+  });
+  it("non-JSON is refused with MODEL_INVALID", () => {
+    expect(() => parseGolden("{", inputs, outputs)).toThrow(expect.objectContaining({ code: "MODEL_INVALID" }));
+  });
+});
+
+describe("cutover.json", () => {
+  it("rejects a card missing its signature or with a bad date, naming the field", () => {
+    const card = {
+      schemaVersion: 1,
+      model: "m",
+      version: "v",
+      created: "2026-01-01T00:00:00Z",
+      source: {},
+      inputs,
+      outputs,
+    };
+    expect(parseModelCard(JSON.stringify(card)).inputs).toEqual(inputs);
+    expect(() => parseModelCard(JSON.stringify({ ...card, inputs: undefined }))).toThrow(/inputs/);
+    expect(() => parseModelCard(JSON.stringify({ ...card, created: "yesterday" }))).toThrow(/created/);
+  });
+});
