@@ -20,6 +20,15 @@ export function failureLine(error: unknown): string {
   return error instanceof CutoverError ? `cutover: ${error.code}: ${message}` : `cutover: ${message}`;
 }
 
+/** Rows as left-aligned columns separated by two spaces (the first row is the header). */
+export function formatTable(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("  "),
+  );
+}
+
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   const units = ["KiB", "MiB", "GiB", "TiB"];

@@ -4,7 +4,7 @@ import { loadSigningKey } from "../../core/oms/keys.js";
 import { sourceFromCiEnvironment } from "../ci-source.js";
 import { pushVersion } from "../publisher.js";
 import { type CliContext, collectList, openRegistry } from "./context.js";
-import { formatBytes, printResult, progressLine } from "./output.js";
+import { formatBytes, formatTable, printResult, progressLine } from "./output.js";
 
 interface PushFlags {
   model: string;
@@ -91,18 +91,16 @@ export function registerRegistryCommands(program: Command, context: CliContext):
         printResult(flags, { model, versions }, () =>
           versions.length === 0
             ? [`no published versions of ${model} in ${registry.store.location}`]
-            : [
-                ["VERSION", "SIZE", "FILES", "CREATED", "SIGNER"].join("\t"),
-                ...versions.map((v) =>
-                  [
-                    v.version,
-                    formatBytes(v.size),
-                    String(v.files),
-                    v.created ?? "-",
-                    v.signerHint?.slice(0, 16) ?? "-",
-                  ].join("\t"),
-                ),
-              ],
+            : formatTable([
+                ["VERSION", "SIZE", "FILES", "CREATED", "SIGNER"],
+                ...versions.map((v) => [
+                  v.version,
+                  formatBytes(v.size),
+                  String(v.files),
+                  v.created ?? "-",
+                  v.signerHint?.slice(0, 16) ?? "-",
+                ]),
+              ]),
         );
       } finally {
         registry.store.close();
