@@ -137,7 +137,7 @@ export class VersionFetcher {
         reusedBytes += size;
         report(size, entry.name);
       } else {
-        await this.downloadBlob(key, entry, (bytes) => report(bytes, entry.name));
+        await this.downloadBlob(key, entry, size, (bytes) => report(bytes, entry.name));
         downloadedBytes += size;
       }
       return { ...entry, path, size };
@@ -175,7 +175,12 @@ export class VersionFetcher {
   }
 
   /** Streams one object into the blob store, hashing as it goes; resumes after passing errors. */
-  private async downloadBlob(key: string, entry: ManifestEntry, onBytes: (bytes: number) => void): Promise<void> {
+  private async downloadBlob(
+    key: string,
+    entry: ManifestEntry,
+    size: number,
+    onBytes: (bytes: number) => void,
+  ): Promise<void> {
     await mkdir(this.tempDir, { recursive: true });
     const temp = join(this.tempDir, `${entry.digest}.${randomBytes(4).toString("hex")}.part`);
     const hash = createHash("sha256");
@@ -183,7 +188,7 @@ export class VersionFetcher {
     let written = 0;
     let etag: string | undefined;
     try {
-      for (let attempt = 1; ; attempt++) {
+      for (let attempt = 1; written < size || attempt === 1; attempt++) {
         try {
           const object = await this.store.get(key, { start: written, ...(etag ? { ifMatch: etag } : {}) });
           etag ??= object.etag;
@@ -193,6 +198,15 @@ export class VersionFetcher {
           const partial = error instanceof PartialCopy;
           if (partial) written += error.bytes;
           const cause = partial ? error.cause : error;
+          if (cause instanceof StoreError && cause.code === ErrorCode.AlreadyExists) {
+            throw new VerificationError(
+              ErrorCode.DigestMismatch,
+              `${entry.name} changed in the store while it was being downloaded`,
+              {
+                cause,
+              },
+            );
+          }
           if (!partial && !(cause instanceof StoreError && cause.retryable)) throw cause;
           if (attempt >= this.attempts) {
             throw new StoreError(

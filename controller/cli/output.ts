@@ -64,6 +64,7 @@ export function progressLine(label: string, options: OutputOptions): ProgressLin
     },
     done() {
       if (shown) stream.write("\r\x1b[2K");
+      shown = false;
     },
   };
 }

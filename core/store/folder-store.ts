@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, type Dirent } from "node:fs";
 import { link, mkdir, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ErrorCode, InputError, StoreError } from "../errors.js";
 import type { GetOptions, ObjectBody, ObjectInfo, ObjectStore, PutOptions } from "./object-store.js";
@@ -44,12 +44,15 @@ export class FolderStore implements ObjectStore {
     const temp = join(tempDir, `${randomBytes(8).toString("hex")}.part`);
     let loaded = 0;
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
-    source.on("data", (chunk: Buffer) => {
-      loaded += chunk.length;
-      options.onProgress?.(loaded);
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        loaded += chunk.length;
+        options.onProgress?.(loaded);
+        callback(null, chunk);
+      },
     });
     try {
-      await pipeline(source, createWriteStream(temp));
+      await pipeline(source, counter, createWriteStream(temp));
       if (options.ifNoneMatch) {
         await link(temp, target).catch((error: unknown) => {
           if (isNodeError(error, "EEXIST")) {
@@ -70,7 +73,7 @@ export class FolderStore implements ObjectStore {
     const info = await this.head(key);
     if (info === undefined) throw new StoreError(ErrorCode.NotFound, `${key} not found in ${this.location}`);
     if (options.ifMatch !== undefined && options.ifMatch !== info.etag) {
-      throw new StoreError(ErrorCode.NotFound, `${key} changed while it was being read`);
+      throw new StoreError(ErrorCode.AlreadyExists, `${key} changed while it was being read (precondition failed)`);
     }
     return { body: createReadStream(path, { start: options.start ?? 0 }), totalSize: info.size, etag: info.etag };
   }

@@ -23,7 +23,7 @@ export interface PutOptions {
 export interface GetOptions {
   /** First byte to read (a Range request); default 0. */
   readonly start?: number;
-  /** Fail unless the object still has this ETag (so a resumed read cannot mix two objects). */
+  /** Fail with ALREADY_EXISTS (precondition failed) unless the object still has this ETag, so a resumed read cannot mix two objects. */
   readonly ifMatch?: string;
 }
 
