@@ -35,7 +35,7 @@ export interface ObjectBody {
 }
 
 export interface ObjectStore {
-  /** Where it points, for messages: `s3://bucket/prefix` or a folder path. */
+  /** Where it points, for messages: `s3://bucket`, `http://endpoint/bucket` or a folder path. */
   readonly location: string;
   put(key: string, body: Buffer | Readable, options?: PutOptions): Promise<void>;
   /** Throws StoreError NOT_FOUND when the key does not exist. */

@@ -82,7 +82,9 @@ export class S3Store implements ObjectStore {
     this.bucket = options.bucket;
     this.partSize = partSize;
     this.uploadConcurrency = uploadConcurrency;
-    this.location = `s3://${options.bucket}${options.endpoint ? ` at ${options.endpoint}` : ""}`;
+    this.location = options.endpoint
+      ? `${options.endpoint.replace(/\/+$/, "")}/${options.bucket}`
+      : `s3://${options.bucket}`;
     this.client = new S3Client({
       region: options.region ?? "us-east-1",
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
