@@ -35,6 +35,16 @@ export const ErrorCode = {
   AlreadyExists: "ALREADY_EXISTS",
   /** The object store cannot be reached or keeps failing. */
   StoreUnreachable: "STORE_UNREACHABLE",
+  /** Another rollout of the model holds the lock. */
+  RolloutInProgress: "ROLLOUT_IN_PROGRESS",
+  /** The model's revision is not the one the caller expected. */
+  RevisionMismatch: "REVISION_MISMATCH",
+  /** The rollout lock expired or was taken over while a rollout ran. */
+  LockLost: "LOCK_LOST",
+  /** State read back from Redis or SSM does not parse. */
+  StateCorrupt: "STATE_CORRUPT",
+  /** Redis (or SSM) cannot be reached. */
+  StateUnreachable: "STATE_UNREACHABLE",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -116,6 +126,22 @@ export class StoreError extends CutoverError {
   /** A passing failure worth retrying (the server may answer next time). */
   get retryable(): boolean {
     return this.code === ErrorCode.StoreUnreachable;
+  }
+}
+
+export type StateCode =
+  | typeof ErrorCode.RolloutInProgress
+  | typeof ErrorCode.RevisionMismatch
+  | typeof ErrorCode.LockLost
+  | typeof ErrorCode.StateCorrupt
+  | typeof ErrorCode.StateUnreachable;
+
+/** A state transition was refused (conflict, stale revision, lost lock) or the state store failed. */
+export class StateError extends CutoverError {
+  override readonly name = "StateError";
+  declare readonly code: StateCode;
+  constructor(code: StateCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 

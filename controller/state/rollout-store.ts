@@ -1,0 +1,161 @@
+/**
+ * The controller's state transitions on Redis. Each one that touches more than one key is a Lua
+ * script (controller/state/lua); this class only assembles keys and arguments and maps each script
+ * status to a typed error in one function.
+ */
+import { randomBytes } from "node:crypto";
+import { ErrorCode, StateError } from "../../core/errors.js";
+import {
+  type HistoryEntry,
+  type ModelState,
+  modelStateSchema,
+  parseStored,
+  type Rollout,
+} from "../../core/model-state.js";
+import { toStateError } from "../../core/redis/connection.js";
+import type { FleetState } from "../../core/redis/fleet-state.js";
+import { LuaScript } from "../../core/redis/lua-script.js";
+
+const beginScript = new LuaScript(new URL("./lua/beginRollout-2.lua", import.meta.url));
+const extendScript = new LuaScript(new URL("./lua/extendLock-1.lua", import.meta.url));
+const promoteScript = new LuaScript(new URL("./lua/promoteVersion-2.lua", import.meta.url));
+const finishScript = new LuaScript(new URL("./lua/finishRollout-3.lua", import.meta.url));
+
+/** A rollout's hold on a model: what it started from and the lock it owns. */
+export interface RolloutLease {
+  readonly model: string;
+  readonly rollout: Rollout;
+  readonly token: string;
+  /** The state when the rollout began (its revision guards the promotion). */
+  readonly startState: ModelState;
+}
+
+export interface RolloutStoreOptions {
+  /** Approximate number of history entries kept per model (default 1000). */
+  readonly historyCap?: number;
+}
+
+function statusError(status: number, model: string, state: ModelState | undefined, expected?: number): StateError {
+  switch (status) {
+    case -1:
+      return new StateError(
+        ErrorCode.RolloutInProgress,
+        `a rollout of ${model} is in progress${state?.rollout ? ` (${state.rollout.id} → ${state.rollout.target}, by ${state.rollout.by})` : ""}`,
+      );
+    case -2:
+      return new StateError(
+        ErrorCode.RevisionMismatch,
+        `${model} is at revision ${state?.revision ?? "?"}, not the expected ${expected ?? "?"}`,
+      );
+    case -3:
+      return new StateError(ErrorCode.LockLost, `the rollout lock of ${model} expired or was taken over`);
+    default:
+      return new StateError(ErrorCode.LockLost, `the rollout of ${model} was replaced by another`);
+  }
+}
+
+export class RolloutStore {
+  private readonly historyCap: number;
+
+  constructor(
+    readonly fleet: FleetState,
+    options: RolloutStoreOptions = {},
+  ) {
+    this.historyCap = options.historyCap ?? 1000;
+  }
+
+  private parseReply(reply: unknown, model: string): { status: number; state: ModelState | undefined } {
+    if (!Array.isArray(reply) || typeof reply[0] !== "number" || typeof reply[1] !== "string") {
+      throw new StateError(ErrorCode.StateCorrupt, `unexpected script reply for ${model}`);
+    }
+    const raw = reply[1];
+    return {
+      status: reply[0],
+      state: raw === "" ? undefined : parseStored(modelStateSchema, raw, `state of ${model}`),
+    };
+  }
+
+  /** Takes the model's rollout lock. Fails with ROLLOUT_IN_PROGRESS or REVISION_MISMATCH. */
+  async begin(
+    model: string,
+    options: { target: string; by: string; lockTtlMs: number; expectRevision?: number; now?: Date },
+  ): Promise<RolloutLease> {
+    const { fleet } = this;
+    const rollout: Rollout = {
+      id: randomBytes(8).toString("hex"),
+      target: options.target,
+      phase: "preparing",
+      startedAt: (options.now ?? new Date()).toISOString(),
+      by: options.by,
+    };
+    const token = randomBytes(16).toString("hex");
+    let reply: unknown;
+    try {
+      reply = await beginScript.run(
+        fleet.redis,
+        [fleet.keys.modelState(model), fleet.keys.rolloutLock(model)],
+        [token, options.lockTtlMs, JSON.stringify(rollout), options.expectRevision ?? ""],
+      );
+      await fleet.redis.sadd(fleet.keys.models(), model);
+    } catch (error) {
+      throw toStateError(error, `begin rollout of ${model}`);
+    }
+    const { status, state } = this.parseReply(reply, model);
+    if (status !== 0 || state === undefined) throw statusError(status, model, state, options.expectRevision);
+    return { model, rollout, token, startState: { ...state, rollout: null } };
+  }
+
+  /** Renews the lock; false when it is no longer ours. */
+  async extend(lease: RolloutLease, ttlMs: number): Promise<boolean> {
+    try {
+      const renewed = await extendScript.run(
+        this.fleet.redis,
+        [this.fleet.keys.rolloutLock(lease.model)],
+        [lease.token, ttlMs],
+      );
+      return renewed === 1;
+    } catch (error) {
+      throw toStateError(error, `renew rollout lock of ${lease.model}`);
+    }
+  }
+
+  /** The atomic promotion: active = target, previous = old active, revision + 1. */
+  async promote(lease: RolloutLease, now = new Date()): Promise<ModelState> {
+    const { fleet } = this;
+    let reply: unknown;
+    try {
+      reply = await promoteScript.run(
+        fleet.redis,
+        [fleet.keys.modelState(lease.model), fleet.keys.rolloutLock(lease.model)],
+        [
+          lease.token,
+          lease.rollout.id,
+          lease.startState.revision,
+          lease.rollout.target,
+          lease.rollout.by,
+          now.toISOString(),
+        ],
+      );
+    } catch (error) {
+      throw toStateError(error, `promote ${lease.model}`);
+    }
+    const { status, state } = this.parseReply(reply, lease.model);
+    if (status !== 0 || state === undefined) throw statusError(status, lease.model, state, lease.startState.revision);
+    return state;
+  }
+
+  /** Clears the rollout, appends its history entry and releases the lock. False if the lock was lost. */
+  async finish(lease: RolloutLease, entry: HistoryEntry): Promise<boolean> {
+    const { fleet } = this;
+    try {
+      const released = await finishScript.run(
+        fleet.redis,
+        [fleet.keys.modelState(lease.model), fleet.keys.rolloutLock(lease.model), fleet.keys.history(lease.model)],
+        [lease.token, lease.rollout.id, JSON.stringify(entry), this.historyCap],
+      );
+      return released === 1;
+    } catch (error) {
+      throw toStateError(error, `finish rollout of ${lease.model}`);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The shapes of fleet state: a model's pointer (active, previous, revision, rollout in progress), the
+ * history of every activation, rollback and abort, and the heartbeat record each node keeps. All are
+ * parsed from unknown with a schema when read back from Redis or SSM.
+ */
+import { z } from "zod";
+import { ErrorCode, StateError } from "./errors.js";
+
+export const rolloutSchema = z.object({
+  id: z.string(),
+  target: z.string(),
+  phase: z.enum(["preparing", "promoting"]),
+  startedAt: z.string(),
+  by: z.string(),
+});
+export type Rollout = z.infer<typeof rolloutSchema>;
+
+export const modelStateSchema = z.object({
+  active: z.string().nullable(),
+  previous: z.string().nullable(),
+  revision: z.number().int().nonnegative(),
+  rollout: rolloutSchema.nullable(),
+  updatedAt: z.string().nullable(),
+  updatedBy: z.string().nullable(),
+});
+export type ModelState = z.infer<typeof modelStateSchema>;
+
+/** The state of a model nobody has activated yet. */
+export function emptyModelState(): ModelState {
+  return { active: null, previous: null, revision: 0, rollout: null, updatedAt: null, updatedBy: null };
+}
+
+export const nodeOutcomeSchema = z.object({
+  nodeId: z.string(),
+  outcome: z.enum(["staged", "failed", "timeout", "promoted", "unconfirmed"]),
+  code: z.string().optional(),
+  reason: z.string().optional(),
+  loadMs: z.number().optional(),
+  warmupMs: z.number().optional(),
+  /** When the node reported serving the new version (its clock, ms since the epoch). */
+  switchedAt: z.number().optional(),
+});
+export type NodeOutcome = z.infer<typeof nodeOutcomeSchema>;
+
+export const historyEntrySchema = z.object({
+  rolloutId: z.string(),
+  action: z.enum(["activate", "rollback"]),
+  by: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  from: z.string().nullable(),
+  to: z.string(),
+  outcome: z.enum(["promoted", "aborted"]),
+  revision: z.number().int().nonnegative(),
+  reason: z.string().optional(),
+  nodes: z.array(nodeOutcomeSchema),
+  /** First → last node serving the new version, from their reports. */
+  switchSpreadMs: z.number().optional(),
+});
+export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+
+export const nodeModelStatusSchema = z.object({
+  active: z.string().nullable(),
+  revision: z.number().int().nonnegative(),
+  warm: z.array(z.string()),
+  staged: z
+    .object({ version: z.string(), state: z.enum(["fetching", "loading", "warming", "staged", "failed"]) })
+    .nullable(),
+  lastError: z.string().nullable(),
+});
+
+export const nodeRecordSchema = z.object({
+  nodeId: z.string(),
+  url: z.string(),
+  executionProvider: z.string(),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+  /** The models this node serves; an empty list means every model. */
+  serves: z.array(z.string()),
+  models: z.record(z.string(), nodeModelStatusSchema),
+});
+export type NodeRecord = z.infer<typeof nodeRecordSchema>;
+
+/** True when the node serves `model` (it lists it, or it serves every model). */
+export function nodeServes(node: NodeRecord, model: string): boolean {
+  return node.serves.length === 0 || node.serves.includes(model);
+}
+
+/** Parses stored JSON with a schema; corrupt state is a StateError, never a silent default. */
+export function parseStored<T>(schema: z.ZodType<T>, raw: string, what: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    throw new StateError(ErrorCode.StateCorrupt, `${what} is not JSON`, { cause: error });
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    throw new StateError(ErrorCode.StateCorrupt, `${what} is invalid: ${parsed.error.issues[0]?.message}`);
+  }
+  return parsed.data;
+}
