@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import type { CliContext } from "../controller/cli/context.js";
+import { registerOpsCommands } from "../controller/cli/ops-commands.js";
 import { failureLine } from "../controller/cli/output.js";
 import { registerRegistryCommands } from "../controller/cli/registry-commands.js";
 import { registerSigningCommands } from "../controller/cli/signing-commands.js";
@@ -46,6 +47,7 @@ export async function main(
     const context: CliContext = { config: parseArtifactConfig(env), env };
     registerSigningCommands(program, context);
     registerRegistryCommands(program, context);
+    registerOpsCommands(program, context);
     await program.parseAsync(argv, { from: "node" });
     return 0;
   } catch (error) {

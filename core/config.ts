@@ -53,7 +53,25 @@ const envSchema = z.object({
   CUTOVER_STORE_DIR: optionalText,
   CUTOVER_TRUSTED_KEYS: optionalText,
   CUTOVER_CACHE_DIR: optionalText,
+  CUTOVER_REDIS_URL: z.preprocess(
+    (value) => (value === "" ? undefined : value),
+    z.url({ protocol: /^rediss?$/ }).optional(),
+  ),
+  CUTOVER_REDIS_PREFIX: optionalText,
+  CUTOVER_TOKENS: optionalText,
+  CUTOVER_PORT: z.preprocess(
+    (value) => (value === "" || value === undefined ? undefined : Number(value)),
+    z.number().int().min(1).max(65535).optional(),
+  ),
+  CUTOVER_ROLLOUT_LOCK_TTL_MS: z.preprocess(
+    (value) => (value === "" || value === undefined ? undefined : Number(value)),
+    z.number().int().min(1_000).max(600_000).optional(),
+  ),
+  CUTOVER_URL: z.preprocess((value) => (value === "" ? undefined : value), z.url({ protocol: /^https?$/ }).optional()),
+  CUTOVER_TOKEN: optionalText,
 });
+
+type ParsedEnv = z.infer<typeof envSchema>;
 
 export type StoreConfig =
   | {
@@ -72,14 +90,18 @@ export interface ArtifactConfig {
   readonly cacheDir: string;
 }
 
-/** Parses the artifact-related variables; errors name the variable. */
-export function parseArtifactConfig(env: Readonly<Record<string, string | undefined>>): ArtifactConfig {
+function parseEnv(env: Readonly<Record<string, string | undefined>>): ParsedEnv {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConfigError(`${issue?.path.join(".")}: ${issue?.message}`);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+/** Parses the artifact-related variables; errors name the variable. */
+export function parseArtifactConfig(env: Readonly<Record<string, string | undefined>>): ArtifactConfig {
+  const e = parseEnv(env);
   const store: StoreConfig = e.CUTOVER_S3_BUCKET
     ? {
         kind: "s3",
@@ -98,4 +120,46 @@ export function parseArtifactConfig(env: Readonly<Record<string, string | undefi
       .filter(Boolean),
     cacheDir: e.CUTOVER_CACHE_DIR ?? ".cutover/cache",
   };
+}
+
+export interface StateConfig {
+  readonly redisUrl: string;
+  readonly redisPrefix: string;
+}
+
+export interface ControllerConfig extends ArtifactConfig, StateConfig {
+  /** Raw `name:token,…`; parsed and checked by the controller. */
+  readonly tokens: string;
+  readonly port: number;
+  readonly lockTtlMs: number;
+}
+
+export interface ClientConfig {
+  readonly url: string;
+  readonly token?: string;
+}
+
+export function parseStateConfig(env: Readonly<Record<string, string | undefined>>): StateConfig {
+  const e = parseEnv(env);
+  return {
+    redisUrl: e.CUTOVER_REDIS_URL ?? "redis://127.0.0.1:6379",
+    redisPrefix: e.CUTOVER_REDIS_PREFIX ?? "cutover:",
+  };
+}
+
+export function parseControllerConfig(env: Readonly<Record<string, string | undefined>>): ControllerConfig {
+  const e = parseEnv(env);
+  return {
+    ...parseArtifactConfig(env),
+    ...parseStateConfig(env),
+    tokens: e.CUTOVER_TOKENS ?? "",
+    port: e.CUTOVER_PORT ?? 8700,
+    lockTtlMs: e.CUTOVER_ROLLOUT_LOCK_TTL_MS ?? 30_000,
+  };
+}
+
+/** What the CLI needs to talk to a controller. */
+export function parseClientConfig(env: Readonly<Record<string, string | undefined>>): ClientConfig {
+  const e = parseEnv(env);
+  return { url: e.CUTOVER_URL ?? "http://127.0.0.1:8700", ...(e.CUTOVER_TOKEN ? { token: e.CUTOVER_TOKEN } : {}) };
 }

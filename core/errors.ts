@@ -45,6 +45,12 @@ export const ErrorCode = {
   StateCorrupt: "STATE_CORRUPT",
   /** Redis (or SSM) cannot be reached. */
   StateUnreachable: "STATE_UNREACHABLE",
+  /** The target's inputs or outputs do not fit the active version's. */
+  IncompatibleSchema: "INCOMPATIBLE_SCHEMA",
+  /** A node failed to stage the target, or not every node staged it in time: nothing changed. */
+  RolloutAborted: "ROLLOUT_ABORTED",
+  /** A missing or wrong bearer token. */
+  Unauthorized: "UNAUTHORIZED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -142,6 +148,39 @@ export class StateError extends CutoverError {
   declare readonly code: StateCode;
   constructor(code: StateCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
+  }
+}
+
+/** What one node said (or did not say) during a rollout, as carried by a {@link RolloutError}. */
+export interface NodeReason {
+  readonly nodeId: string;
+  readonly outcome: string;
+  readonly code?: string;
+  readonly reason?: string;
+}
+
+/** A rollout that could not go ahead; `nodes` holds every node's reason when nodes were involved. */
+export class RolloutError extends CutoverError {
+  override readonly name = "RolloutError";
+  declare readonly code: typeof ErrorCode.RolloutAborted | typeof ErrorCode.IncompatibleSchema;
+  readonly nodes: readonly NodeReason[];
+  readonly rolloutId: string | undefined;
+  constructor(
+    code: typeof ErrorCode.RolloutAborted | typeof ErrorCode.IncompatibleSchema,
+    message: string,
+    options: { nodes?: readonly NodeReason[]; rolloutId?: string; cause?: unknown } = {},
+  ) {
+    super(code, message, options);
+    this.nodes = options.nodes ?? [];
+    this.rolloutId = options.rolloutId;
+  }
+}
+
+/** A change without a valid bearer token. */
+export class AuthError extends CutoverError {
+  override readonly name = "AuthError";
+  constructor(message: string) {
+    super(ErrorCode.Unauthorized, message);
   }
 }
 

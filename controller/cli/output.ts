@@ -3,6 +3,7 @@
  * `--json`), progress on stderr only when stderr is a terminal, and a one-line reason on failure.
  */
 import { CutoverError, errorMessage } from "../../core/errors.js";
+import { RemoteError } from "./api-client.js";
 
 export interface OutputOptions {
   readonly json?: boolean;
@@ -17,7 +18,8 @@ export function printResult(options: OutputOptions, value: unknown, lines: () =>
 /** The one line printed for a failed command: `cutover: CODE: message`. */
 export function failureLine(error: unknown): string {
   const message = errorMessage(error).replace(/\s*\n\s*/g, " ");
-  return error instanceof CutoverError ? `cutover: ${error.code}: ${message}` : `cutover: ${message}`;
+  const code = error instanceof CutoverError || error instanceof RemoteError ? error.code : undefined;
+  return code === undefined ? `cutover: ${message}` : `cutover: ${code}: ${message}`;
 }
 
 /** Rows as left-aligned columns separated by two spaces (the first row is the header). */

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { ErrorCode, StateError } from "../../core/errors.js";
 import {
+  emptyModelState,
   type HistoryEntry,
   type ModelState,
   modelStateSchema,
@@ -35,17 +36,17 @@ export interface RolloutStoreOptions {
   readonly historyCap?: number;
 }
 
-function statusError(status: number, model: string, state: ModelState | undefined, expected?: number): StateError {
+function statusError(status: number, model: string, state: ModelState, expected?: number): StateError {
   switch (status) {
     case -1:
       return new StateError(
         ErrorCode.RolloutInProgress,
-        `a rollout of ${model} is in progress${state?.rollout ? ` (${state.rollout.id} → ${state.rollout.target}, by ${state.rollout.by})` : ""}`,
+        `a rollout of ${model} is in progress${state.rollout ? ` (${state.rollout.id} → ${state.rollout.target}, by ${state.rollout.by})` : ""}`,
       );
     case -2:
       return new StateError(
         ErrorCode.RevisionMismatch,
-        `${model} is at revision ${state?.revision ?? "?"}, not the expected ${expected ?? "?"}`,
+        `${model} is at revision ${state.revision}, not the expected ${expected ?? "?"}`,
       );
     case -3:
       return new StateError(ErrorCode.LockLost, `the rollout lock of ${model} expired or was taken over`);
@@ -64,14 +65,14 @@ export class RolloutStore {
     this.historyCap = options.historyCap ?? 1000;
   }
 
-  private parseReply(reply: unknown, model: string): { status: number; state: ModelState | undefined } {
+  private parseReply(reply: unknown, model: string): { status: number; state: ModelState } {
     if (!Array.isArray(reply) || typeof reply[0] !== "number" || typeof reply[1] !== "string") {
       throw new StateError(ErrorCode.StateCorrupt, `unexpected script reply for ${model}`);
     }
     const raw = reply[1];
     return {
       status: reply[0],
-      state: raw === "" ? undefined : parseStored(modelStateSchema, raw, `state of ${model}`),
+      state: raw === "" ? emptyModelState() : parseStored(modelStateSchema, raw, `state of ${model}`),
     };
   }
 
@@ -101,7 +102,7 @@ export class RolloutStore {
       throw toStateError(error, `begin rollout of ${model}`);
     }
     const { status, state } = this.parseReply(reply, model);
-    if (status !== 0 || state === undefined) throw statusError(status, model, state, options.expectRevision);
+    if (status !== 0) throw statusError(status, model, state, options.expectRevision);
     return { model, rollout, token, startState: { ...state, rollout: null } };
   }
 
@@ -140,7 +141,7 @@ export class RolloutStore {
       throw toStateError(error, `promote ${lease.model}`);
     }
     const { status, state } = this.parseReply(reply, lease.model);
-    if (status !== 0 || state === undefined) throw statusError(status, lease.model, state, lease.startState.revision);
+    if (status !== 0) throw statusError(status, lease.model, state, lease.startState.revision);
     return state;
   }
 

@@ -1,10 +1,11 @@
 /**
- * A real redis-server process for a test file, on a free port, keeping nothing on disk. `kill` and
- * `start` stop it hard and bring it back on the same port (empty: nothing is persisted), to test
- * what happens when Redis goes away.
+ * A real redis-server process for a test file, on a free port. By default it keeps nothing on disk;
+ * with `persist` it writes an fsync'd append-only file, so a restart brings the data back. `kill` and
+ * `start` stop it hard (SIGKILL) and bring it back on the same port, to test Redis going away.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { freePort, waitForPort } from "./free-port.js";
+import { tempDir } from "./temp-dir.js";
 
 export interface RedisTestServer {
   readonly port: number;
@@ -14,11 +15,15 @@ export interface RedisTestServer {
   stop(): Promise<void>;
 }
 
-export async function startRedisServer(): Promise<RedisTestServer> {
+export async function startRedisServer(options: { persist?: boolean } = {}): Promise<RedisTestServer> {
   const port = await freePort();
+  const data = options.persist ? await tempDir("cutover-redis-") : undefined;
+  const persistence = data
+    ? ["--appendonly", "yes", "--appendfsync", "always", "--dir", data.path]
+    : ["--appendonly", "no"];
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence], {
       stdio: "ignore",
     });
     child.on("error", (error) => {
@@ -36,5 +41,9 @@ export async function startRedisServer(): Promise<RedisTestServer> {
     });
   };
   await start();
-  return { port, url: `redis://127.0.0.1:${port}`, kill, start, stop: kill };
+  const stop = async () => {
+    await kill();
+    await data?.cleanup();
+  };
+  return { port, url: `redis://127.0.0.1:${port}`, kill, start, stop };
 }

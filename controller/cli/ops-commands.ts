@@ -1,0 +1,252 @@
+/**
+ * The ops commands, talking to a running controller (CUTOVER_URL, CUTOVER_TOKEN): `activate`,
+ * `rollback`, `status`, `history`, `nodes`, and `controller` to run one.
+ */
+import type { Command } from "commander";
+import { parseClientConfig, parseControllerConfig } from "../../core/config.js";
+import { InputError } from "../../core/errors.js";
+import type { HistoryEntry, ModelState, NodeRecord } from "../../core/model-state.js";
+import type { RolloutResult } from "../rollout-coordinator.js";
+import { startControllerServer } from "../server.js";
+import { ControllerClient, RemoteError } from "./api-client.js";
+import type { CliContext } from "./context.js";
+import { formatTable, printResult } from "./output.js";
+
+interface ModelDetail {
+  model: string;
+  state: ModelState;
+  nodes: NodeRecord[];
+}
+
+function client(context: CliContext, needsToken: boolean): ControllerClient {
+  const config = parseClientConfig(context.env);
+  if (needsToken && config.token === undefined) {
+    throw new InputError("changes need a bearer token: set CUTOVER_TOKEN (one of the controller's CUTOVER_TOKENS)");
+  }
+  return new ControllerClient(config.url, config.token);
+}
+
+/** While a rollout waits on nodes, a terminal shows how many have staged the target. */
+function watchStaging(api: ControllerClient, model: string, target: () => string | undefined): () => void {
+  if (!process.stderr.isTTY) return () => undefined;
+  const timer = setInterval(() => {
+    void api
+      .get<ModelDetail>(`/v1/models/${model}`)
+      .then(({ nodes, state }) => {
+        const version = target() ?? state.rollout?.target;
+        const staged = nodes.filter((node) => {
+          const status = node.models[model];
+          return status?.staged?.version === version && status?.staged?.state === "staged";
+        }).length;
+        process.stderr.write(`\r\x1b[2Kactivating ${model} → ${version}: nodes staged ${staged}/${nodes.length}`);
+      })
+      .catch(() => undefined);
+  }, 500);
+  return () => {
+    clearInterval(timer);
+    process.stderr.write("\r\x1b[2K");
+  };
+}
+
+function rolloutLines(result: RolloutResult): string[] {
+  return [
+    result.message,
+    ...result.nodes.map(
+      (node) =>
+        `  ${node.nodeId}  ${node.outcome}${node.loadMs !== undefined ? `  load ${node.loadMs} ms` : ""}${node.warmupMs !== undefined ? `  warm-up ${node.warmupMs} ms` : ""}`,
+    ),
+    ...(result.switchSpreadMs !== undefined ? [`switch spread ${result.switchSpreadMs} ms`] : []),
+  ];
+}
+
+async function runRollout(
+  context: CliContext,
+  model: string,
+  path: string,
+  body: object,
+  target: string | undefined,
+  json: boolean,
+) {
+  const api = client(context, true);
+  const stop = json ? () => undefined : watchStaging(api, model, () => target);
+  try {
+    const result = await api.post<RolloutResult>(path, body);
+    stop();
+    printResult({ json }, result, () => rolloutLines(result));
+  } catch (error) {
+    stop();
+    if (error instanceof RemoteError && error.nodes.length > 0 && !json) {
+      for (const node of error.nodes)
+        process.stderr.write(
+          `  ${node.nodeId}  ${node.outcome}${node.code ? `  ${node.code}` : ""}${node.reason ? `: ${node.reason}` : ""}\n`,
+        );
+    }
+    throw error;
+  }
+}
+
+export function registerOpsCommands(program: Command, context: CliContext): void {
+  program
+    .command("activate <model> <version>")
+    .description("make VERSION the active version of MODEL on every node (two-phase, fleet-wide)")
+    .option("--timeout <seconds>", "how long nodes may take to stage it", "120")
+    .option("--allow-incompatible", "activate even if its inputs/outputs do not fit the active version's")
+    .option("--expect-revision <n>", "refuse unless the model is at this revision")
+    .option("--json", "print the result as JSON")
+    .action(
+      async (
+        model: string,
+        version: string,
+        flags: { timeout: string; allowIncompatible?: boolean; expectRevision?: string; json?: boolean },
+      ) => {
+        const timeoutMs = Math.round(Number(flags.timeout) * 1000);
+        if (!Number.isFinite(timeoutMs) || timeoutMs < 100)
+          throw new InputError("--timeout must be a number of seconds ≥ 0.1");
+        const body = {
+          version,
+          timeoutMs,
+          ...(flags.allowIncompatible ? { allowIncompatible: true } : {}),
+          ...(flags.expectRevision !== undefined ? { expectRevision: Number(flags.expectRevision) } : {}),
+        };
+        await runRollout(
+          context,
+          model,
+          `/v1/models/${encodeURIComponent(model)}/activate`,
+          body,
+          version,
+          flags.json ?? false,
+        );
+      },
+    );
+
+  program
+    .command("rollback <model>")
+    .description("activate the previous version of MODEL again (instant while it is still warm on the nodes)")
+    .option("--to <version>", "roll back to this version instead of the previous one")
+    .option("--json", "print the result as JSON")
+    .action(async (model: string, flags: { to?: string; json?: boolean }) => {
+      const body = flags.to ? { to: flags.to } : {};
+      await runRollout(
+        context,
+        model,
+        `/v1/models/${encodeURIComponent(model)}/rollback`,
+        body,
+        flags.to,
+        flags.json ?? false,
+      );
+    });
+
+  program
+    .command("status [model]")
+    .description("the active version, revision and rollout of every model, or of one with its nodes")
+    .option("--json", "print the result as JSON")
+    .action(async (model: string | undefined, flags: { json?: boolean }) => {
+      const api = client(context, false);
+      if (model === undefined) {
+        const { models } = await api.get<{
+          models: { model: string; state: ModelState; nodes: { live: number; onActive: number } }[];
+        }>("/v1/models");
+        printResult(flags, { models }, () =>
+          formatTable([
+            ["MODEL", "ACTIVE", "PREVIOUS", "REVISION", "ROLLOUT", "NODES ON ACTIVE"],
+            ...models.map(({ model: name, state, nodes }) => [
+              name,
+              state.active ?? "-",
+              state.previous ?? "-",
+              String(state.revision),
+              state.rollout ? `→ ${state.rollout.target} (${state.rollout.phase})` : "-",
+              `${nodes.onActive}/${nodes.live}`,
+            ]),
+          ]),
+        );
+        return;
+      }
+      const detail = await api.get<ModelDetail>(`/v1/models/${encodeURIComponent(model)}`);
+      printResult(flags, detail, () => [
+        `${detail.model}: active ${detail.state.active ?? "-"}, previous ${detail.state.previous ?? "-"}, revision ${detail.state.revision}` +
+          (detail.state.rollout ? `, rollout → ${detail.state.rollout.target} by ${detail.state.rollout.by}` : ""),
+        ...formatTable([
+          ["NODE", "ACTIVE", "REVISION", "WARM", "STAGED", "LAST ERROR"],
+          ...detail.nodes.map((node) => {
+            const status = node.models[model];
+            return [
+              node.nodeId,
+              status?.active ?? "-",
+              String(status?.revision ?? "-"),
+              status?.warm.join(",") || "-",
+              status?.staged ? `${status.staged.version} (${status.staged.state})` : "-",
+              status?.lastError ?? "-",
+            ];
+          }),
+        ]),
+      ]);
+    });
+
+  program
+    .command("history <model>")
+    .description("every activation, rollback and abort of MODEL, newest first")
+    .option("--limit <n>", "how many entries", "20")
+    .option("--json", "print the result as JSON")
+    .action(async (model: string, flags: { limit: string; json?: boolean }) => {
+      const { history } = await client(context, false).get<{ history: HistoryEntry[] }>(
+        `/v1/models/${encodeURIComponent(model)}/history?limit=${encodeURIComponent(flags.limit)}`,
+      );
+      printResult(flags, { model, history }, () =>
+        formatTable([
+          ["FINISHED", "ACTION", "BY", "FROM", "TO", "OUTCOME", "REVISION", "NODES", "REASON"],
+          ...history.map((entry) => [
+            entry.finishedAt,
+            entry.action,
+            entry.by,
+            entry.from ?? "-",
+            entry.to,
+            entry.outcome,
+            String(entry.revision),
+            String(entry.nodes.length),
+            entry.reason ?? "",
+          ]),
+        ]),
+      );
+    });
+
+  program
+    .command("nodes")
+    .description("live inference nodes (their heartbeat has not expired)")
+    .option("--json", "print the result as JSON")
+    .action(async (flags: { json?: boolean }) => {
+      const { nodes } = await client(context, false).get<{ nodes: NodeRecord[] }>("/v1/nodes");
+      printResult(flags, { nodes }, () =>
+        formatTable([
+          ["NODE", "URL", "PROVIDER", "MODELS", "UPDATED"],
+          ...nodes.map((node) => [
+            node.nodeId,
+            node.url,
+            node.executionProvider,
+            Object.entries(node.models)
+              .map(([name, status]) => `${name}@${status.active ?? "-"}`)
+              .join(" ") || "-",
+            node.updatedAt,
+          ]),
+        ]),
+      );
+    });
+
+  program
+    .command("controller")
+    .description("run the controller: the /v1 HTTP API over Redis state and the object store")
+    .action(async () => {
+      const config = parseControllerConfig(context.env);
+      const running = await startControllerServer(config);
+      process.stderr.write(
+        `cutover controller listening on :${running.port} (Redis ${config.redisUrl}, store ${config.store.kind === "s3" ? `s3://${config.store.bucket}` : config.store.dir})\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.stderr.write("cutover controller: shutting down\n");
+          void running.close().then(resolve);
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+    });
+}

@@ -1,0 +1,185 @@
+/**
+ * The controller's HTTP API (Hono), JSON under /v1, the same app for the long-running server and
+ * the Lambda handler. Reads are open; every change needs a bearer token whose name becomes `by`.
+ * Errors are `{error: {code, message}}`, their status chosen in one function from the error's code.
+ */
+import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import { AuthError, CutoverError, ErrorCode, InputError, RolloutError } from "../../core/errors.js";
+import { nodeServes } from "../../core/model-state.js";
+import { assertModelName } from "../../core/names.js";
+import type { FleetState } from "../../core/redis/fleet-state.js";
+import type { ModelRegistry } from "../../core/registry.js";
+import type { ControllerMetrics } from "../metrics.js";
+import type { RolloutCoordinator } from "../rollout-coordinator.js";
+import { matchToken, type NamedToken } from "./tokens.js";
+
+export interface ControllerAppOptions {
+  readonly coordinator: RolloutCoordinator;
+  readonly fleet: FleetState;
+  readonly registry: ModelRegistry;
+  readonly tokens: readonly NamedToken[];
+  readonly metrics: ControllerMetrics;
+  /** Where unexpected errors go (default console.error). */
+  readonly log?: (message: string, error: unknown) => void;
+}
+
+const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
+  [ErrorCode.InvalidInput]: 400,
+  [ErrorCode.Unauthorized]: 401,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.RolloutInProgress]: 409,
+  [ErrorCode.RevisionMismatch]: 409,
+  [ErrorCode.LockLost]: 409,
+  [ErrorCode.AlreadyExists]: 409,
+  [ErrorCode.IncompatibleSchema]: 422,
+  [ErrorCode.ModelInvalid]: 422,
+  [ErrorCode.RolloutAborted]: 504,
+  [ErrorCode.StateUnreachable]: 503,
+  [ErrorCode.StoreUnreachable]: 503,
+};
+
+/** The HTTP status for an error: verification failures are 422, unknown errors 500. */
+export function statusOf(error: unknown): ContentfulStatusCode {
+  if (!(error instanceof CutoverError)) return 500;
+  if (error.isVerificationFailure) return 422;
+  return STATUS[error.code] ?? 500;
+}
+
+const activateBody = z.strictObject({
+  version: z.string(),
+  expectRevision: z.number().int().nonnegative().optional(),
+  allowIncompatible: z.boolean().optional(),
+  timeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+});
+
+const rollbackBody = z.strictObject({
+  to: z.string().optional(),
+  expectRevision: z.number().int().nonnegative().optional(),
+  timeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+});
+
+async function parseBody<T>(request: Request, schema: z.ZodType<T>): Promise<T> {
+  let json: unknown;
+  try {
+    json = await request.json();
+  } catch {
+    throw new InputError("the request body is not JSON");
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InputError(`invalid request body: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+  }
+  return parsed.data;
+}
+
+/** Hono variables the routes share: `by`, the name of the token that authorized a change. */
+export type ControllerEnv = { Variables: { by: string } };
+
+export function createControllerApp(options: ControllerAppOptions): Hono<ControllerEnv> {
+  const { coordinator, fleet, registry, metrics } = options;
+  const log = options.log ?? ((message, error) => console.error(message, error));
+  const app = new Hono<ControllerEnv>();
+
+  app.onError((error, c) => {
+    const status = statusOf(error);
+    if (status === 500) log(`${c.req.method} ${c.req.path} failed`, error);
+    const code = error instanceof CutoverError ? error.code : "INTERNAL";
+    const message = status === 500 ? "internal error" : error.message;
+    const nodes = error instanceof RolloutError && error.nodes.length > 0 ? { nodes: error.nodes } : {};
+    return c.json({ error: { code, message, ...nodes } }, status);
+  });
+  app.notFound((c) =>
+    c.json({ error: { code: ErrorCode.NotFound, message: `no route ${c.req.method} ${c.req.path}` } }, 404),
+  );
+
+  const requireToken = async (
+    c: { req: { header(name: string): string | undefined }; set(key: "by", value: string): void },
+    next: () => Promise<void>,
+  ) => {
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    const name = match?.[1] === undefined ? undefined : matchToken(options.tokens, match[1]);
+    if (name === undefined)
+      throw new AuthError(match ? "invalid bearer token" : "a bearer token is required for changes");
+    c.set("by", name);
+    await next();
+  };
+
+  app.get("/healthz", async (c) => {
+    await fleet.redis.ping();
+    return c.json({ ok: true });
+  });
+
+  app.get("/metrics", async (c) => {
+    return c.text(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType });
+  });
+
+  app.get("/v1/models", async (c) => {
+    const [stored, withState, nodes] = await Promise.all([
+      registry.listModels(),
+      fleet.listModelNames(),
+      fleet.listNodes(),
+    ]);
+    const names = [...new Set([...stored, ...withState])].sort();
+    const models = await Promise.all(
+      names.map(async (model) => {
+        const state = await fleet.getModelState(model);
+        const serving = nodes.filter((node) => nodeServes(node, model));
+        return {
+          model,
+          state,
+          nodes: {
+            live: serving.length,
+            onActive: serving.filter((node) => node.models[model]?.active === state.active).length,
+          },
+        };
+      }),
+    );
+    return c.json({ models });
+  });
+
+  app.get("/v1/models/:model", async (c) => {
+    const model = assertModelName(c.req.param("model"));
+    const [state, versions, nodes] = await Promise.all([
+      fleet.getModelState(model),
+      registry.listVersions(model),
+      fleet.listNodes(),
+    ]);
+    if (state.revision === 0 && state.rollout === null && versions.length === 0) {
+      throw new CutoverError(ErrorCode.NotFound, `no model ${model}`);
+    }
+    metrics.observeRevision(model, state.revision);
+    return c.json({ model, state, versions, nodes: nodes.filter((node) => nodeServes(node, model)) });
+  });
+
+  app.get("/v1/models/:model/versions", async (c) => {
+    const model = assertModelName(c.req.param("model"));
+    return c.json({ model, versions: await registry.listVersions(model) });
+  });
+
+  app.get("/v1/models/:model/history", async (c) => {
+    const model = assertModelName(c.req.param("model"));
+    const limit = z.coerce.number().int().min(1).max(1000).default(50).safeParse(c.req.query("limit"));
+    if (!limit.success) throw new InputError("limit must be an integer from 1 to 1000");
+    return c.json({ model, history: await fleet.history(model, limit.data) });
+  });
+
+  app.get("/v1/nodes", async (c) => c.json({ nodes: await fleet.listNodes() }));
+
+  app.post("/v1/models/:model/activate", requireToken, async (c) => {
+    const model = assertModelName(c.req.param("model"));
+    const body = await parseBody(c.req.raw, activateBody);
+    return c.json(await coordinator.activate({ model, by: c.get("by"), ...body }));
+  });
+
+  app.post("/v1/models/:model/rollback", requireToken, async (c) => {
+    const model = assertModelName(c.req.param("model"));
+    const body = await parseBody(c.req.raw, rollbackBody);
+    return c.json(await coordinator.rollback({ model, by: c.get("by"), ...body }));
+  });
+
+  return app;
+}

@@ -1,0 +1,341 @@
+/**
+ * The two-phase fleet rollout (DESIGN.md "The rollout"):
+ *
+ *   lock → checks (published, signature, schema) → prepare → every live node staged
+ *        → one atomic promotion → promote → nodes confirm → history
+ *
+ * Any node failure or the deadline aborts: the pointer stays, the caller gets every node's reason.
+ * Nodes whose heartbeat expires stop counting; with no live node the pointer moves and the answer
+ * says no node confirmed it. A controller that dies leaves a lock that expires and a `rollout` the
+ * next attempt overwrites; nodes drop a staged version that is never promoted.
+ */
+import type { Bus } from "../core/bus.js";
+import { ErrorCode, errorMessage, InputError, RolloutError, StateError } from "../core/errors.js";
+import { encodeMessage } from "../core/messages.js";
+import { type HistoryEntry, type ModelState, type NodeOutcome, nodeServes } from "../core/model-state.js";
+import { assertModelName, assertVersionName } from "../core/names.js";
+import type { TrustedKey } from "../core/oms/keys.js";
+import { verifyBundle } from "../core/oms/verifier.js";
+import type { FleetState } from "../core/redis/fleet-state.js";
+import type { ModelRegistry } from "../core/registry.js";
+import { schemaIncompatibilities } from "../core/schema-compatibility.js";
+import { RolloutReports } from "./rollout-reports.js";
+import type { RolloutLease, RolloutStore } from "./state/rollout-store.js";
+
+export interface ActivateRequest {
+  readonly model: string;
+  readonly version: string;
+  readonly by: string;
+  readonly action?: "activate" | "rollback";
+  readonly expectRevision?: number;
+  readonly allowIncompatible?: boolean;
+  /** How long nodes may take to stage (default 120 s). */
+  readonly timeoutMs?: number;
+}
+
+export interface RolloutResult {
+  readonly rolloutId: string | null;
+  readonly model: string;
+  readonly from: string | null;
+  readonly to: string;
+  readonly revision: number;
+  /** False when the target was already active: nothing was done. */
+  readonly changed: boolean;
+  readonly nodes: readonly NodeOutcome[];
+  /** Live nodes that confirmed serving the new version, of those that staged it. */
+  readonly confirmed: number;
+  readonly switchSpreadMs?: number;
+  readonly durationMs: number;
+  readonly message: string;
+}
+
+export interface RolloutCoordinatorOptions {
+  readonly fleet: FleetState;
+  readonly store: RolloutStore;
+  readonly bus: Bus;
+  readonly registry: ModelRegistry;
+  readonly trustedKeys: readonly TrustedKey[];
+  /** Rollout lock TTL, renewed while a rollout runs (default 30 s). */
+  readonly lockTtlMs?: number;
+  /** How long to wait for nodes to confirm the swap after the promotion (default 3 s). */
+  readonly confirmTimeoutMs?: number;
+  /** How often live nodes are re-read and the lock renewed while waiting (default 1 s). */
+  readonly recheckMs?: number;
+  readonly onFinished?: (model: string, entry: HistoryEntry, durationMs: number) => void;
+}
+
+export class RolloutCoordinator {
+  private readonly lockTtlMs: number;
+  private readonly confirmTimeoutMs: number;
+  private readonly recheckMs: number;
+
+  constructor(private readonly options: RolloutCoordinatorOptions) {
+    this.lockTtlMs = options.lockTtlMs ?? 30_000;
+    this.confirmTimeoutMs = options.confirmTimeoutMs ?? 3_000;
+    this.recheckMs = options.recheckMs ?? 1_000;
+    if (this.recheckMs * 3 > this.lockTtlMs) throw new InputError("rollout: lockTtlMs must be at least 3 × recheckMs");
+  }
+
+  /** Activates the previous version (or `to`) through the same protocol. */
+  async rollback(request: {
+    model: string;
+    to?: string;
+    by: string;
+    expectRevision?: number;
+    timeoutMs?: number;
+  }): Promise<RolloutResult> {
+    const state = await this.options.fleet.getModelState(assertModelName(request.model));
+    const target = request.to ?? state.previous;
+    if (target === null || target === undefined) {
+      throw new InputError(`${request.model} has no previous version to roll back to; use --to VERSION`);
+    }
+    return this.activate({ ...request, version: target, action: "rollback", allowIncompatible: true });
+  }
+
+  async activate(request: ActivateRequest): Promise<RolloutResult> {
+    const started = Date.now();
+    const model = assertModelName(request.model);
+    const version = assertVersionName(request.version);
+    const timeoutMs = request.timeoutMs ?? 120_000;
+    const current = await this.options.fleet.getModelState(model);
+    if (current.active === version && current.rollout === null && request.expectRevision === undefined) {
+      return this.unchanged(model, version, current, started);
+    }
+    await this.checkTarget(model, version, current, request.allowIncompatible ?? false);
+
+    const lease = await this.options.store.begin(model, {
+      target: version,
+      by: request.by,
+      lockTtlMs: this.lockTtlMs,
+      ...(request.expectRevision !== undefined ? { expectRevision: request.expectRevision } : {}),
+    });
+    const reports = await RolloutReports.open(
+      this.options.bus,
+      this.options.fleet.keys.reportChannel(model),
+      lease.rollout.id,
+    );
+    try {
+      return await this.run(lease, reports, request, timeoutMs, started);
+    } catch (error) {
+      if (!(error instanceof RolloutError)) await this.abandon(lease, request, error, started);
+      throw error;
+    } finally {
+      await reports.close();
+    }
+  }
+
+  private unchanged(model: string, version: string, state: ModelState, started: number): RolloutResult {
+    return {
+      rolloutId: null,
+      model,
+      from: version,
+      to: version,
+      revision: state.revision,
+      changed: false,
+      nodes: [],
+      confirmed: 0,
+      durationMs: Date.now() - started,
+      message: `${model} already serves ${version} (revision ${state.revision}); nothing to do`,
+    };
+  }
+
+  /** The target must be published, signed by a trusted key, and fit the active version's schema. */
+  private async checkTarget(
+    model: string,
+    version: string,
+    current: ModelState,
+    allowIncompatible: boolean,
+  ): Promise<void> {
+    const { registry } = this.options;
+    verifyBundle(await registry.readSignature(model, version), this.options.trustedKeys);
+    if (current.active === null || allowIncompatible) return;
+    const [next, active] = await Promise.all([
+      registry.readModelCard(model, version),
+      registry.readModelCard(model, current.active),
+    ]);
+    const reasons = schemaIncompatibilities(active, next);
+    if (reasons.length > 0) {
+      throw new RolloutError(
+        ErrorCode.IncompatibleSchema,
+        `${model}/${version} does not fit ${current.active}: ${reasons.join("; ")} (pass allowIncompatible to force)`,
+      );
+    }
+  }
+
+  private async liveNodeIds(model: string): Promise<Set<string>> {
+    const nodes = await this.options.fleet.listNodes();
+    return new Set(nodes.filter((node) => nodeServes(node, model)).map((node) => node.nodeId));
+  }
+
+  private async run(
+    lease: RolloutLease,
+    reports: RolloutReports,
+    request: ActivateRequest,
+    timeoutMs: number,
+    started: number,
+  ): Promise<RolloutResult> {
+    const { fleet, bus, store } = this.options;
+    const { model, rollout } = lease;
+    const commands = fleet.keys.commandChannel(model);
+    let live = await this.liveNodeIds(model);
+    const expected = new Set(live);
+
+    const tick = async () => {
+      if (!(await store.extend(lease, this.lockTtlMs))) {
+        throw new StateError(ErrorCode.LockLost, `the rollout lock of ${model} expired while nodes were staging`);
+      }
+      live = await this.liveNodeIds(model);
+      for (const nodeId of expected) if (!live.has(nodeId) && !reports.prepared.has(nodeId)) expected.delete(nodeId);
+    };
+    const anyFailed = () => [...reports.prepared.values()].some((report) => report.type === "failed");
+    const allStaged = () => [...expected].every((nodeId) => reports.prepared.get(nodeId)?.type === "staged");
+
+    await bus.publish(
+      commands,
+      encodeMessage({ type: "prepare", model, version: rollout.target, rolloutId: rollout.id }),
+    );
+    const ready = await reports.waitFor(() => anyFailed() || allStaged(), timeoutMs, this.recheckMs, tick);
+    if (!ready || anyFailed()) {
+      const nodes = this.prepareOutcomes(expected, reports);
+      const reason = anyFailed()
+        ? `node(s) failed to stage ${rollout.target}: ${nodes
+            .filter((n) => n.outcome === "failed")
+            .map((n) => `${n.nodeId} ${n.code}: ${n.reason}`)
+            .join("; ")}`
+        : `not every node staged ${rollout.target} within ${timeoutMs} ms: ${nodes
+            .filter((n) => n.outcome === "timeout")
+            .map((n) => n.nodeId)
+            .join(", ")}`;
+      await bus.publish(commands, encodeMessage({ type: "abort", model, rolloutId: rollout.id, reason }));
+      await this.finish(
+        lease,
+        request,
+        { outcome: "aborted", nodes, reason, revision: lease.startState.revision },
+        started,
+      );
+      throw new RolloutError(
+        ErrorCode.RolloutAborted,
+        `rollout of ${model}/${rollout.target} aborted, nothing changed: ${reason}`,
+        {
+          nodes,
+          rolloutId: rollout.id,
+        },
+      );
+    }
+
+    const promoted = await store.promote(lease);
+    await bus.publish(
+      commands,
+      encodeMessage({
+        type: "promote",
+        model,
+        version: rollout.target,
+        revision: promoted.revision,
+        rolloutId: rollout.id,
+      }),
+    );
+    const staged = [...expected];
+    await reports.waitFor(
+      () => staged.every((nodeId) => reports.promoted.has(nodeId) || !live.has(nodeId)),
+      this.confirmTimeoutMs,
+      Math.min(this.recheckMs, this.confirmTimeoutMs),
+      tick,
+    );
+    const nodes = staged.map((nodeId): NodeOutcome => {
+      const prepared = reports.prepared.get(nodeId);
+      const confirmation = reports.promoted.get(nodeId);
+      return {
+        nodeId,
+        outcome: confirmation ? "promoted" : "unconfirmed",
+        ...(prepared?.type === "staged" ? { loadMs: prepared.loadMs, warmupMs: prepared.warmupMs } : {}),
+        ...(confirmation ? { switchedAt: confirmation.at } : {}),
+      };
+    });
+    const times = nodes.flatMap((node) => (node.switchedAt === undefined ? [] : [node.switchedAt]));
+    const switchSpreadMs = times.length > 0 ? Math.max(...times) - Math.min(...times) : undefined;
+    const entry = await this.finish(
+      lease,
+      request,
+      {
+        outcome: "promoted",
+        nodes,
+        revision: promoted.revision,
+        ...(switchSpreadMs !== undefined ? { switchSpreadMs } : {}),
+      },
+      started,
+    );
+    const confirmed = times.length;
+    return {
+      rolloutId: rollout.id,
+      model,
+      from: lease.startState.active,
+      to: rollout.target,
+      revision: promoted.revision,
+      changed: true,
+      nodes,
+      confirmed,
+      ...(switchSpreadMs !== undefined ? { switchSpreadMs } : {}),
+      durationMs: Date.parse(entry.finishedAt) - started,
+      message:
+        staged.length === 0
+          ? `${model} → ${rollout.target} at revision ${promoted.revision}; no live node serves ${model}, so no node confirmed it`
+          : `${model} → ${rollout.target} at revision ${promoted.revision}; ${confirmed}/${staged.length} node(s) confirmed`,
+    };
+  }
+
+  private prepareOutcomes(expected: ReadonlySet<string>, reports: RolloutReports): NodeOutcome[] {
+    const ids = new Set([...expected, ...reports.prepared.keys()]);
+    return [...ids].sort().map((nodeId): NodeOutcome => {
+      const report = reports.prepared.get(nodeId);
+      if (report === undefined) return { nodeId, outcome: "timeout", reason: "no answer before the deadline" };
+      if (report.type === "failed") return { nodeId, outcome: "failed", code: report.code, reason: report.reason };
+      return { nodeId, outcome: "staged", loadMs: report.loadMs, warmupMs: report.warmupMs };
+    });
+  }
+
+  private async finish(
+    lease: RolloutLease,
+    request: ActivateRequest,
+    result: Pick<HistoryEntry, "outcome" | "nodes" | "revision" | "reason" | "switchSpreadMs">,
+    started: number,
+  ): Promise<HistoryEntry> {
+    const entry: HistoryEntry = {
+      rolloutId: lease.rollout.id,
+      action: request.action ?? "activate",
+      by: lease.rollout.by,
+      startedAt: lease.rollout.startedAt,
+      finishedAt: new Date().toISOString(),
+      from: lease.startState.active,
+      to: lease.rollout.target,
+      ...result,
+    };
+    await this.options.store.finish(lease, entry);
+    this.options.onFinished?.(lease.model, entry, Date.now() - started);
+    return entry;
+  }
+
+  /** An unexpected failure mid-rollout (Redis gone, lock lost): tell nodes, record it if we can. */
+  private async abandon(lease: RolloutLease, request: ActivateRequest, error: unknown, started: number): Promise<void> {
+    const reason = `rollout failed: ${errorMessage(error)}`;
+    const { model, rollout } = lease;
+    await this.options.bus
+      .publish(
+        this.options.fleet.keys.commandChannel(model),
+        encodeMessage({ type: "abort", model, rolloutId: rollout.id, reason }),
+      )
+      .catch(() => undefined);
+    const current = await this.options.fleet.getModelState(model).catch(() => undefined);
+    const promoted = current?.active === rollout.target && current.revision > lease.startState.revision;
+    await this.finish(
+      lease,
+      request,
+      {
+        outcome: promoted ? "promoted" : "aborted",
+        nodes: [],
+        reason,
+        revision: current?.revision ?? lease.startState.revision,
+      },
+      started,
+    ).catch(() => undefined);
+  }
+}

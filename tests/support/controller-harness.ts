@@ -1,0 +1,107 @@
+/**
+ * Everything a controller test needs, real: a redis-server, an S3-protocol server with the demo
+ * versions pushed (v1, v2 and the incompatible v3, plus v9 signed by an untrusted key), a trusted
+ * public key on disk, and a controller built from a configuration like the one `cutover controller`
+ * parses. Scripted nodes are made per test, each test on its own Redis key prefix.
+ */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type Controller, type ControllerTuning, createController } from "../../controller/controller.js";
+import { pushVersion } from "../../controller/publisher.js";
+import { ArtifactLayout } from "../../core/artifact-layout.js";
+import type { ControllerConfig } from "../../core/config.js";
+import { ModelRegistry } from "../../core/registry.js";
+import { S3Store } from "../../core/store/index.js";
+import { type RedisTestServer, startRedisServer } from "./redis-server.js";
+import { DEMO } from "./registry-contract.js";
+import { type S3TestServer, startS3Server } from "./s3-server.js";
+import { ScriptedNode, type ScriptedNodeOptions } from "./scripted-node.js";
+import { testKeyPair } from "./signing.js";
+import { tempDir } from "./temp-dir.js";
+
+export const TOKEN = "ops-token-0123456789abcdef";
+export const MODEL = "demo";
+
+export interface ControllerHarness {
+  readonly redis: RedisTestServer;
+  readonly s3: S3TestServer;
+  readonly env: Record<string, string>;
+  config(prefix: string): ControllerConfig;
+  controller(prefix: string, tuning?: ControllerTuning): Promise<Controller>;
+  node(prefix: string, nodeId: string, script: Partial<ScriptedNodeOptions>): Promise<ScriptedNode>;
+  stop(): Promise<void>;
+}
+
+export async function startControllerHarness(options: { persistRedis?: boolean } = {}): Promise<ControllerHarness> {
+  const [redis, s3, work] = await Promise.all([
+    startRedisServer({ persist: options.persistRedis ?? false }),
+    startS3Server(),
+    tempDir(),
+  ]);
+  const owner = testKeyPair();
+  const stranger = testKeyPair();
+  const publicKey = join(work.path, "trusted.pub");
+  await writeFile(publicKey, owner.publicPem);
+  const bucket = await s3.createBucket("controller");
+  const store = new S3Store({ bucket, endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials });
+  const registry = new ModelRegistry(store, new ArtifactLayout());
+  for (const version of ["v1", "v2", "v3"]) {
+    await pushVersion(registry, { path: join(DEMO, version), model: MODEL, version, signingKey: owner.signer });
+  }
+  await pushVersion(registry, { path: join(DEMO, "v2"), model: MODEL, version: "v9", signingKey: stranger.signer });
+  store.close();
+
+  const env: Record<string, string> = {
+    CUTOVER_REDIS_URL: redis.url,
+    CUTOVER_S3_ENDPOINT: s3.endpoint,
+    CUTOVER_S3_BUCKET: bucket,
+    CUTOVER_S3_FORCE_PATH_STYLE: "true",
+    CUTOVER_TRUSTED_KEYS: publicKey,
+    CUTOVER_TOKENS: `alice:${TOKEN},bob:bob-token-0123456789abcdef`,
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+  };
+  const nodes: ScriptedNode[] = [];
+  const controllers: Controller[] = [];
+  const config = (prefix: string): ControllerConfig => ({
+    store: { kind: "s3", bucket, endpoint: s3.endpoint, region: "us-east-1", forcePathStyle: true },
+    prefix: "",
+    trustedKeyPaths: [publicKey],
+    cacheDir: join(work.path, "cache"),
+    redisUrl: redis.url,
+    redisPrefix: prefix,
+    tokens: env.CUTOVER_TOKENS ?? "",
+    port: 0,
+    lockTtlMs: 3_000,
+  });
+  process.env.AWS_ACCESS_KEY_ID = s3.credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = s3.credentials.secretAccessKey;
+  return {
+    redis,
+    s3,
+    env,
+    config,
+    async controller(prefix, tuning = {}) {
+      const controller = await createController(config(prefix), { confirmTimeoutMs: 1_000, recheckMs: 100, ...tuning });
+      controllers.push(controller);
+      return controller;
+    },
+    async node(prefix, nodeId, script) {
+      const node = await new ScriptedNode({
+        redisUrl: redis.url,
+        prefix,
+        nodeId,
+        model: MODEL,
+        onPrepare: "stage",
+        ...script,
+      }).start();
+      nodes.push(node);
+      return node;
+    },
+    async stop() {
+      await Promise.all(nodes.map((node) => node.close()));
+      await Promise.all(controllers.map((controller) => controller.close()));
+      await Promise.all([redis.stop(), s3.stop(), work.cleanup()]);
+    },
+  };
+}

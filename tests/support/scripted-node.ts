@@ -1,0 +1,138 @@
+/**
+ * A scripted participant of the bus protocol — NOT the inference node. It heartbeats on a real
+ * Redis, hears prepare/promote/abort on the real channels and answers as its script says (stage,
+ * fail, or stay silent), so the controller's rollout can be tested before and apart from the node
+ * agent. It never loads a model.
+ */
+import type { Redis } from "ioredis";
+import { type CommandMessage, encodeMessage, parseCommand } from "../../core/messages.js";
+import type { NodeRecord } from "../../core/model-state.js";
+import { createRedis } from "../../core/redis/connection.js";
+import { FleetState } from "../../core/redis/fleet-state.js";
+import { RedisBus } from "../../core/redis/redis-bus.js";
+import { StateKeys } from "../../core/state-keys.js";
+
+export interface ScriptedNodeOptions {
+  readonly redisUrl: string;
+  readonly prefix: string;
+  readonly nodeId: string;
+  readonly model: string;
+  /** What to answer to `prepare`. */
+  onPrepare: "stage" | "fail" | "ignore";
+  stageDelayMs?: number;
+  /** Whether to report `promoted` after a promote (default true). */
+  confirm?: boolean;
+  readonly heartbeatTtlMs?: number;
+}
+
+export class ScriptedNode {
+  readonly received: CommandMessage[] = [];
+  active: string | null = null;
+  private staged: { version: string; state: "staged" | "failed" } | null = null;
+  private readonly redis: Redis;
+  private readonly subscriber: Redis;
+  private readonly fleet: FleetState;
+  private readonly bus: RedisBus;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(readonly options: ScriptedNodeOptions) {
+    this.redis = createRedis({ url: options.redisUrl, name: `scripted-${options.nodeId}` });
+    this.subscriber = createRedis({ url: options.redisUrl, name: `scripted-${options.nodeId}-sub` });
+    this.fleet = new FleetState(this.redis, new StateKeys(options.prefix));
+    this.bus = new RedisBus(this.redis, this.subscriber);
+  }
+
+  private record(): NodeRecord {
+    const now = new Date().toISOString();
+    return {
+      nodeId: this.options.nodeId,
+      url: `http://scripted/${this.options.nodeId}`,
+      executionProvider: "scripted",
+      startedAt: now,
+      updatedAt: now,
+      serves: [this.options.model],
+      models: {
+        [this.options.model]: { active: this.active, revision: 0, warm: [], staged: this.staged, lastError: null },
+      },
+    };
+  }
+
+  async start(): Promise<this> {
+    const { model } = this.options;
+    await this.bus.subscribe(
+      this.fleet.keys.commandChannel(model),
+      (payload) => void this.handle(parseCommand(payload)),
+    );
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), 100);
+    return this;
+  }
+
+  private async beat(): Promise<void> {
+    await this.fleet.heartbeat(this.record(), this.options.heartbeatTtlMs ?? 1_000);
+  }
+
+  private async report(message: Parameters<typeof encodeMessage>[0]): Promise<void> {
+    await this.bus.publish(this.fleet.keys.reportChannel(this.options.model), encodeMessage(message));
+  }
+
+  private async handle(message: CommandMessage): Promise<void> {
+    this.received.push(message);
+    const { nodeId, model } = this.options;
+    if (message.type === "prepare") {
+      if (this.options.onPrepare === "ignore") return;
+      await new Promise((resolve) => setTimeout(resolve, this.options.stageDelayMs ?? 0));
+      if (this.options.onPrepare === "fail") {
+        this.staged = { version: message.version, state: "failed" };
+        await this.report({
+          type: "failed",
+          nodeId,
+          model,
+          version: message.version,
+          rolloutId: message.rolloutId,
+          code: "DIGEST_MISMATCH",
+          reason: "scripted failure",
+        });
+      } else {
+        this.staged = { version: message.version, state: "staged" };
+        await this.report({
+          type: "staged",
+          nodeId,
+          model,
+          version: message.version,
+          rolloutId: message.rolloutId,
+          loadMs: 12,
+          warmupMs: 3,
+        });
+      }
+    } else if (message.type === "promote") {
+      this.active = message.version;
+      this.staged = null;
+      if (this.options.confirm ?? true) {
+        await this.report({
+          type: "promoted",
+          nodeId,
+          model,
+          version: message.version,
+          revision: message.revision,
+          rolloutId: message.rolloutId,
+          at: Date.now(),
+        });
+      }
+    } else {
+      this.staged = null;
+    }
+  }
+
+  /** Stops heartbeating without deregistering: to the fleet, the node silently died. */
+  stopHeartbeats(): void {
+    clearInterval(this.heartbeat);
+  }
+
+  async close(): Promise<void> {
+    this.stopHeartbeats();
+    await this.fleet.deregister(this.options.nodeId).catch(() => undefined);
+    this.redis.disconnect();
+    this.subscriber.disconnect();
+  }
+}
