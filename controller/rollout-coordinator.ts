@@ -10,7 +10,7 @@
  * next attempt overwrites; nodes drop a staged version that is never promoted.
  */
 import type { Bus } from "../core/bus.js";
-import { ErrorCode, errorMessage, InputError, RolloutError, StateError } from "../core/errors.js";
+import { ConfigError, ErrorCode, errorMessage, InputError, RolloutError, StateError } from "../core/errors.js";
 import { encodeMessage } from "../core/messages.js";
 import { type HistoryEntry, type ModelState, type NodeOutcome, nodeServes } from "../core/model-state.js";
 import { assertModelName, assertVersionName } from "../core/names.js";
@@ -59,7 +59,7 @@ export interface RolloutCoordinatorOptions {
   readonly lockTtlMs?: number;
   /** How long to wait for nodes to confirm the swap after the promotion (default 3 s). */
   readonly confirmTimeoutMs?: number;
-  /** How often live nodes are re-read and the lock renewed while waiting (default 1 s). */
+  /** How often live nodes are re-read and the lock renewed while waiting (default 1 s, at most a third of the lock TTL). */
   readonly recheckMs?: number;
   readonly onFinished?: (model: string, entry: HistoryEntry, durationMs: number) => void;
 }
@@ -72,8 +72,8 @@ export class RolloutCoordinator {
   constructor(private readonly options: RolloutCoordinatorOptions) {
     this.lockTtlMs = options.lockTtlMs ?? 30_000;
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 3_000;
-    this.recheckMs = options.recheckMs ?? 1_000;
-    if (this.recheckMs * 3 > this.lockTtlMs) throw new InputError("rollout: lockTtlMs must be at least 3 × recheckMs");
+    this.recheckMs = options.recheckMs ?? Math.min(1_000, Math.floor(this.lockTtlMs / 3));
+    if (this.recheckMs * 3 > this.lockTtlMs) throw new ConfigError("rollout: lockTtlMs must be at least 3 × recheckMs");
   }
 
   /** Activates the previous version (or `to`) through the same protocol. */

@@ -8,7 +8,7 @@ import { InputError } from "../../core/errors.js";
 import type { HistoryEntry, ModelState, NodeRecord } from "../../core/model-state.js";
 import type { RolloutResult } from "../rollout-coordinator.js";
 import { startControllerServer } from "../server.js";
-import { ControllerClient, RemoteError } from "./api-client.js";
+import { ControllerClient } from "./api-client.js";
 import type { CliContext } from "./context.js";
 import { formatTable, printResult } from "./output.js";
 
@@ -69,20 +69,13 @@ async function runRollout(
 ) {
   const api = client(context, true);
   const stop = json ? () => undefined : watchStaging(api, model, () => target);
+  let result: RolloutResult;
   try {
-    const result = await api.post<RolloutResult>(path, body);
+    result = await api.post<RolloutResult>(path, body);
+  } finally {
     stop();
-    printResult({ json }, result, () => rolloutLines(result));
-  } catch (error) {
-    stop();
-    if (error instanceof RemoteError && error.nodes.length > 0 && !json) {
-      for (const node of error.nodes)
-        process.stderr.write(
-          `  ${node.nodeId}  ${node.outcome}${node.code ? `  ${node.code}` : ""}${node.reason ? `: ${node.reason}` : ""}\n`,
-        );
-    }
-    throw error;
   }
+  printResult({ json }, result, () => rolloutLines(result));
 }
 
 export function registerOpsCommands(program: Command, context: CliContext): void {
