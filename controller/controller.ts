@@ -19,6 +19,7 @@ import { parseTokens } from "./http/tokens.js";
 import { ControllerMetrics } from "./metrics.js";
 import { RolloutCoordinator, type RolloutCoordinatorOptions } from "./rollout-coordinator.js";
 import { RolloutStore } from "./state/rollout-store.js";
+import { SsmPointerStore } from "./state/ssm-pointer-store.js";
 
 export interface Controller {
   readonly app: Hono<ControllerEnv>;
@@ -42,9 +43,17 @@ export async function createController(config: ControllerConfig, tuning: Control
   const fleet = new FleetState(redis, keys);
   const registry = new ModelRegistry(createObjectStore(config.store), new ArtifactLayout(config.prefix));
   const metrics = new ControllerMetrics();
+  const pointers =
+    config.pointers.kind === "ssm"
+      ? new SsmPointerStore({
+          path: config.pointers.path,
+          region: config.pointers.region,
+          ...(config.pointers.endpoint ? { endpoint: config.pointers.endpoint } : {}),
+        })
+      : undefined;
   const coordinator = new RolloutCoordinator({
     fleet,
-    store: new RolloutStore(fleet),
+    store: new RolloutStore(fleet, pointers ? { pointers } : {}),
     bus: new RedisBus(redis, subscriber),
     registry,
     trustedKeys,
@@ -60,6 +69,7 @@ export async function createController(config: ControllerConfig, tuning: Control
     registry,
     async close() {
       registry.store.close();
+      pointers?.close();
       redis.disconnect();
       subscriber.disconnect();
     },

@@ -97,6 +97,7 @@ export class RolloutCoordinator {
     const model = assertModelName(request.model);
     const version = assertVersionName(request.version);
     const timeoutMs = request.timeoutMs ?? 120_000;
+    await this.options.store.syncFromDurable(model);
     const current = await this.options.fleet.getModelState(model);
     if (current.active === version && current.rollout === null && request.expectRevision === undefined) {
       return this.unchanged(model, version, current, started);

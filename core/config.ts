@@ -58,6 +58,9 @@ const envSchema = z.object({
     z.url({ protocol: /^rediss?$/ }).optional(),
   ),
   CUTOVER_REDIS_PREFIX: optionalText,
+  CUTOVER_STATE: z.preprocess((value) => (value === "" ? undefined : value), z.enum(["redis", "ssm"]).optional()),
+  CUTOVER_SSM_PATH: optionalText,
+  CUTOVER_SSM_ENDPOINT: z.preprocess((value) => (value === "" ? undefined : value), z.url().optional()),
   CUTOVER_TOKENS: optionalText,
   CUTOVER_PORT: z.preprocess(
     (value) => (value === "" || value === undefined ? undefined : Number(value)),
@@ -127,7 +130,12 @@ export interface StateConfig {
   readonly redisPrefix: string;
 }
 
+export type PointerConfig =
+  | { readonly kind: "redis" }
+  | { readonly kind: "ssm"; readonly path: string; readonly endpoint?: string; readonly region: string };
+
 export interface ControllerConfig extends ArtifactConfig, StateConfig {
+  readonly pointers: PointerConfig;
   /** Raw `name:token,…`; parsed and checked by the controller. */
   readonly tokens: string;
   readonly port: number;
@@ -152,6 +160,15 @@ export function parseControllerConfig(env: Readonly<Record<string, string | unde
   return {
     ...parseArtifactConfig(env),
     ...parseStateConfig(env),
+    pointers:
+      e.CUTOVER_STATE === "ssm"
+        ? {
+            kind: "ssm",
+            path: e.CUTOVER_SSM_PATH ?? "/cutover/models",
+            region: e.AWS_REGION ?? "us-east-1",
+            ...(e.CUTOVER_SSM_ENDPOINT ? { endpoint: e.CUTOVER_SSM_ENDPOINT } : {}),
+          }
+        : { kind: "redis" },
     tokens: e.CUTOVER_TOKENS ?? "",
     port: e.CUTOVER_PORT ?? 8700,
     lockTtlMs: e.CUTOVER_ROLLOUT_LOCK_TTL_MS ?? 30_000,

@@ -86,8 +86,9 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
   app.onError((error, c) => {
     const status = statusOf(error);
     if (status === 500) log(`${c.req.method} ${c.req.path} failed`, error);
-    const code = error instanceof CutoverError ? error.code : "INTERNAL";
-    const message = status === 500 ? "internal error" : error.message;
+    const known = error instanceof CutoverError;
+    const code = known ? error.code : "INTERNAL";
+    const message = known ? error.message : "internal error (see the controller's log)";
     const nodes = error instanceof RolloutError && error.nodes.length > 0 ? { nodes: error.nodes } : {};
     return c.json({ error: { code, message, ...nodes } }, status);
   });

@@ -13,6 +13,7 @@ import {
   parseStored,
   type Rollout,
 } from "../../core/model-state.js";
+import type { PointerStore } from "../../core/pointer-store.js";
 import { toStateError } from "../../core/redis/connection.js";
 import type { FleetState } from "../../core/redis/fleet-state.js";
 import { LuaScript } from "../../core/redis/lua-script.js";
@@ -21,12 +22,14 @@ const beginScript = new LuaScript(new URL("./lua/beginRollout-2.lua", import.met
 const extendScript = new LuaScript(new URL("./lua/extendLock-1.lua", import.meta.url));
 const promoteScript = new LuaScript(new URL("./lua/promoteVersion-2.lua", import.meta.url));
 const finishScript = new LuaScript(new URL("./lua/finishRollout-3.lua", import.meta.url));
+const syncScript = new LuaScript(new URL("./lua/syncPointer-1.lua", import.meta.url));
 
 /** A rollout's hold on a model: what it started from and the lock it owns. */
 export interface RolloutLease {
   readonly model: string;
   readonly rollout: Rollout;
   readonly token: string;
+  readonly lockTtlMs: number;
   /** The state when the rollout began (its revision guards the promotion). */
   readonly startState: ModelState;
 }
@@ -34,6 +37,8 @@ export interface RolloutLease {
 export interface RolloutStoreOptions {
   /** Approximate number of history entries kept per model (default 1000). */
   readonly historyCap?: number;
+  /** A durable home for the pointer (SSM); Redis alone when absent. */
+  readonly pointers?: PointerStore;
 }
 
 function statusError(status: number, model: string, state: ModelState, expected?: number): StateError {
@@ -57,12 +62,29 @@ function statusError(status: number, model: string, state: ModelState, expected?
 
 export class RolloutStore {
   private readonly historyCap: number;
+  private readonly pointers: PointerStore | undefined;
 
   constructor(
     readonly fleet: FleetState,
     options: RolloutStoreOptions = {},
   ) {
     this.historyCap = options.historyCap ?? 1000;
+    this.pointers = options.pointers;
+  }
+
+  /**
+   * With a durable pointer store: copies its pointer into Redis when Redis is behind (Redis lost
+   * its data, or a controller died between the two writes of a promotion). No-op otherwise.
+   */
+  async syncFromDurable(model: string): Promise<void> {
+    const pointer = await this.pointers?.read(model);
+    if (pointer === undefined) return;
+    try {
+      await syncScript.run(this.fleet.redis, [this.fleet.keys.modelState(model)], [JSON.stringify(pointer)]);
+      await this.fleet.redis.sadd(this.fleet.keys.models(), model);
+    } catch (error) {
+      throw toStateError(error, `copy the ${this.pointers?.location} pointer of ${model} into Redis`);
+    }
   }
 
   private parseReply(reply: unknown, model: string): { status: number; state: ModelState } {
@@ -103,7 +125,7 @@ export class RolloutStore {
     }
     const { status, state } = this.parseReply(reply, model);
     if (status !== 0) throw statusError(status, model, state, options.expectRevision);
-    return { model, rollout, token, startState: { ...state, rollout: null } };
+    return { model, rollout, token, lockTtlMs: options.lockTtlMs, startState: { ...state, rollout: null } };
   }
 
   /** Renews the lock; false when it is no longer ours. */
@@ -120,9 +142,14 @@ export class RolloutStore {
     }
   }
 
-  /** The atomic promotion: active = target, previous = old active, revision + 1. */
+  /**
+   * The atomic promotion: active = target, previous = old active, revision + 1. With a durable
+   * pointer store the pointer is written there first, once the lock is confirmed ours and the
+   * durable revision is the one the rollout started from.
+   */
   async promote(lease: RolloutLease, now = new Date()): Promise<ModelState> {
     const { fleet } = this;
+    if (this.pointers !== undefined) await this.promoteDurable(lease, now);
     let reply: unknown;
     try {
       reply = await promoteScript.run(
@@ -143,6 +170,29 @@ export class RolloutStore {
     const { status, state } = this.parseReply(reply, lease.model);
     if (status !== 0) throw statusError(status, lease.model, state, lease.startState.revision);
     return state;
+  }
+
+  private async promoteDurable(lease: RolloutLease, now: Date): Promise<void> {
+    const pointers = this.pointers;
+    if (pointers === undefined) return;
+    if (!(await this.extend(lease, lease.lockTtlMs))) {
+      throw new StateError(ErrorCode.LockLost, `the rollout lock of ${lease.model} expired before the promotion`);
+    }
+    const durable = await pointers.read(lease.model);
+    const start = lease.startState;
+    if ((durable?.revision ?? 0) !== start.revision) {
+      throw new StateError(
+        ErrorCode.RevisionMismatch,
+        `${pointers.location} holds revision ${durable?.revision ?? 0} of ${lease.model}, not the ${start.revision} this rollout started from`,
+      );
+    }
+    await pointers.write(lease.model, {
+      active: lease.rollout.target,
+      previous: start.active,
+      revision: start.revision + 1,
+      updatedAt: now.toISOString(),
+      updatedBy: lease.rollout.by,
+    });
   }
 
   /** Clears the rollout, appends its history entry and releases the lock. False if the lock was lost. */

@@ -27,7 +27,7 @@ export interface ControllerHarness {
   readonly s3: S3TestServer;
   readonly env: Record<string, string>;
   config(prefix: string): ControllerConfig;
-  controller(prefix: string, tuning?: ControllerTuning): Promise<Controller>;
+  controller(prefix: string, tuning?: ControllerTuning, overrides?: Partial<ControllerConfig>): Promise<Controller>;
   node(prefix: string, nodeId: string, script: Partial<ScriptedNodeOptions>): Promise<ScriptedNode>;
   stop(): Promise<void>;
 }
@@ -70,6 +70,7 @@ export async function startControllerHarness(options: { persistRedis?: boolean }
     cacheDir: join(work.path, "cache"),
     redisUrl: redis.url,
     redisPrefix: prefix,
+    pointers: { kind: "redis" },
     tokens: env.CUTOVER_TOKENS ?? "",
     port: 0,
     lockTtlMs: 3_000,
@@ -81,8 +82,11 @@ export async function startControllerHarness(options: { persistRedis?: boolean }
     s3,
     env,
     config,
-    async controller(prefix, tuning = {}) {
-      const controller = await createController(config(prefix), { confirmTimeoutMs: 1_000, recheckMs: 100, ...tuning });
+    async controller(prefix, tuning = {}, overrides = {}) {
+      const controller = await createController(
+        { ...config(prefix), ...overrides },
+        { confirmTimeoutMs: 1_000, recheckMs: 100, ...tuning },
+      );
       controllers.push(controller);
       return controller;
     },
