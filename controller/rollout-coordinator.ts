@@ -158,7 +158,7 @@ export class RolloutCoordinator {
     if (reasons.length > 0) {
       throw new RolloutError(
         ErrorCode.IncompatibleSchema,
-        `${model}/${version} does not fit ${current.active}: ${reasons.join("; ")} (pass allowIncompatible to force)`,
+        `${model}/${version} does not fit ${current.active}: ${reasons.join("; ")} (--allow-incompatible to force)`,
       );
     }
   }

@@ -34,6 +34,33 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "local content-addressed cache for fetched versions",
     default: ".cutover/cache",
   },
+  {
+    name: "CUTOVER_REDIS_URL",
+    description: "Redis for state, locks, heartbeats and the bus",
+    default: "redis://127.0.0.1:6379",
+  },
+  { name: "CUTOVER_REDIS_PREFIX", description: "prefix of every Redis key and channel", default: "cutover:" },
+  {
+    name: "CUTOVER_STATE",
+    description:
+      "where the active pointer lives: redis, or ssm (Redis still carries the lock, bus, heartbeats, history)",
+    default: "redis",
+  },
+  {
+    name: "CUTOVER_SSM_PATH",
+    description: "SSM parameter path of the pointers, one per model",
+    default: "/cutover/models",
+  },
+  { name: "CUTOVER_SSM_ENDPOINT", description: "custom SSM endpoint (LocalStack); AWS when unset" },
+  { name: "CUTOVER_TOKENS", description: "controller bearer tokens for changes, as name:token,name:token" },
+  { name: "CUTOVER_PORT", description: "HTTP port of `cutover controller`", default: "8700" },
+  {
+    name: "CUTOVER_ROLLOUT_LOCK_TTL_MS",
+    description: "rollout lock TTL, renewed while a rollout runs: how soon a dead controller's lock frees",
+    default: "30000",
+  },
+  { name: "CUTOVER_URL", description: "the controller the CLI talks to", default: "http://127.0.0.1:8700" },
+  { name: "CUTOVER_TOKEN", description: "the CLI's bearer token for changes" },
 ];
 
 const optionalText = z.preprocess((value) => (value === "" ? undefined : value), z.string().optional());
@@ -75,6 +102,11 @@ const envSchema = z.object({
 });
 
 type ParsedEnv = z.infer<typeof envSchema>;
+
+/** The CUTOVER_* variables the schema parses (kept equal to CONFIG_VARIABLES by a test). */
+export const PARSED_VARIABLES: readonly string[] = Object.keys(envSchema.shape).filter((name) =>
+  name.startsWith("CUTOVER_"),
+);
 
 export type StoreConfig =
   | {

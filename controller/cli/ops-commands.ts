@@ -158,20 +158,22 @@ export function registerOpsCommands(program: Command, context: CliContext): void
       printResult(flags, detail, () => [
         `${detail.model}: active ${detail.state.active ?? "-"}, previous ${detail.state.previous ?? "-"}, revision ${detail.state.revision}` +
           (detail.state.rollout ? `, rollout → ${detail.state.rollout.target} by ${detail.state.rollout.by}` : ""),
-        ...formatTable([
-          ["NODE", "ACTIVE", "REVISION", "WARM", "STAGED", "LAST ERROR"],
-          ...detail.nodes.map((node) => {
-            const status = node.models[model];
-            return [
-              node.nodeId,
-              status?.active ?? "-",
-              String(status?.revision ?? "-"),
-              status?.warm.join(",") || "-",
-              status?.staged ? `${status.staged.version} (${status.staged.state})` : "-",
-              status?.lastError ?? "-",
-            ];
-          }),
-        ]),
+        ...(detail.nodes.length === 0
+          ? [`no live node serves ${model}`]
+          : formatTable([
+              ["NODE", "ACTIVE", "REVISION", "WARM", "STAGED", "LAST ERROR"],
+              ...detail.nodes.map((node) => {
+                const status = node.models[model];
+                return [
+                  node.nodeId,
+                  status?.active ?? "-",
+                  String(status?.revision ?? "-"),
+                  status?.warm.join(",") || "-",
+                  status?.staged ? `${status.staged.version} (${status.staged.state})` : "-",
+                  status?.lastError ?? "-",
+                ];
+              }),
+            ])),
       ]);
     });
 

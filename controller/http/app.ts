@@ -110,7 +110,7 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
   };
 
   app.get("/healthz", async (c) => {
-    await fleet.redis.ping();
+    await fleet.ping();
     return c.json({ ok: true });
   });
 

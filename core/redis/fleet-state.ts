@@ -27,6 +27,15 @@ export class FleetState {
     readonly keys: StateKeys,
   ) {}
 
+  /** Resolves when Redis answers; STATE_UNREACHABLE otherwise. */
+  async ping(): Promise<void> {
+    try {
+      await this.redis.ping();
+    } catch (error) {
+      throw toStateError(error, "ping");
+    }
+  }
+
   async getModelState(model: string): Promise<ModelState> {
     const key = this.keys.modelState(model);
     let raw: string | null;

@@ -39,7 +39,9 @@ describe("a rollout survives the failure of what it runs on", () => {
     const pending = activate(controller, "v1");
     await new Promise((resolve) => setTimeout(resolve, 300));
     await harness.redis.kill();
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const health = await controller.app.request("/healthz");
+    expect([health.status, ((await health.json()) as { error: { code: string } }).error.code]).toEqual([503, "STATE_UNREACHABLE"]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
     await harness.redis.start();
     const result = await pending;
 

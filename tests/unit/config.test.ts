@@ -1,7 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CONFIG_VARIABLES, parseArtifactConfig } from "../../core/config.js";
+import {
+  CONFIG_VARIABLES,
+  PARSED_VARIABLES,
+  parseArtifactConfig,
+  parseClientConfig,
+  parseControllerConfig,
+} from "../../core/config.js";
 
 describe("configuration from the environment", () => {
   it("defaults to the folder store and cache under .cutover/", () => {
@@ -40,6 +46,27 @@ describe("configuration from the environment", () => {
         message: expect.stringMatching(/CUTOVER_S3_FORCE_PATH_STYLE/),
       }),
     );
+  });
+
+  it("every documented variable is parsed, and every parsed one documented", () => {
+    expect([...PARSED_VARIABLES].sort()).toEqual(CONFIG_VARIABLES.map((v) => v.name).sort());
+  });
+
+  it("the controller's and the CLI's variables, with their defaults and checks", () => {
+    const config = parseControllerConfig({ CUTOVER_TOKENS: "a:0123456789abcdef", CUTOVER_STATE: "ssm" });
+    expect(config).toMatchObject({
+      redisUrl: "redis://127.0.0.1:6379",
+      redisPrefix: "cutover:",
+      port: 8700,
+      lockTtlMs: 30_000,
+      pointers: { kind: "ssm", path: "/cutover/models", region: "us-east-1" },
+    });
+    expect(parseControllerConfig({}).pointers).toEqual({ kind: "redis" });
+    expect(parseClientConfig({})).toEqual({ url: "http://127.0.0.1:8700" });
+    expect(() => parseControllerConfig({ CUTOVER_REDIS_URL: "http://x" })).toThrow(/CUTOVER_REDIS_URL/);
+    expect(() => parseControllerConfig({ CUTOVER_PORT: "99999" })).toThrow(/CUTOVER_PORT/);
+    expect(() => parseControllerConfig({ CUTOVER_STATE: "etcd" })).toThrow(/CUTOVER_STATE/);
+    expect(() => parseControllerConfig({ CUTOVER_ROLLOUT_LOCK_TTL_MS: "10" })).toThrow(/CUTOVER_ROLLOUT_LOCK_TTL_MS/);
   });
 
   it("the README's configuration table lists exactly the variables the code reads, with their defaults", async () => {
