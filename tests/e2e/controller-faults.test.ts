@@ -40,7 +40,10 @@ describe("a rollout survives the failure of what it runs on", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     await harness.redis.kill();
     const health = await controller.app.request("/healthz");
-    expect([health.status, ((await health.json()) as { error: { code: string } }).error.code]).toEqual([503, "STATE_UNREACHABLE"]);
+    expect([health.status, ((await health.json()) as { error: { code: string } }).error.code]).toEqual([
+      503,
+      "STATE_UNREACHABLE",
+    ]);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await harness.redis.start();
     const result = await pending;

@@ -22,7 +22,18 @@ afterAll(async () => {
   await harness.stop();
 });
 
-describe("the SSM stand-in behaves like SSM for the calls cutover makes", () => {
+/** Reads a parameter back through the real SDK, whichever server answers (LocalStack or the stand-in). */
+async function parameter(name: string): Promise<{ value: unknown; version: number | undefined }> {
+  const client = new SSMClient({ endpoint: ssm.endpoint, region: "us-east-1", credentials });
+  try {
+    const { Parameter } = await client.send(new GetParameterCommand({ Name: name }));
+    return { value: JSON.parse(Parameter?.Value ?? "null"), version: Parameter?.Version };
+  } finally {
+    client.destroy();
+  }
+}
+
+describe("the SSM server behaves like SSM for the calls cutover makes", () => {
   it("ParameterNotFound, ParameterAlreadyExists without Overwrite, versions counting from 1", async () => {
     const client = new SSMClient({ endpoint: ssm.endpoint, region: "us-east-1", credentials });
     try {
@@ -62,7 +73,7 @@ describe("the SSM pointer store", () => {
     };
     await store.write("demo", pointer);
     expect(await store.read("demo")).toEqual(pointer);
-    expect(ssm.parameters.get("/cutover/unit/demo")?.version).toBe(1);
+    expect((await parameter("/cutover/unit/demo")).version).toBe(1);
     store.close();
     expect(() => new SsmPointerStore({ path: "cutover" })).toThrow(expect.objectContaining({ code: "INVALID_CONFIG" }));
   });

@@ -5,6 +5,7 @@
  * ParameterAlreadyExists when overwriting without Overwrite, and a version number that starts at 1
  * and grows by one on each write. It ignores request signatures. It is not a general SSM emulator.
  */
+import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 
 interface StoredParameter {
@@ -16,7 +17,6 @@ interface StoredParameter {
 
 export interface SsmTestServer {
   readonly endpoint: string;
-  readonly parameters: Map<string, StoredParameter>;
   stop(): Promise<void>;
 }
 
@@ -73,7 +73,32 @@ function handle(
   }
 }
 
+function dockerAvailable(): boolean {
+  return existsSync("/var/run/docker.sock") || (process.env.DOCKER_HOST ?? "") !== "";
+}
+
+/** LocalStack's SSM through testcontainers. */
+async function startLocalStack(): Promise<SsmTestServer> {
+  const { GenericContainer, Wait } = await import("testcontainers");
+  const container = await new GenericContainer("localstack/localstack:latest")
+    .withEnvironment({ SERVICES: "ssm" })
+    .withExposedPorts(4566)
+    .withWaitStrategy(Wait.forHttp("/_localstack/health", 4566))
+    .start();
+  return {
+    endpoint: `http://${container.getHost()}:${container.getMappedPort(4566)}`,
+    stop: async () => {
+      await container.stop();
+    },
+  };
+}
+
+/** LocalStack when a Docker engine answers, else the stand-in. */
 export async function startSsmServer(): Promise<SsmTestServer> {
+  return dockerAvailable() ? startLocalStack() : startStandIn();
+}
+
+async function startStandIn(): Promise<SsmTestServer> {
   const parameters = new Map<string, StoredParameter>();
   const server: Server = createServer((request, response) => {
     let raw = "";
@@ -97,7 +122,6 @@ export async function startSsmServer(): Promise<SsmTestServer> {
   if (typeof address !== "object" || address === null) throw new Error("SSM stand-in has no port");
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
-    parameters,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
