@@ -98,7 +98,7 @@ describe("a controller with CUTOVER_STATE=ssm", () => {
     );
     await harness.node(prefix, "n1", {});
     expect((await activate(controller, "v1")).body).toMatchObject({ to: "v1", revision: 1 });
-    expect(JSON.parse(ssm.parameters.get(`/cutover/it/${MODEL}`)?.value ?? "{}")).toMatchObject({
+    expect((await parameter(`/cutover/it/${MODEL}`)).value).toMatchObject({
       active: "v1",
       revision: 1,
       updatedBy: "alice",
@@ -110,7 +110,7 @@ describe("a controller with CUTOVER_STATE=ssm", () => {
 
     const second = await activate(controller, "v2");
     expect(second.body).toMatchObject({ from: "v1", to: "v2", revision: 2 });
-    expect(JSON.parse(ssm.parameters.get(`/cutover/it/${MODEL}`)?.value ?? "{}")).toMatchObject({
+    expect((await parameter(`/cutover/it/${MODEL}`)).value).toMatchObject({
       active: "v2",
       previous: "v1",
       revision: 2,
