@@ -11,6 +11,7 @@ import { failureLine } from "../controller/cli/output.js";
 import { registerRegistryCommands } from "../controller/cli/registry-commands.js";
 import { registerSigningCommands } from "../controller/cli/signing-commands.js";
 import { parseArtifactConfig } from "../core/config.js";
+import { registerNodeCommand } from "../inference/cli.js";
 
 function packageVersion(): string {
   for (const relative of ["../package.json", "../../package.json"]) {
@@ -48,6 +49,7 @@ export async function main(
     registerSigningCommands(program, context);
     registerRegistryCommands(program, context);
     registerOpsCommands(program, context);
+    registerNodeCommand(program, env, packageVersion());
     await program.parseAsync(argv, { from: "node" });
     return 0;
   } catch (error) {

@@ -53,7 +53,39 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   },
   { name: "CUTOVER_SSM_ENDPOINT", description: "custom SSM endpoint (LocalStack); AWS when unset" },
   { name: "CUTOVER_TOKENS", description: "controller bearer tokens for changes, as name:token,name:token" },
-  { name: "CUTOVER_PORT", description: "HTTP port of `cutover controller`", default: "8700" },
+  {
+    name: "CUTOVER_PORT",
+    description: "HTTP port of `cutover controller` (8700) or `cutover node` (8080)",
+    default: "8700 / 8080",
+  },
+  { name: "CUTOVER_NODE_ID", description: "this node's id in heartbeats and reports", default: "the host name" },
+  {
+    name: "CUTOVER_NODE_URL",
+    description: "the URL other machines reach this node at",
+    default: "http://<host name>:<port>",
+  },
+  { name: "CUTOVER_MODELS", description: "comma-separated models this node serves; every model when unset" },
+  {
+    name: "CUTOVER_EXECUTION_PROVIDERS",
+    description: "onnxruntime execution providers in order, e.g. cuda,cpu",
+    default: "cpu",
+  },
+  {
+    name: "CUTOVER_INTRA_OP_THREADS",
+    description: "onnxruntime intra-op threads per session; onnxruntime's choice when unset",
+  },
+  { name: "CUTOVER_KEEP_WARM", description: "previous versions kept loaded for an instant rollback", default: "1" },
+  { name: "CUTOVER_RESYNC_MS", description: "how often a node re-reads state (jittered ±20 %)", default: "5000" },
+  {
+    name: "CUTOVER_HEARTBEAT_TTL_MS",
+    description: "a node counts as live this long after its last heartbeat",
+    default: "15000",
+  },
+  {
+    name: "CUTOVER_MAX_REQUEST_BYTES",
+    description: "largest inference request body a node accepts",
+    default: "16777216",
+  },
   {
     name: "CUTOVER_ROLLOUT_LOCK_TTL_MS",
     description: "rollout lock TTL, renewed while a rollout runs: how soon a dead controller's lock frees",
@@ -62,6 +94,13 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: "CUTOVER_URL", description: "the controller the CLI talks to", default: "http://127.0.0.1:8700" },
   { name: "CUTOVER_TOKEN", description: "the CLI's bearer token for changes" },
 ];
+
+function positiveInt(min: number, max: number) {
+  return z.preprocess(
+    (value) => (value === "" || value === undefined ? undefined : Number(value)),
+    z.number().int().min(min).max(max).optional(),
+  );
+}
 
 const optionalText = z.preprocess((value) => (value === "" ? undefined : value), z.string().optional());
 
@@ -93,6 +132,24 @@ const envSchema = z.object({
     (value) => (value === "" || value === undefined ? undefined : Number(value)),
     z.number().int().min(1).max(65535).optional(),
   ),
+  CUTOVER_NODE_ID: z.preprocess(
+    (value) => (value === "" ? undefined : value),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,128}$/)
+      .optional(),
+  ),
+  CUTOVER_NODE_URL: z.preprocess(
+    (value) => (value === "" ? undefined : value),
+    z.url({ protocol: /^https?$/ }).optional(),
+  ),
+  CUTOVER_MODELS: optionalText,
+  CUTOVER_EXECUTION_PROVIDERS: optionalText,
+  CUTOVER_INTRA_OP_THREADS: positiveInt(1, 1024),
+  CUTOVER_KEEP_WARM: positiveInt(0, 16),
+  CUTOVER_RESYNC_MS: positiveInt(100, 3_600_000),
+  CUTOVER_HEARTBEAT_TTL_MS: positiveInt(500, 3_600_000),
+  CUTOVER_MAX_REQUEST_BYTES: positiveInt(1024, 2 ** 31),
   CUTOVER_ROLLOUT_LOCK_TTL_MS: z.preprocess(
     (value) => (value === "" || value === undefined ? undefined : Number(value)),
     z.number().int().min(1_000).max(600_000).optional(),
@@ -211,4 +268,56 @@ export function parseControllerConfig(env: Readonly<Record<string, string | unde
 export function parseClientConfig(env: Readonly<Record<string, string | undefined>>): ClientConfig {
   const e = parseEnv(env);
   return { url: e.CUTOVER_URL ?? "http://127.0.0.1:8700", ...(e.CUTOVER_TOKEN ? { token: e.CUTOVER_TOKEN } : {}) };
+}
+
+export interface NodeConfig extends ArtifactConfig, StateConfig {
+  readonly nodeId: string;
+  readonly url: string;
+  readonly port: number;
+  /** Empty: every model. */
+  readonly models: readonly string[];
+  readonly executionProviders: readonly string[];
+  readonly intraOpThreads?: number;
+  readonly keepWarm: number;
+  readonly resyncMs: number;
+  readonly heartbeatTtlMs: number;
+  readonly maxRequestBytes: number;
+}
+
+const EXECUTION_PROVIDERS = new Set(["cpu", "cuda", "tensorrt", "dml", "coreml", "webgpu"]);
+
+/** The node's variables; `hostname` names it when CUTOVER_NODE_ID is unset. */
+export function parseNodeConfig(env: Readonly<Record<string, string | undefined>>, hostname: string): NodeConfig {
+  const e = parseEnv(env);
+  const list = (value: string | undefined) =>
+    (value ?? "")
+      .split(",")
+      .map((item) => item.trim())
+      .filter(Boolean);
+  const providers = list(e.CUTOVER_EXECUTION_PROVIDERS ?? "cpu");
+  const unknown = providers.filter((provider) => !EXECUTION_PROVIDERS.has(provider));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `CUTOVER_EXECUTION_PROVIDERS: unknown provider(s) ${unknown.join(", ")} (use ${[...EXECUTION_PROVIDERS].join(", ")})`,
+    );
+  }
+  const models = list(e.CUTOVER_MODELS);
+  const badModel = models.find((model) => !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(model) || model.includes(".."));
+  if (badModel !== undefined) throw new ConfigError(`CUTOVER_MODELS: ${JSON.stringify(badModel)} is not a model name`);
+  const port = e.CUTOVER_PORT ?? 8080;
+  const nodeId = e.CUTOVER_NODE_ID ?? hostname.replace(/[^A-Za-z0-9._:-]/g, "-").slice(0, 128);
+  return {
+    ...parseArtifactConfig(env),
+    ...parseStateConfig(env),
+    nodeId,
+    url: e.CUTOVER_NODE_URL ?? `http://${hostname}:${port}`,
+    port,
+    models,
+    executionProviders: providers,
+    ...(e.CUTOVER_INTRA_OP_THREADS ? { intraOpThreads: e.CUTOVER_INTRA_OP_THREADS } : {}),
+    keepWarm: e.CUTOVER_KEEP_WARM ?? 1,
+    resyncMs: e.CUTOVER_RESYNC_MS ?? 5_000,
+    heartbeatTtlMs: e.CUTOVER_HEARTBEAT_TTL_MS ?? 15_000,
+    maxRequestBytes: e.CUTOVER_MAX_REQUEST_BYTES ?? 16 * 1024 * 1024,
+  };
 }

@@ -51,6 +51,12 @@ export const ErrorCode = {
   RolloutAborted: "ROLLOUT_ABORTED",
   /** A missing or wrong bearer token. */
   Unauthorized: "UNAUTHORIZED",
+  /** onnxruntime could not create a session from the model. */
+  LoadFailed: "LOAD_FAILED",
+  /** The warm-up run failed. */
+  WarmupFailed: "WARMUP_FAILED",
+  /** The model's answers to its golden vectors are outside their tolerance. */
+  GoldenMismatch: "GOLDEN_MISMATCH",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -181,6 +187,21 @@ export class AuthError extends CutoverError {
   override readonly name = "AuthError";
   constructor(message: string) {
     super(ErrorCode.Unauthorized, message);
+  }
+}
+
+export type StagingCode =
+  | typeof ErrorCode.LoadFailed
+  | typeof ErrorCode.WarmupFailed
+  | typeof ErrorCode.GoldenMismatch
+  | typeof ErrorCode.IncompatibleSchema;
+
+/** A verified version that cannot serve: it does not load, warm up, answer its golden vectors or fit. */
+export class StagingError extends CutoverError {
+  override readonly name = "StagingError";
+  declare readonly code: StagingCode;
+  constructor(code: StagingCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 

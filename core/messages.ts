@@ -11,7 +11,14 @@ const version = z.string().refine(isVersionName, "invalid version name");
 const rolloutId = z.string().min(1).max(64);
 const nodeId = z.string().min(1).max(128);
 
-export const prepareMessage = z.object({ type: z.literal("prepare"), model, version, rolloutId });
+export const prepareMessage = z.object({
+  type: z.literal("prepare"),
+  model,
+  version,
+  rolloutId,
+  /** The operator forced a version whose inputs/outputs do not fit the active one's. */
+  allowIncompatible: z.boolean().optional(),
+});
 export const promoteMessage = z.object({
   type: z.literal("promote"),
   model,

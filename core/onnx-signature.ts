@@ -36,6 +36,11 @@ function toSpec(meta: ort.InferenceSession.ValueMetadata): TensorSpec {
   return { name: meta.name, datatype, shape: meta.shape.map((dim) => dim) };
 }
 
+/** The signature of a loaded session. */
+export function signatureOfSession(session: ort.InferenceSession): OnnxSignature {
+  return { inputs: session.inputMetadata.map(toSpec), outputs: session.outputMetadata.map(toSpec) };
+}
+
 /** Loads the model on the CPU just long enough to read its metadata. */
 export async function readOnnxSignature(modelPath: string): Promise<OnnxSignature> {
   let session: ort.InferenceSession;
@@ -48,7 +53,7 @@ export async function readOnnxSignature(modelPath: string): Promise<OnnxSignatur
     throw new ModelError(`${modelPath} is not a loadable ONNX model: ${errorMessage(error)}`, { cause: error });
   }
   try {
-    return { inputs: session.inputMetadata.map(toSpec), outputs: session.outputMetadata.map(toSpec) };
+    return signatureOfSession(session);
   } finally {
     await session.release();
   }

@@ -1,0 +1,54 @@
+/** The node's Prometheus metrics, on a registry of its own. */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: "cutover_infer_requests_total",
+    help: "Inference requests by model, version and outcome (ok, client_error, server_error, not_serving)",
+    labelNames: ["model", "version", "outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: "cutover_infer_duration_seconds",
+    help: "Inference request duration, parse to response",
+    labelNames: ["model"] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly activeVersion = new Gauge({
+    name: "cutover_active_version_info",
+    help: "1 for the version each model serves",
+    labelNames: ["model", "version"] as const,
+    registers: [this.registry],
+  });
+  readonly swaps = new Counter({
+    name: "cutover_swaps_total",
+    help: "Active-version swaps, by whether the version had to be loaded first",
+    labelNames: ["model", "kind"] as const,
+    registers: [this.registry],
+  });
+  readonly staging = new Histogram({
+    name: "cutover_staging_duration_seconds",
+    help: "Fetch + verify + load + warm-up of a version, by outcome",
+    labelNames: ["model", "outcome"] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+  readonly fetchedBytes = new Counter({
+    name: "cutover_fetched_bytes_total",
+    help: "Bytes downloaded from the object store",
+    registers: [this.registry],
+  });
+  readonly verificationFailures = new Counter({
+    name: "cutover_verification_failures_total",
+    help: "Versions refused, by reason code",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly residentSessions = new Gauge({
+    name: "cutover_resident_sessions",
+    help: "onnxruntime sessions loaded (active, warm, staged, or draining)",
+    registers: [this.registry],
+  });
+}

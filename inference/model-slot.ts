@@ -1,0 +1,117 @@
+/**
+ * The versions of one model resident on this node, and the swap. Everything here is synchronous:
+ * a promotion is one reference assignment, so a request sees either the old session or the new one,
+ * never neither. Each request holds a lease on the session it started with; a session is released
+ * only when it is neither active, staged nor kept warm, and its last lease has ended.
+ */
+import type { LoadedVersion } from "./loaded-version.js";
+
+export interface Lease {
+  readonly loaded: LoadedVersion;
+  /** Ends the lease; call exactly once, when the request is done with the session. */
+  end(): void;
+}
+
+export class ModelSlot {
+  active: LoadedVersion | null = null;
+  /** The revision the active version was promoted at (0: loaded from the local record at start). */
+  revision = 0;
+  /** Previous versions kept loaded for an instant rollback, most recent first. */
+  warm: LoadedVersion[] = [];
+  staged: LoadedVersion | null = null;
+  /** The rollout the staged version was prepared for. */
+  stagedFor: string | null = null;
+
+  constructor(
+    readonly model: string,
+    private readonly keepWarm: number,
+    private readonly onRelease: (loaded: LoadedVersion) => void,
+  ) {}
+
+  /** A resident version by name: active, warm or staged. */
+  resident(version: string): LoadedVersion | undefined {
+    return [this.active, this.staged, ...this.warm].find((loaded) => loaded?.version === version) ?? undefined;
+  }
+
+  /** Leases the active version, or a pinned resident one; undefined when there is none. */
+  acquire(version?: string): Lease | undefined {
+    const loaded = version === undefined ? this.active : this.resident(version);
+    if (loaded === null || loaded === undefined) return undefined;
+    loaded.leases++;
+    let ended = false;
+    return {
+      loaded,
+      end: () => {
+        if (ended) return;
+        ended = true;
+        loaded.leases--;
+        this.releaseIfIdle(loaded);
+      },
+    };
+  }
+
+  /** Holds a freshly staged version (replacing, and retiring, any other staged one). */
+  stage(loaded: LoadedVersion, rolloutId: string | null): void {
+    const previous = this.staged;
+    this.staged = loaded;
+    this.stagedFor = rolloutId;
+    if (previous !== null && previous !== loaded) this.retireIfUnused(previous);
+  }
+
+  /** Drops the staged version (an abort, or a rollout that never promoted). */
+  dropStaged(): void {
+    const staged = this.staged;
+    this.staged = null;
+    this.stagedFor = null;
+    if (staged !== null) this.retireIfUnused(staged);
+  }
+
+  /**
+   * The swap: makes the resident `version` active at `revision`. The old active goes to the front of
+   * the warm list; versions beyond `keepWarm` are retired. Returns false if `version` is not resident.
+   */
+  promote(version: string, revision: number): boolean {
+    const next = this.resident(version);
+    if (next === undefined) return false;
+    const previous = this.active;
+    this.active = next;
+    this.revision = revision;
+    if (this.staged === next) {
+      this.staged = null;
+      this.stagedFor = null;
+    }
+    this.warm = this.warm.filter((loaded) => loaded !== next);
+    if (previous !== null && previous !== next) this.warm.unshift(previous);
+    for (const evicted of this.warm.splice(this.keepWarm)) this.retireIfUnused(evicted);
+    return true;
+  }
+
+  /** Every resident version (for shutdown). */
+  all(): LoadedVersion[] {
+    return [
+      ...new Set([this.active, this.staged, ...this.warm].filter((loaded): loaded is LoadedVersion => loaded !== null)),
+    ];
+  }
+
+  /** Forgets every version; each is released once idle. */
+  clear(): void {
+    const all = this.all();
+    this.active = null;
+    this.staged = null;
+    this.stagedFor = null;
+    this.warm = [];
+    for (const loaded of all) this.retireIfUnused(loaded);
+  }
+
+  private retireIfUnused(loaded: LoadedVersion): void {
+    if (this.resident(loaded.version) === loaded) return;
+    loaded.retired = true;
+    this.releaseIfIdle(loaded);
+  }
+
+  private releaseIfIdle(loaded: LoadedVersion): void {
+    if (!loaded.retired || loaded.released || loaded.leases > 0) return;
+    loaded.released = true;
+    this.onRelease(loaded);
+  }
+}

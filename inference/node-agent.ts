@@ -1,0 +1,406 @@
+/**
+ * The node agent: keeps this node's models converged on the fleet state.
+ *
+ *   start    load what was last applied from the local cache (re-verified) and serve it, then read
+ *            state, converge, subscribe, heartbeat — Redis or S3 being down does not stop serving
+ *   prepare  fetch → verify → load → warm up → report staged | failed (the old version serves on)
+ *   promote  swap (synchronous) → report promoted; a stale revision is ignored
+ *   abort    drop the staged version
+ *   resync   every ~5 s (jittered) and on every reconnect: re-read state and converge, so a missed
+ *            message costs one interval; a staged version whose rollout is gone is dropped
+ *
+ * Work on one model runs one step at a time (a queue per model). Background loops never throw:
+ * failures are recorded as the model's lastError and retried on the next resync.
+ */
+import type { Bus, Unsubscribe } from "../core/bus.js";
+import { CutoverError, ErrorCode, errorMessage, StagingError } from "../core/errors.js";
+import {
+  type CommandMessage,
+  encodeMessage,
+  type PrepareMessage,
+  parseCommand,
+  type ReportMessage,
+} from "../core/messages.js";
+import type { ModelState, NodeRecord } from "../core/model-state.js";
+import type { TrustedKey } from "../core/oms/keys.js";
+import { verifyFolder } from "../core/oms/verifier.js";
+import type { FleetState } from "../core/redis/fleet-state.js";
+import type { RedisBus } from "../core/redis/redis-bus.js";
+import { schemaIncompatibilities } from "../core/schema-compatibility.js";
+import type { VersionFetcher } from "../core/version-fetcher.js";
+import { AppliedStore } from "./applied-record.js";
+import { LoadedVersion, type RuntimeOptions } from "./loaded-version.js";
+import type { NodeMetrics } from "./metrics.js";
+import { ModelSlot } from "./model-slot.js";
+
+export interface NodeAgentOptions {
+  readonly nodeId: string;
+  readonly url: string;
+  /** Models this node serves; empty: every model that has state. */
+  readonly models: readonly string[];
+  readonly fleet: FleetState;
+  readonly bus: Bus & Pick<RedisBus, "onReconnect">;
+  readonly fetcher: VersionFetcher;
+  readonly trustedKeys: readonly TrustedKey[];
+  readonly runtime: RuntimeOptions;
+  readonly cacheDir: string;
+  readonly keepWarm: number;
+  readonly resyncMs: number;
+  readonly heartbeatTtlMs: number;
+  readonly metrics: NodeMetrics;
+  readonly log?: (line: string) => void;
+}
+
+type StagedState = NonNullable<NodeRecord["models"][string]["staged"]>["state"];
+
+export class NodeAgent {
+  readonly slots = new Map<string, ModelSlot>();
+  private readonly queues = new Map<string, Promise<void>>();
+  private readonly subscriptions = new Map<string, Unsubscribe>();
+  private readonly stagingState = new Map<string, { version: string; state: StagedState }>();
+  private readonly lastError = new Map<string, string | null>();
+  private readonly applied: AppliedStore;
+  private readonly startedAt = new Date().toISOString();
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private stopReconnect: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: NodeAgentOptions) {
+    this.applied = new AppliedStore(options.cacheDir);
+  }
+
+  private log(line: string): void {
+    this.options.log?.(`node ${this.options.nodeId}: ${line}`);
+  }
+
+  /** The slot of a model, made on first use. */
+  slot(model: string): ModelSlot {
+    let slot = this.slots.get(model);
+    if (slot === undefined) {
+      slot = new ModelSlot(model, this.options.keepWarm, (loaded) => {
+        void loaded.session
+          .release()
+          .catch((error: unknown) => this.log(`release of ${model}/${loaded.version} failed: ${errorMessage(error)}`));
+        this.updateResidentGauge();
+      });
+      this.slots.set(model, slot);
+    }
+    return slot;
+  }
+
+  private serves(model: string): boolean {
+    return this.options.models.length === 0 || this.options.models.includes(model);
+  }
+
+  /** Serves the last applied versions from disk, then joins the fleet. Never fails for Redis or S3. */
+  async start(): Promise<void> {
+    await this.loadLastApplied();
+    this.stopReconnect = this.options.bus.onReconnect(() => void this.resyncAll());
+    await this.resyncAll();
+    this.heartbeatTimer = setInterval(
+      () => void this.heartbeat(),
+      Math.max(200, Math.floor(this.options.heartbeatTtlMs / 3)),
+    );
+    await this.heartbeat();
+    this.scheduleResync();
+  }
+
+  private async loadLastApplied(): Promise<void> {
+    const record = await this.applied.read();
+    for (const [model, { version, revision }] of Object.entries(record.models)) {
+      if (!this.serves(model)) continue;
+      try {
+        const dir = this.options.fetcher.versionDir(model, version);
+        await verifyFolder(dir, this.options.trustedKeys);
+        const loaded = await LoadedVersion.load(model, version, dir, this.options.runtime);
+        await loaded.warmUp();
+        const slot = this.slot(model);
+        slot.stage(loaded, null);
+        slot.promote(version, revision);
+        this.afterSwap(model, version, "from-disk");
+        this.log(`serving ${model}/${version} (revision ${revision}) from the local cache`);
+      } catch (error) {
+        this.lastError.set(model, `last applied ${version} is unusable: ${errorMessage(error)}`);
+        this.log(`cannot serve the last applied ${model}/${version}: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  /** Runs `work` after everything queued for the model; errors are recorded, never thrown. */
+  private enqueue(model: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.queues.get(model) ?? Promise.resolve();
+    const next = previous.then(work).catch((error: unknown) => {
+      this.lastError.set(model, errorMessage(error));
+      this.log(`${model}: ${errorMessage(error)}`);
+    });
+    this.queues.set(model, next);
+    return next;
+  }
+
+  private async subscribe(model: string): Promise<void> {
+    if (this.subscriptions.has(model) || this.stopped) return;
+    const unsubscribe = await this.options.bus.subscribe(this.options.fleet.keys.commandChannel(model), (payload) => {
+      let message: CommandMessage;
+      try {
+        message = parseCommand(payload);
+      } catch (error) {
+        this.log(`ignored a malformed command on ${model}: ${errorMessage(error)}`);
+        return;
+      }
+      if (message.model === model) this.handle(message);
+    });
+    this.subscriptions.set(model, unsubscribe);
+  }
+
+  private handle(message: CommandMessage): void {
+    const { model } = message;
+    if (message.type === "promote") {
+      // The swap itself is synchronous; when the version is already resident it happens here,
+      // without waiting behind the queue.
+      const slot = this.slot(model);
+      if (message.revision <= slot.revision) return;
+      if (slot.resident(message.version) !== undefined) {
+        this.swap(model, message.version, message.revision, message.rolloutId);
+        return;
+      }
+      void this.enqueue(model, () => this.converge(model, message.version, message.revision, message.rolloutId));
+      return;
+    }
+    if (message.type === "prepare") {
+      void this.enqueue(model, () => this.prepare(message));
+      return;
+    }
+    const slot = this.slot(model);
+    if (slot.stagedFor === message.rolloutId) slot.dropStaged();
+    this.stagingState.delete(model);
+  }
+
+  private async report(model: string, message: ReportMessage): Promise<void> {
+    await this.options.bus
+      .publish(this.options.fleet.keys.reportChannel(model), encodeMessage(message))
+      .catch((error: unknown) => {
+        this.log(`could not report ${message.type} for ${model}: ${errorMessage(error)}`);
+      });
+  }
+
+  /** Fetch, verify, load and warm a version into the slot's staged place. */
+  private async stage(model: string, version: string, allowIncompatible: boolean): Promise<LoadedVersion> {
+    const slot = this.slot(model);
+    const resident = slot.resident(version);
+    if (resident !== undefined) return resident;
+    const started = performance.now();
+    const setState = (state: StagedState) => {
+      this.stagingState.set(model, { version, state });
+      void this.heartbeat();
+    };
+    try {
+      setState("fetching");
+      const fetched = await this.options.fetcher.fetch(model, version);
+      this.options.metrics.fetchedBytes.inc(fetched.downloadedBytes);
+      setState("loading");
+      const loaded = await LoadedVersion.load(model, version, fetched.dir, this.options.runtime);
+      if (!allowIncompatible && slot.active !== null) {
+        const reasons = schemaIncompatibilities(slot.active.card, loaded.card);
+        if (reasons.length > 0) {
+          await loaded.session.release();
+          throw new StagingError(
+            ErrorCode.IncompatibleSchema,
+            `${model}/${version} does not fit ${slot.active.version}: ${reasons.join("; ")}`,
+          );
+        }
+      }
+      setState("warming");
+      try {
+        await loaded.warmUp();
+      } catch (error) {
+        await loaded.session.release();
+        throw error;
+      }
+      setState("staged");
+      this.options.metrics.staging.observe({ model, outcome: "staged" }, (performance.now() - started) / 1000);
+      return loaded;
+    } catch (error) {
+      this.stagingState.set(model, { version, state: "failed" });
+      this.options.metrics.staging.observe({ model, outcome: "failed" }, (performance.now() - started) / 1000);
+      if (error instanceof CutoverError) this.options.metrics.verificationFailures.inc({ reason: error.code });
+      throw error;
+    }
+  }
+
+  private async prepare(message: PrepareMessage): Promise<void> {
+    const { model, version, rolloutId } = message;
+    const { nodeId } = this.options;
+    try {
+      const loaded = await this.stage(model, version, message.allowIncompatible ?? false);
+      const slot = this.slot(model);
+      if (slot.active !== loaded) slot.stage(loaded, rolloutId);
+      this.updateResidentGauge();
+      this.lastError.set(model, null);
+      await this.report(model, {
+        type: "staged",
+        nodeId,
+        model,
+        version,
+        rolloutId,
+        loadMs: loaded.loadMs,
+        warmupMs: loaded.warmupMs,
+      });
+    } catch (error) {
+      const code = error instanceof CutoverError ? error.code : "INTERNAL";
+      this.lastError.set(model, errorMessage(error));
+      await this.report(model, {
+        type: "failed",
+        nodeId,
+        model,
+        version,
+        rolloutId,
+        code,
+        reason: errorMessage(error),
+      });
+    }
+  }
+
+  private swap(model: string, version: string, revision: number, rolloutId: string | null): void {
+    const slot = this.slot(model);
+    const from = slot.active?.version;
+    if (!slot.promote(version, revision)) return;
+    const at = Date.now();
+    this.afterSwap(model, version, from === undefined ? "first" : "swap");
+    void this.applied
+      .record(model, version, revision)
+      .catch((error: unknown) => this.log(`could not record ${model}/${version}: ${errorMessage(error)}`));
+    if (rolloutId !== null) {
+      void this.report(model, {
+        type: "promoted",
+        nodeId: this.options.nodeId,
+        model,
+        version,
+        revision,
+        rolloutId,
+        at,
+      });
+    }
+    void this.heartbeat();
+  }
+
+  private afterSwap(model: string, version: string, kind: string): void {
+    this.stagingState.delete(model);
+    this.options.metrics.activeVersion.reset();
+    for (const [name, slot] of this.slots)
+      if (slot.active) this.options.metrics.activeVersion.set({ model: name, version: slot.active.version }, 1);
+    this.options.metrics.swaps.inc({ model, kind });
+    this.updateResidentGauge();
+    this.log(`${model} now serves ${version}`);
+  }
+
+  private updateResidentGauge(): void {
+    let resident = 0;
+    for (const slot of this.slots.values()) resident += slot.all().length;
+    this.options.metrics.residentSessions.set(resident);
+  }
+
+  /** Makes `version` active at `revision`, staging it first if it is not resident. */
+  private async converge(model: string, version: string, revision: number, rolloutId: string | null): Promise<void> {
+    const slot = this.slot(model);
+    if (revision <= slot.revision && slot.active?.version === version) return;
+    if (slot.resident(version) === undefined) {
+      const loaded = await this.stage(model, version, true);
+      slot.stage(loaded, null);
+    }
+    if (revision > slot.revision || slot.active?.version !== version) this.swap(model, version, revision, rolloutId);
+    this.lastError.set(model, null);
+  }
+
+  /** Reads state for every model this node serves and converges each. Never throws. */
+  async resyncAll(): Promise<void> {
+    let models: string[];
+    try {
+      models = this.options.models.length > 0 ? [...this.options.models] : await this.options.fleet.listModelNames();
+    } catch (error) {
+      this.log(`resync: ${errorMessage(error)}`);
+      return;
+    }
+    await Promise.all(
+      models.map(async (model) => {
+        try {
+          await this.subscribe(model);
+          const state = await this.options.fleet.getModelState(model);
+          await this.enqueue(model, () => this.reconcile(model, state));
+        } catch (error) {
+          this.lastError.set(model, errorMessage(error));
+        }
+      }),
+    );
+  }
+
+  private async reconcile(model: string, state: ModelState): Promise<void> {
+    const slot = this.slot(model);
+    if (
+      slot.staged !== null &&
+      (state.rollout === null || state.rollout.id !== slot.stagedFor) &&
+      state.active !== slot.staged.version
+    ) {
+      this.log(`dropping ${model}/${slot.staged.version}: its rollout is over`);
+      slot.dropStaged();
+      this.stagingState.delete(model);
+    }
+    if (state.active !== null && (state.revision > slot.revision || slot.active === null)) {
+      await this.converge(model, state.active, state.revision, null);
+    }
+  }
+
+  private scheduleResync(): void {
+    if (this.stopped) return;
+    const jitter = 0.8 + Math.random() * 0.4;
+    this.resyncTimer = setTimeout(
+      () => {
+        void this.resyncAll().finally(() => this.scheduleResync());
+      },
+      Math.round(this.options.resyncMs * jitter),
+    );
+  }
+
+  /** This node's heartbeat record. */
+  record(): NodeRecord {
+    const models: NodeRecord["models"] = {};
+    for (const [model, slot] of this.slots) {
+      models[model] = {
+        active: slot.active?.version ?? null,
+        revision: slot.revision,
+        warm: slot.warm.map((loaded) => loaded.version),
+        staged: this.stagingState.get(model) ?? null,
+        lastError: this.lastError.get(model) ?? null,
+      };
+    }
+    const provider = this.options.runtime.executionProviders[0] ?? "cpu";
+    return {
+      nodeId: this.options.nodeId,
+      url: this.options.url,
+      executionProvider: provider,
+      startedAt: this.startedAt,
+      updatedAt: new Date().toISOString(),
+      serves: [...this.options.models],
+      models,
+    };
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.stopped) return;
+    await this.options.fleet.heartbeat(this.record(), this.options.heartbeatTtlMs).catch(() => undefined);
+  }
+
+  /** Stops the loops and leaves the fleet; sessions are released once their requests drain. */
+  async stop(drainMs = 10_000): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.resyncTimer);
+    clearInterval(this.heartbeatTimer);
+    this.stopReconnect?.();
+    await Promise.all([...this.subscriptions.values()].map((unsubscribe) => unsubscribe().catch(() => undefined)));
+    await this.options.fleet.deregister(this.options.nodeId).catch(() => undefined);
+    const deadline = Date.now() + drainMs;
+    const busy = () => [...this.slots.values()].some((slot) => slot.all().some((loaded) => loaded.leases > 0));
+    while (busy() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const slot of this.slots.values()) slot.clear();
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * Open Inference Protocol v2 tensors ⇄ onnxruntime tensors. Requests are parsed from unknown: every
+ * input must be one the model declares, with its datatype, a shape that fits (fixed dimensions
+ * equal, same rank) and exactly as many values as the shape holds; anything else is an InputError
+ * (HTTP 400), never a crash inside the runtime.
+ */
+import * as ort from "onnxruntime-node";
+import { z } from "zod";
+import { InputError } from "../core/errors.js";
+import { type OipDatatype, oipDatatypeSchema, type TensorSpec } from "../core/model-card.js";
+
+const tensorSchema = z.object({
+  name: z.string().min(1),
+  shape: z.array(z.number().int().nonnegative()).max(16),
+  datatype: z.string(),
+  parameters: z.record(z.string(), z.unknown()).optional(),
+  data: z.array(z.unknown()),
+});
+
+export const inferRequestSchema = z.object({
+  id: z.string().optional(),
+  parameters: z.record(z.string(), z.unknown()).optional(),
+  inputs: z.array(tensorSchema).min(1),
+  outputs: z.array(z.object({ name: z.string(), parameters: z.record(z.string(), z.unknown()).optional() })).optional(),
+});
+export type InferRequest = z.infer<typeof inferRequestSchema>;
+
+export interface OipTensor {
+  name: string;
+  shape: number[];
+  datatype: OipDatatype;
+  data: (number | boolean | string)[];
+}
+
+type OrtType = ort.Tensor.Type;
+
+const OIP_TO_ORT: Readonly<Partial<Record<OipDatatype, OrtType>>> = {
+  BOOL: "bool",
+  UINT8: "uint8",
+  INT8: "int8",
+  UINT16: "uint16",
+  INT16: "int16",
+  UINT32: "uint32",
+  INT32: "int32",
+  UINT64: "uint64",
+  INT64: "int64",
+  FP16: "float16",
+  FP32: "float32",
+  FP64: "float64",
+  BYTES: "string",
+};
+
+const INTEGER_RANGE: Readonly<Partial<Record<OipDatatype, [number, number]>>> = {
+  UINT8: [0, 255],
+  INT8: [-128, 127],
+  UINT16: [0, 65_535],
+  INT16: [-32_768, 32_767],
+  UINT32: [0, 4_294_967_295],
+  INT32: [-2_147_483_648, 2_147_483_647],
+  UINT64: [0, Number.MAX_SAFE_INTEGER],
+  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+};
+
+/** IEEE 754 half-precision bits of a number (rounding half up; overflow → infinity). */
+function toHalfBits(value: number): number {
+  const bits = new Uint32Array(new Float32Array([value]).buffer)[0] ?? 0;
+  const sign = (bits >>> 16) & 0x8000;
+  let exponent = (bits >>> 23) & 0xff;
+  let mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  exponent = exponent - 127 + 15;
+  if (exponent >= 0x1f) return sign | 0x7c00;
+  if (exponent <= 0) {
+    if (exponent < -10) return sign;
+    mantissa = (mantissa | 0x800000) >>> (1 - exponent);
+    if (mantissa & 0x1000) mantissa += 0x2000;
+    return sign | (mantissa >>> 13);
+  }
+  if (mantissa & 0x1000) {
+    mantissa += 0x2000;
+    if (mantissa & 0x800000) {
+      mantissa = 0;
+      exponent += 1;
+      if (exponent >= 0x1f) return sign | 0x7c00;
+    }
+  }
+  return sign | (exponent << 10) | (mantissa >>> 13);
+}
+
+function fromHalfBits(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >>> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (mantissa / 1024);
+  if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exponent - 15) * (1 + mantissa / 1024);
+}
+
+/** Flattens row-major nested arrays (OIP allows both forms). */
+function flatten(data: readonly unknown[]): unknown[] {
+  return data.some(Array.isArray) ? (data as unknown[]).flat(Number.POSITIVE_INFINITY) : [...data];
+}
+
+function elementCount(shape: readonly number[]): number {
+  return shape.reduce((product, dim) => product * dim, 1);
+}
+
+function checkShape(name: string, shape: readonly number[], spec: TensorSpec): void {
+  const fits =
+    shape.length === spec.shape.length &&
+    spec.shape.every((dim, i) => typeof dim !== "number" || dim <= 0 || shape[i] === dim);
+  if (!fits)
+    throw new InputError(
+      `input ${name}: shape [${shape}] does not fit the model's [${spec.shape.map((d) => (d === "" ? "?" : d))}]`,
+    );
+}
+
+function typedData(name: string, datatype: OipDatatype, values: readonly unknown[]): ort.Tensor.DataType {
+  const wrong = (i: number, expected: string) =>
+    new InputError(`input ${name}: value ${i} (${JSON.stringify(values[i])}) is not ${expected}`);
+  switch (datatype) {
+    case "BYTES":
+      return values.map((v, i) => {
+        if (typeof v !== "string") throw wrong(i, "a string");
+        return v;
+      });
+    case "BOOL":
+      return Uint8Array.from(values, (v, i) => {
+        if (typeof v !== "boolean") throw wrong(i, "a boolean");
+        return v ? 1 : 0;
+      });
+    case "FP16":
+      return Uint16Array.from(values, (v, i) => {
+        if (typeof v !== "number") throw wrong(i, "a number");
+        return toHalfBits(v);
+      });
+    case "FP32":
+    case "FP64": {
+      const numbers = values.map((v, i) => {
+        if (typeof v !== "number") throw wrong(i, "a number");
+        return v;
+      });
+      return datatype === "FP32" ? Float32Array.from(numbers) : Float64Array.from(numbers);
+    }
+    default: {
+      const [min, max] = INTEGER_RANGE[datatype] ?? [0, 0];
+      const integers = values.map((v, i) => {
+        if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+          throw wrong(i, `an integer in ${datatype}'s range`);
+        return v;
+      });
+      switch (datatype) {
+        case "UINT8":
+          return Uint8Array.from(integers);
+        case "INT8":
+          return Int8Array.from(integers);
+        case "UINT16":
+          return Uint16Array.from(integers);
+        case "INT16":
+          return Int16Array.from(integers);
+        case "UINT32":
+          return Uint32Array.from(integers);
+        case "INT32":
+          return Int32Array.from(integers);
+        case "UINT64":
+          return BigUint64Array.from(integers, (v) => BigInt(v));
+        default:
+          return BigInt64Array.from(integers, (v) => BigInt(v));
+      }
+    }
+  }
+}
+
+/** Parses an infer request body against the model's inputs into onnxruntime feeds. */
+export function decodeInferRequest(
+  body: unknown,
+  inputs: readonly TensorSpec[],
+): { request: InferRequest; feeds: Record<string, ort.Tensor> } {
+  const parsed = inferRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InputError(`invalid inference request: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+  }
+  const request = parsed.data;
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const tensor of request.inputs) {
+    const spec = inputs.find((candidate) => candidate.name === tensor.name);
+    if (spec === undefined)
+      throw new InputError(`unknown input ${tensor.name}; the model takes ${inputs.map((i) => i.name).join(", ")}`);
+    if (feeds[tensor.name] !== undefined) throw new InputError(`input ${tensor.name} is given twice`);
+    const datatype = oipDatatypeSchema.safeParse(tensor.datatype);
+    if (!datatype.success) throw new InputError(`input ${tensor.name}: unknown datatype ${tensor.datatype}`);
+    if (datatype.data !== spec.datatype)
+      throw new InputError(`input ${tensor.name}: datatype ${datatype.data}, the model wants ${spec.datatype}`);
+    const ortType = OIP_TO_ORT[datatype.data];
+    if (ortType === undefined)
+      throw new InputError(`input ${tensor.name}: datatype ${datatype.data} is not supported by onnxruntime-node`);
+    checkShape(tensor.name, tensor.shape, spec);
+    const values = flatten(tensor.data);
+    const expected = elementCount(tensor.shape);
+    if (values.length !== expected) {
+      throw new InputError(
+        `input ${tensor.name}: shape [${tensor.shape}] holds ${expected} values, got ${values.length}`,
+      );
+    }
+    feeds[tensor.name] = new ort.Tensor(ortType, typedData(tensor.name, datatype.data, values), tensor.shape);
+  }
+  const missing = inputs.filter((spec) => feeds[spec.name] === undefined).map((spec) => spec.name);
+  if (missing.length > 0) throw new InputError(`missing input(s): ${missing.join(", ")}`);
+  return { request, feeds };
+}
+
+/** The OIP datatype of an onnxruntime tensor type. */
+function oipType(type: string): OipDatatype {
+  const found = (Object.entries(OIP_TO_ORT) as [OipDatatype, OrtType][]).find(([, ortType]) => ortType === type);
+  return found?.[0] ?? "BYTES";
+}
+
+/** An onnxruntime output tensor as an OIP response tensor (int64 as JSON numbers). */
+export function encodeTensor(name: string, tensor: ort.Tensor): OipTensor {
+  const datatype = oipType(tensor.type);
+  const raw = tensor.data;
+  let data: (number | boolean | string)[];
+  if (datatype === "FP16") data = Array.from(raw as Uint16Array, fromHalfBits);
+  else if (datatype === "BOOL") data = Array.from(raw as Uint8Array, (v) => v !== 0);
+  else if (raw instanceof BigInt64Array || raw instanceof BigUint64Array) data = Array.from(raw, (v) => Number(v));
+  else if (Array.isArray(raw)) data = raw.map(String);
+  else data = Array.from(raw as ArrayLike<number>);
+  return { name, shape: tensor.dims.map(Number), datatype, data };
+}
+
+/** Inputs that satisfy the metadata: symbolic dimensions → 1, zeros of the right type (for warm-up). */
+export function syntheticFeeds(inputs: readonly TensorSpec[]): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const spec of inputs) {
+    const shape = spec.shape.map((dim) => (typeof dim === "number" && dim > 0 ? dim : 1));
+    const count = elementCount(shape);
+    const values =
+      spec.datatype === "BYTES"
+        ? Array.from({ length: count }, () => "")
+        : spec.datatype === "BOOL"
+          ? Array(count).fill(false)
+          : Array(count).fill(0);
+    const ortType = OIP_TO_ORT[spec.datatype];
+    if (ortType === undefined)
+      throw new InputError(`input ${spec.name}: datatype ${spec.datatype} is not supported by onnxruntime-node`);
+    feeds[spec.name] = new ort.Tensor(ortType, typedData(spec.name, spec.datatype, values), shape);
+  }
+  return feeds;
+}
