@@ -2,16 +2,19 @@
  * Everything a controller test needs, real: a redis-server, an S3-protocol server with the demo
  * versions pushed (v1, v2 and the incompatible v3, plus v9 signed by an untrusted key), a trusted
  * public key on disk, and a controller built from a configuration like the one `cutover controller`
- * parses. Scripted nodes are made per test, each test on its own Redis key prefix.
+ * parses; also v4 (v1's files again) and the bad versions of pushBadVersions. Scripted nodes are
+ * made per test, each test on its own Redis key prefix.
  */
-import { writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Controller, type ControllerTuning, createController } from "../../controller/controller.js";
 import { pushVersion } from "../../controller/publisher.js";
 import { ArtifactLayout } from "../../core/artifact-layout.js";
 import type { ControllerConfig } from "../../core/config.js";
+import type { SigningKey } from "../../core/oms/keys.js";
+import { serializeBundle, signFolder } from "../../core/oms/signer.js";
 import { ModelRegistry } from "../../core/registry.js";
-import { S3Store } from "../../core/store/index.js";
+import { readObject, S3Store } from "../../core/store/index.js";
 import { type RedisTestServer, startRedisServer } from "./redis-server.js";
 import { DEMO } from "./registry-contract.js";
 import { type S3TestServer, startS3Server } from "./s3-server.js";
@@ -32,6 +35,46 @@ export interface ControllerHarness {
   stop(): Promise<void>;
 }
 
+/**
+ * Versions that pass the controller's checks but must fail on a node, each for its own reason:
+ * bad-byte (a changed byte in model.onnx), extra (an unsigned file beside it), not-onnx (signed
+ * bytes that are no ONNX model), golden-bad (v2's weights with v1's golden vectors).
+ */
+async function pushBadVersions(registry: ModelRegistry, signer: SigningKey, workDir: string): Promise<void> {
+  const { store, layout } = registry;
+  // From v2's files: a node serving v1 has none of them cached, so it must download (and check) them.
+  for (const version of ["bad-byte", "extra"]) {
+    await pushVersion(registry, { path: join(DEMO, "v2"), model: MODEL, version, signingKey: signer });
+  }
+  const modelKey = layout.fileKey(MODEL, "bad-byte", "model.onnx");
+  const bytes = await readObject(store, modelKey);
+  bytes[bytes.length - 3] = (bytes[bytes.length - 3] ?? 0) ^ 0x10;
+  await store.put(modelKey, bytes);
+  await store.put(layout.fileKey(MODEL, "extra", "payload.sh"), Buffer.from("#!/bin/sh\n"));
+
+  const notOnnx = join(workDir, "not-onnx");
+  await mkdir(notOnnx, { recursive: true });
+  await writeFile(join(notOnnx, "model.onnx"), "this is not an ONNX model");
+  await cp(join(DEMO, "v1/labels.txt"), join(notOnnx, "labels.txt"));
+  await writeFile(
+    join(notOnnx, "cutover.json"),
+    JSON.stringify({ ...(await registry.readModelCard(MODEL, "v1")), version: "not-onnx" }),
+  );
+  const { bundle } = await signFolder(notOnnx, signer, { subjectName: MODEL });
+  for (const name of ["model.onnx", "labels.txt", "cutover.json"]) {
+    await store.put(layout.fileKey(MODEL, "not-onnx", name), await readFile(join(notOnnx, name)));
+  }
+  await store.put(layout.signatureKey(MODEL, "not-onnx"), Buffer.from(serializeBundle(bundle)));
+
+  await pushVersion(registry, {
+    path: join(DEMO, "v2/model.onnx"),
+    model: MODEL,
+    version: "golden-bad",
+    signingKey: signer,
+    goldenPath: join(DEMO, "v1/golden.json"),
+  });
+}
+
 export async function startControllerHarness(options: { persistRedis?: boolean } = {}): Promise<ControllerHarness> {
   const [redis, s3, work] = await Promise.all([
     startRedisServer({ persist: options.persistRedis ?? false }),
@@ -48,7 +91,9 @@ export async function startControllerHarness(options: { persistRedis?: boolean }
   for (const version of ["v1", "v2", "v3"]) {
     await pushVersion(registry, { path: join(DEMO, version), model: MODEL, version, signingKey: owner.signer });
   }
+  await pushVersion(registry, { path: join(DEMO, "v1"), model: MODEL, version: "v4", signingKey: owner.signer });
   await pushVersion(registry, { path: join(DEMO, "v2"), model: MODEL, version: "v9", signingKey: stranger.signer });
+  await pushBadVersions(registry, owner.signer, work.path);
   store.close();
 
   const env: Record<string, string> = {

@@ -1,6 +1,6 @@
 /**
  * A TCP proxy in front of a test server that can cut connections mid-response, to test what a
- * client does when a download breaks. It records every HTTP request head it forwards, so tests can
+ * client does when a download breaks, or cut a client off entirely (a partition). It records every HTTP request head it forwards, so tests can
  * see the Range headers of the retries.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
@@ -10,6 +10,9 @@ export interface CuttingProxy {
   readonly endpoint: string;
   /** Request heads seen, in order. */
   readonly requests: string[];
+  /** Drops every connection and refuses new ones until `unblock` (a network partition). */
+  block(): void;
+  unblock(): void;
   /** The next `count` requests whose head matches `pattern` are cut after `bytes` bytes of response. */
   cutNext(count: number, bytes: number, pattern: RegExp): void;
   close(): Promise<void>;
@@ -21,8 +24,13 @@ export async function startCuttingProxy(targetPort: number): Promise<CuttingProx
   let cutsLeft = 0;
   let cutAfter = 0;
   let cutPattern = /$^/;
+  let blocked = false;
 
   const server: Server = createServer((client) => {
+    if (blocked) {
+      client.destroy();
+      return;
+    }
     sockets.add(client);
     const upstream = connect(targetPort, "127.0.0.1");
     sockets.add(upstream);
@@ -72,6 +80,13 @@ export async function startCuttingProxy(targetPort: number): Promise<CuttingProx
     port: address.port,
     endpoint: `http://127.0.0.1:${address.port}`,
     requests,
+    block() {
+      blocked = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    unblock() {
+      blocked = false;
+    },
     cutNext(count, bytes, pattern) {
       cutsLeft = count;
       cutAfter = bytes;

@@ -1,0 +1,242 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Controller } from "../../controller/controller.js";
+import { encodeMessage, parseReport, type ReportMessage } from "../../core/messages.js";
+import { createRedis } from "../../core/redis/connection.js";
+import { RedisBus } from "../../core/redis/redis-bus.js";
+import { StateKeys } from "../../core/state-keys.js";
+import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
+import { FEATURES, infer, loadGenerator, startTestNode, type TestNode } from "../support/node-harness.js";
+
+let harness: ControllerHarness;
+let prefixNumber = 0;
+const nodes: TestNode[] = [];
+
+beforeAll(async () => {
+  harness = await startControllerHarness();
+});
+afterAll(async () => {
+  await Promise.all(nodes.map((node) => node.close().catch(() => undefined)));
+  await harness.stop();
+});
+
+async function activate(controller: Controller, version: string, extra: Record<string, unknown> = {}) {
+  const response = await controller.app.request(
+    `/v1/models/${MODEL}/${version === "rollback" ? "rollback" : "activate"}`,
+    {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(version === "rollback" ? extra : { version, timeoutMs: 20_000, ...extra }),
+    },
+  );
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function fleet(...ids: string[]) {
+  const prefix = `node${prefixNumber++}:`;
+  const controller = await harness.controller(prefix);
+  const started = await Promise.all(ids.map((id) => startTestNode(harness, prefix, id)));
+  nodes.push(...started);
+  return { prefix, controller, nodes: started };
+}
+
+describe("a node follows the fleet state", () => {
+  it("converges to the active version and serves it, with model_version in every answer", async () => {
+    const {
+      controller,
+      nodes: [node],
+    } = await fleet("a1");
+    expect((await infer(node?.url ?? "")).status).toBe(503);
+    expect((await activate(controller, "v1")).body).toMatchObject({ to: "v1", confirmed: 1 });
+    const answer = await infer(node?.url ?? "");
+    expect(answer.status).toBe(200);
+    expect(answer.version).toBe("v1");
+    expect(answer.body.outputs?.[0]?.name).toBe("probabilities");
+    expect(answer.body.outputs?.[0]?.data.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    const ready = await fetch(`${node?.url}/v2/health/ready`);
+    expect(ready.status).toBe(200);
+    const metadata = (await (await fetch(`${node?.url}/v2/models/${MODEL}`)).json()) as Record<string, unknown>;
+    expect(metadata).toMatchObject({
+      name: MODEL,
+      model_version: "v1",
+      inputs: [{ name: "features", datatype: "FP32", shape: [-1, 4] }],
+    });
+  });
+
+  it("activate v2 under continuous load (concurrency 16): no failed request, v1 or v2, then only v2; rollback to the warm v1 loads nothing", async () => {
+    const { controller, nodes: started } = await fleet("b1", "b2");
+    await activate(controller, "v1");
+    const load = loadGenerator(
+      started.map((node) => node.url),
+      16,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const result = await activate(controller, "v2");
+    const promotedAt = Date.now();
+    expect(result.body).toMatchObject({ to: "v2", confirmed: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const slot = started[0]?.node.agent.slots.get(MODEL);
+    const warmV1 = slot?.warm[0];
+    expect(warmV1?.version).toBe("v1");
+    const rollbackSentAt = Date.now();
+    const rollback = await activate(controller, "rollback");
+    expect(rollback.body).toMatchObject({ to: "v1", confirmed: 2 });
+    expect(slot?.active).toBe(warmV1);
+    const rolledBackAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const answers = await load.stop();
+
+    expect(answers.length).toBeGreaterThan(100);
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    expect(new Set(answers.map((a) => a.version))).toEqual(new Set(["v1", "v2"]));
+    expect(answers.filter((a) => a.at > promotedAt + 50 && a.at < rollbackSentAt && a.version !== "v2")).toEqual([]);
+    expect(answers.filter((a) => a.at > rolledBackAt + 50 && a.version !== "v1")).toEqual([]);
+    const metrics = await (await fetch(`${started[0]?.url}/metrics`)).text();
+    expect(metrics).toMatch(/cutover_staging_duration_seconds_count\{model="demo",outcome="staged"\} 2\n/);
+  });
+
+  it("a pinned version answers while it is resident, and 404s once it is released", async () => {
+    const {
+      controller,
+      nodes: [node],
+    } = await fleet("c1");
+    const url = node?.url ?? "";
+    await activate(controller, "v1");
+    await activate(controller, "v2");
+    const pinned = await infer(url, { version: "v1" });
+    expect([pinned.status, pinned.version]).toEqual([200, "v1"]);
+    await activate(controller, "v4");
+    expect((await infer(url, { version: "v2" })).version).toBe("v2");
+    const gone = await infer(url, { version: "v1" });
+    expect(gone.status).toBe(404);
+    expect(gone.body.error).toBe("demo version v1 is not loaded on this node");
+  });
+});
+
+describe("a bad artifact fails staging with its own code, and the old version keeps serving", () => {
+  it.each([
+    ["bad-byte", "DIGEST_MISMATCH"],
+    ["extra", "UNEXPECTED_FILE"],
+    ["v9", "UNTRUSTED_KEY"],
+    ["not-onnx", "LOAD_FAILED"],
+    ["golden-bad", "GOLDEN_MISMATCH"],
+    ["v3", "INCOMPATIBLE_SCHEMA"],
+  ] as const)("%s → %s", async (version, code) => {
+    const {
+      prefix,
+      controller,
+      nodes: [node],
+    } = await fleet(`d-${version}`);
+    await activate(controller, "v1");
+    // Speak the bus protocol directly (a scripted controller): the real controller refuses some of
+    // these before any node hears of them.
+    const redis = createRedis({ url: harness.redis.url, name: "scripted-controller" });
+    const subscriber = createRedis({ url: harness.redis.url, name: "scripted-controller-sub" });
+    const bus = new RedisBus(redis, subscriber);
+    const keys = new StateKeys(prefix);
+    const reports: ReportMessage[] = [];
+    await bus.subscribe(keys.reportChannel(MODEL), (payload) => reports.push(parseReport(payload)));
+    try {
+      await bus.publish(
+        keys.commandChannel(MODEL),
+        encodeMessage({ type: "prepare", model: MODEL, version, rolloutId: `r-${version}` }),
+      );
+      await expect.poll(() => reports.length, { timeout: 10_000 }).toBe(1);
+      expect(reports[0]).toMatchObject({ type: "failed", version, code });
+      const answer = await infer(node?.url ?? "");
+      expect([answer.status, answer.version]).toEqual([200, "v1"]);
+    } finally {
+      redis.disconnect();
+      subscriber.disconnect();
+    }
+  });
+});
+
+describe("malformed inference requests get a 4xx, never a 5xx", () => {
+  let served: TestNode;
+  beforeAll(async () => {
+    const {
+      controller,
+      nodes: [node],
+    } = await fleet("e1");
+    await activate(controller, "v1");
+    served = node as TestNode;
+  });
+
+  it.each([
+    ["bad JSON", { raw: "{" }, 400, /not JSON/],
+    ["no inputs", { body: { inputs: [] } }, 400, /inputs/],
+    [
+      "wrong datatype",
+      { body: { inputs: [{ name: "features", shape: [1, 4], datatype: "INT64", data: [1, 2, 3, 4] }] } },
+      400,
+      /INT64, the model wants FP32/,
+    ],
+    [
+      "unknown datatype",
+      { body: { inputs: [{ name: "features", shape: [1, 4], datatype: "FP8", data: FEATURES }] } },
+      400,
+      /unknown datatype FP8/,
+    ],
+    [
+      "wrong shape",
+      { body: { inputs: [{ name: "features", shape: [1, 5], datatype: "FP32", data: [...FEATURES, 1] }] } },
+      400,
+      /does not fit/,
+    ],
+    [
+      "data length mismatch",
+      { body: { inputs: [{ name: "features", shape: [2, 4], datatype: "FP32", data: FEATURES }] } },
+      400,
+      /holds 8 values, got 4/,
+    ],
+    [
+      "a string among numbers",
+      { body: { inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: [1, "x", 3, 4] }] } },
+      400,
+      /value 1/,
+    ],
+    [
+      "unknown input",
+      { body: { inputs: [{ name: "pixels", shape: [1, 4], datatype: "FP32", data: FEATURES }] } },
+      400,
+      /unknown input pixels/,
+    ],
+    [
+      "unknown output",
+      {
+        body: {
+          inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: FEATURES }],
+          outputs: [{ name: "logits" }],
+        },
+      },
+      400,
+      /unknown output/,
+    ],
+    [
+      "oversized body",
+      {
+        raw: JSON.stringify({
+          inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: FEATURES }],
+          pad: "x".repeat(70_000),
+        }),
+      },
+      413,
+      /over 65536 bytes/,
+    ],
+  ] as const)("%s → %s", async (_name, request, status, message) => {
+    const answer = await infer(served.url, request);
+    expect(answer.status).toBe(status);
+    expect(answer.body.error).toMatch(message);
+    expect((await infer(served.url)).status).toBe(200);
+  });
+
+  it("nested row-major data is accepted; an unknown model is 404", async () => {
+    const node = served;
+    const nested = await infer(node.url, {
+      body: { inputs: [{ name: "features", shape: [2, 4], datatype: "FP32", data: [FEATURES, FEATURES] }] },
+    });
+    expect(nested.status).toBe(200);
+    expect((await fetch(`${node.url}/v2/models/other/infer`, { method: "POST", body: "{}" })).status).toBe(404);
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * Real inference nodes for tests: `startNode` with a configuration like the one `cutover node`
+ * parses, on a free port, its own cache folder, and (optionally) its Redis reached through a proxy
+ * that the test can cut. Also a small OIP client and a load generator that never pauses.
+ */
+import { join } from "node:path";
+import type { NodeConfig } from "../../core/config.js";
+import { type RunningNode, startNode } from "../../inference/server.js";
+import type { ControllerHarness } from "./controller-harness.js";
+import { MODEL } from "./controller-harness.js";
+import { type CuttingProxy, startCuttingProxy } from "./cutting-proxy.js";
+import { tempDir } from "./temp-dir.js";
+
+export interface TestNode {
+  readonly node: RunningNode;
+  readonly url: string;
+  readonly config: NodeConfig;
+  /** The proxy in front of this node's Redis, when asked for. */
+  readonly redisProxy?: CuttingProxy;
+  close(): Promise<void>;
+}
+
+export const FEATURES = [0.5, -1.2, 3.3, 0.1];
+
+export async function startTestNode(
+  harness: ControllerHarness,
+  prefix: string,
+  nodeId: string,
+  overrides: Partial<NodeConfig> & { proxyRedis?: boolean } = {},
+): Promise<TestNode> {
+  const { proxyRedis, ...configOverrides } = overrides;
+  const base = harness.config(prefix);
+  const cache = configOverrides.cacheDir ?? join((await tempDir(`cutover-node-${nodeId}-`)).path, "cache");
+  const redisProxy = proxyRedis ? await startCuttingProxy(harness.redis.port) : undefined;
+  const config: NodeConfig = {
+    store: base.store,
+    prefix: base.prefix,
+    trustedKeyPaths: base.trustedKeyPaths,
+    cacheDir: cache,
+    redisUrl: redisProxy ? `redis://127.0.0.1:${redisProxy.port}` : base.redisUrl,
+    redisPrefix: prefix,
+    nodeId,
+    url: `http://127.0.0.1/${nodeId}`,
+    port: 0,
+    models: [MODEL],
+    executionProviders: ["cpu"],
+    keepWarm: 1,
+    resyncMs: 500,
+    heartbeatTtlMs: 1_000,
+    maxRequestBytes: 64 * 1024,
+    ...configOverrides,
+  };
+  const node = await startNode(config, { serverVersion: "test" });
+  return {
+    node,
+    url: `http://127.0.0.1:${node.port}`,
+    config,
+    ...(redisProxy ? { redisProxy } : {}),
+    async close() {
+      await node.close();
+      await redisProxy?.close();
+    },
+  };
+}
+
+export interface InferAnswer {
+  status: number;
+  version?: string;
+  body: { model_version?: string; outputs?: { name: string; data: number[] }[]; error?: string };
+}
+
+export async function infer(
+  url: string,
+  options: { version?: string; body?: unknown; raw?: string } = {},
+): Promise<InferAnswer> {
+  const path = options.version ? `/v2/models/${MODEL}/versions/${options.version}/infer` : `/v2/models/${MODEL}/infer`;
+  const body =
+    options.raw ??
+    JSON.stringify(options.body ?? { inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: FEATURES }] });
+  const response = await fetch(`${url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+  });
+  const json = (await response.json()) as InferAnswer["body"];
+  return { status: response.status, ...(json.model_version ? { version: json.model_version } : {}), body: json };
+}
+
+/** Sends infer requests back to back from `concurrency` workers until stopped; records every answer. */
+export function loadGenerator(urls: readonly string[], concurrency: number) {
+  const answers: { status: number; version: string | undefined; at: number }[] = [];
+  let running = true;
+  const workers = Array.from({ length: concurrency }, async (_, worker) => {
+    let i = worker;
+    while (running) {
+      const url = urls[i++ % urls.length] ?? "";
+      try {
+        const answer = await infer(url);
+        answers.push({ status: answer.status, version: answer.version, at: Date.now() });
+      } catch (error) {
+        answers.push({ status: 0, version: String(error), at: Date.now() });
+      }
+    }
+  });
+  return {
+    answers,
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+      return answers;
+    },
+  };
+}
