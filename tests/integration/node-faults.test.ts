@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Controller } from "../../controller/controller.js";
+import { encodeMessage } from "../../core/messages.js";
+import { createRedis } from "../../core/redis/connection.js";
+import { StateKeys } from "../../core/state-keys.js";
+import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
+import { infer, loadGenerator, startTestNode, type TestNode } from "../support/node-harness.js";
+
+let harness: ControllerHarness;
+const nodes: TestNode[] = [];
+
+beforeAll(async () => {
+  harness = await startControllerHarness();
+});
+afterAll(async () => {
+  await Promise.all(nodes.map((node) => node.close().catch(() => undefined)));
+  await harness.stop();
+});
+
+async function activate(controller: Controller, version: string) {
+  const response = await controller.app.request(`/v1/models/${MODEL}/activate`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ version, timeoutMs: 20_000 }),
+  });
+  return (await response.json()) as Record<string, unknown>;
+}
+
+async function node(
+  prefix: string,
+  id: string,
+  overrides: Parameters<typeof startTestNode>[3] = {},
+): Promise<TestNode> {
+  const started = await startTestNode(harness, prefix, id, overrides);
+  nodes.push(started);
+  return started;
+}
+
+describe("a node when Redis goes away", () => {
+  it("keeps serving while cut off, then converges to a version activated meanwhile", async () => {
+    const prefix = "partition:";
+    const controller = await harness.controller(prefix);
+    const cut = await node(prefix, "p1", { proxyRedis: true });
+    await activate(controller, "v1");
+    expect((await infer(cut.url)).version).toBe("v1");
+
+    cut.redisProxy?.block();
+    await expect.poll(async () => (await controller.fleet.listNodes()).length, { timeout: 5_000 }).toBe(0);
+    expect(await activate(controller, "v2")).toMatchObject({ to: "v2", confirmed: 0 });
+    const whileCut = await infer(cut.url);
+    expect([whileCut.status, whileCut.version]).toEqual([200, "v1"]);
+
+    cut.redisProxy?.unblock();
+    await expect.poll(async () => (await infer(cut.url)).version, { timeout: 10_000, interval: 100 }).toBe("v2");
+    await expect
+      .poll(async () => (await controller.fleet.listNodes()).map((n) => n.models[MODEL]?.active))
+      .toEqual(["v2"]);
+  });
+
+  it("keeps serving while the Redis process is dead", async () => {
+    const prefix = "redis-dead:";
+    const controller = await harness.controller(prefix);
+    const alive = await node(prefix, "k1");
+    await activate(controller, "v1");
+    await harness.redis.kill();
+    try {
+      const load = loadGenerator([alive.url], 8);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const answers = await load.stop();
+      expect(answers.length).toBeGreaterThan(50);
+      expect(answers.filter((a) => a.status !== 200 || a.version !== "v1")).toEqual([]);
+    } finally {
+      await harness.redis.start();
+    }
+  });
+
+  it("shuts down cleanly: drains, leaves the fleet, releases its sessions", async () => {
+    const prefix = "shutdown:";
+    const controller = await harness.controller(prefix);
+    const leaving = await node(prefix, "s1");
+    await activate(controller, "v1");
+    await activate(controller, "v2");
+    const slot = leaving.node.agent.slots.get(MODEL);
+    const loaded = slot?.all() ?? [];
+    expect(loaded.map((l) => l.version).sort()).toEqual(["v1", "v2"]);
+    await leaving.close();
+    expect(await controller.fleet.listNodes()).toEqual([]);
+    expect(loaded.every((l) => l.released)).toBe(true);
+  });
+});
+
+describe("a staged version whose rollout never promotes", () => {
+  it("is dropped and released on the next resync", async () => {
+    const prefix = "ghost:";
+    const controller = await harness.controller(prefix);
+    const staging = await node(prefix, "g1");
+    await activate(controller, "v1");
+    const redis = createRedis({ url: harness.redis.url, name: "scripted-controller" });
+    try {
+      // A controller that died right after `prepare`: the rollout is not in the state.
+      await redis.publish(
+        new StateKeys(prefix).commandChannel(MODEL),
+        encodeMessage({ type: "prepare", model: MODEL, version: "v2", rolloutId: "ghost" }),
+      );
+      const slot = staging.node.agent.slots.get(MODEL);
+      await expect.poll(() => slot?.staged?.version, { timeout: 5_000, interval: 20 }).toBe("v2");
+      const staged = slot?.staged;
+      await expect.poll(() => slot?.staged, { timeout: 5_000 }).toBeNull();
+      expect(staged?.released).toBe(true);
+      expect((await infer(staging.url)).version).toBe("v1");
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
+describe("a node restarted while Redis and S3 are both down", () => {
+  it("serves its last applied version from the local cache, re-verified", async () => {
+    const prefix = "restart:";
+    const controller = await harness.controller(prefix);
+    const first = await node(prefix, "r1");
+    await activate(controller, "v2");
+    expect((await infer(first.url)).version).toBe("v2");
+    await first.close();
+
+    await Promise.all([harness.redis.kill(), harness.s3.kill()]);
+    try {
+      const second = await node(prefix, "r1", { cacheDir: first.config.cacheDir });
+      const answer = await infer(second.url);
+      expect([answer.status, answer.version]).toEqual([200, "v2"]);
+      expect((await fetch(`${second.url}/v2/health/ready`)).status).toBe(200);
+    } finally {
+      await Promise.all([harness.redis.start(), harness.s3.start()]);
+    }
+  });
+});
