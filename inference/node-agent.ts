@@ -184,11 +184,15 @@ export class NodeAgent {
       });
   }
 
-  /** Fetch, verify, load and warm a version into the slot's staged place. */
-  private async stage(model: string, version: string, allowIncompatible: boolean): Promise<LoadedVersion> {
+  /** Fetch, verify, load and warm a version (nothing to do when it is resident: `loadedNow` false). */
+  private async stage(
+    model: string,
+    version: string,
+    allowIncompatible: boolean,
+  ): Promise<{ loaded: LoadedVersion; loadedNow: boolean }> {
     const slot = this.slot(model);
     const resident = slot.resident(version);
-    if (resident !== undefined) return resident;
+    if (resident !== undefined) return { loaded: resident, loadedNow: false };
     const started = performance.now();
     const setState = (state: StagedState) => {
       this.stagingState.set(model, { version, state });
@@ -219,7 +223,7 @@ export class NodeAgent {
       }
       setState("staged");
       this.options.metrics.staging.observe({ model, outcome: "staged" }, (performance.now() - started) / 1000);
-      return loaded;
+      return { loaded, loadedNow: true };
     } catch (error) {
       this.stagingState.set(model, { version, state: "failed" });
       this.options.metrics.staging.observe({ model, outcome: "failed" }, (performance.now() - started) / 1000);
@@ -232,20 +236,13 @@ export class NodeAgent {
     const { model, version, rolloutId } = message;
     const { nodeId } = this.options;
     try {
-      const loaded = await this.stage(model, version, message.allowIncompatible ?? false);
+      const { loaded, loadedNow } = await this.stage(model, version, message.allowIncompatible ?? false);
       const slot = this.slot(model);
       if (slot.active !== loaded) slot.stage(loaded, rolloutId);
       this.updateResidentGauge();
       this.lastError.set(model, null);
-      await this.report(model, {
-        type: "staged",
-        nodeId,
-        model,
-        version,
-        rolloutId,
-        loadMs: loaded.loadMs,
-        warmupMs: loaded.warmupMs,
-      });
+      const [loadMs, warmupMs] = loadedNow ? [loaded.loadMs, loaded.warmupMs] : [0, 0];
+      await this.report(model, { type: "staged", nodeId, model, version, rolloutId, loadMs, warmupMs });
     } catch (error) {
       const code = error instanceof CutoverError ? error.code : "INTERNAL";
       this.lastError.set(model, errorMessage(error));
@@ -305,7 +302,7 @@ export class NodeAgent {
     const slot = this.slot(model);
     if (revision <= slot.revision && slot.active?.version === version) return;
     if (slot.resident(version) === undefined) {
-      const loaded = await this.stage(model, version, true);
+      const { loaded } = await this.stage(model, version, true);
       slot.stage(loaded, null);
     }
     if (revision > slot.revision || slot.active?.version !== version) this.swap(model, version, revision, rolloutId);

@@ -81,6 +81,7 @@ describe("a node follows the fleet state", () => {
     const rollbackSentAt = Date.now();
     const rollback = await activate(controller, "rollback");
     expect(rollback.body).toMatchObject({ to: "v1", confirmed: 2 });
+    expect((rollback.body.nodes as { loadMs: number }[]).map((n) => n.loadMs)).toEqual([0, 0]);
     expect(slot?.active).toBe(warmV1);
     const rolledBackAt = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 300));
