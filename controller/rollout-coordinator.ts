@@ -84,7 +84,8 @@ export class RolloutCoordinator {
     expectRevision?: number;
     timeoutMs?: number;
   }): Promise<RolloutResult> {
-    const state = await this.options.fleet.getModelState(assertModelName(request.model));
+    await this.options.store.syncFromDurable(assertModelName(request.model));
+    const state = await this.options.fleet.getModelState(request.model);
     const target = request.to ?? state.previous;
     if (target === null || target === undefined) {
       throw new InputError(`${request.model} has no previous version to roll back to; use --to VERSION`);
@@ -193,7 +194,13 @@ export class RolloutCoordinator {
 
     await bus.publish(
       commands,
-      encodeMessage({ type: "prepare", model, version: rollout.target, rolloutId: rollout.id }),
+      encodeMessage({
+        type: "prepare",
+        model,
+        version: rollout.target,
+        rolloutId: rollout.id,
+        ...(request.allowIncompatible ? { allowIncompatible: true } : {}),
+      }),
     );
     const ready = await reports.waitFor(() => anyFailed() || allStaged(), timeoutMs, this.recheckMs, tick);
     if (!ready || anyFailed()) {

@@ -114,6 +114,25 @@ describe("a node follows the fleet state", () => {
   });
 });
 
+describe("an incompatible version the operator forces", () => {
+  it("is staged and served when activated with allowIncompatible, and its new inputs work", async () => {
+    const {
+      controller,
+      nodes: [node],
+    } = await fleet("f1");
+    await activate(controller, "v1");
+    expect((await activate(controller, "v3")).status).toBe(422);
+    expect((await activate(controller, "v3", { allowIncompatible: true })).body).toMatchObject({
+      to: "v3",
+      confirmed: 1,
+    });
+    const answer = await infer(node?.url ?? "", {
+      body: { inputs: [{ name: "features", shape: [1, 8], datatype: "FP32", data: [...FEATURES, 1, 2, 3, 4] }] },
+    });
+    expect([answer.status, answer.version]).toEqual([200, "v3"]);
+  });
+});
+
 describe("a bad artifact fails staging with its own code, and the old version keeps serving", () => {
   it.each([
     ["bad-byte", "DIGEST_MISMATCH"],

@@ -115,6 +115,15 @@ describe("a controller with CUTOVER_STATE=ssm", () => {
       previous: "v1",
       revision: 2,
     });
+
+    await harness.redis.kill();
+    await harness.redis.start();
+    const rollback = await controller.app.request(`/v1/models/${MODEL}/rollback`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(await rollback.json()).toMatchObject({ from: "v2", to: "v1", revision: 3 });
   });
 
   it("an unreachable SSM fails the activation with STATE_UNREACHABLE and moves nothing", async () => {
