@@ -4,7 +4,8 @@
  *   models/demo-classifier/v1, v2   features FP32 [batch, 4] → probabilities FP32 [batch, 3]
  *                                   (same schema, different weights: the answers differ visibly)
  *   models/demo-classifier/v3       features FP32 [batch, 8]: an incompatible input schema
- *   models/large/ (with --large)    one MatMul with a 4096×4096 FP32 weight (64 MiB): slow to load
+ *   models/large/ (with --large)    x FP32 [batch, 4096] → y: one MatMul with a 4096×4096 FP32 weight
+ *                                   (64 MiB, not committed): slow enough to load to watch a blue/green swap
  *
  * Each version folder gets model.onnx, labels.txt and golden.json (Open Inference Protocol v2
  * requests and the responses onnxruntime gives, with a tolerance). Weights come from a seeded
@@ -23,6 +24,7 @@ const { onnx } = onnxProto;
 const OPSET = 17;
 const IR_VERSION = 8;
 const LABELS = ["cat", "dog", "bird"];
+const LARGE_SIZE = 4096;
 
 /** mulberry32: a tiny seeded PRNG, so weights are reproducible. */
 function seededRandom(seed: number): () => number {
@@ -141,7 +143,8 @@ async function writeVersion(dir: string, model: Uint8Array, inputName: string, r
   await writeFile(join(dir, "model.onnx"), model);
   await writeFile(join(dir, "labels.txt"), `${LABELS.join("\n")}\n`);
   const golden = await goldenVectors(join(dir, "model.onnx"), inputName, rows);
-  await writeFile(join(dir, "golden.json"), `${JSON.stringify(golden, null, 2)}\n`);
+  const small = rows.flat().length <= 64;
+  await writeFile(join(dir, "golden.json"), `${JSON.stringify(golden, null, small ? 2 : undefined)}\n`);
 }
 
 async function main(): Promise<void> {
@@ -161,9 +164,9 @@ async function main(): Promise<void> {
   console.log(`wrote demo-classifier v1, v2, v3 under ${out}`);
   if (values.large) {
     const dir = join(out, "large");
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, "model.onnx"), largeModel(4096));
-    console.log(`wrote ${join(dir, "model.onnx")} (64 MiB)`);
+    const random = seededRandom(11);
+    await writeVersion(dir, largeModel(LARGE_SIZE), "x", [Array.from({ length: LARGE_SIZE }, () => random() * 2 - 1)]);
+    console.log(`wrote ${dir} (model.onnx 64 MiB, golden.json)`);
   }
 }
 
