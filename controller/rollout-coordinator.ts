@@ -110,6 +110,7 @@ export class RolloutCoordinator {
       by: request.by,
       lockTtlMs: this.lockTtlMs,
       ...(request.expectRevision !== undefined ? { expectRevision: request.expectRevision } : {}),
+      ...(request.allowIncompatible ? { allowIncompatible: true } : {}),
     });
     const reports = await RolloutReports.open(
       this.options.bus,

@@ -12,6 +12,8 @@ export const rolloutSchema = z.object({
   phase: z.enum(["preparing", "promoting"]),
   startedAt: z.string(),
   by: z.string(),
+  /** The operator forced a version whose schema does not fit (nodes skip their own check). */
+  allowIncompatible: z.boolean().optional(),
 });
 export type Rollout = z.infer<typeof rolloutSchema>;
 

@@ -7,7 +7,8 @@
  *   promote  swap (synchronous) → report promoted; a stale revision is ignored
  *   abort    drop the staged version
  *   resync   every ~5 s (jittered) and on every reconnect: re-read state and converge, so a missed
- *            message costs one interval; a staged version whose rollout is gone is dropped
+ *            message costs one interval: a missed promote is applied, a missed prepare of a rollout
+ *            still preparing is answered, a staged version whose rollout is gone is dropped
  *
  * Work on one model runs one step at a time (a queue per model). Background loops never throw:
  * failures are recorded as the model's lastError and retried on the next resync.
@@ -59,6 +60,8 @@ export class NodeAgent {
   private readonly subscriptions = new Map<string, Unsubscribe>();
   private readonly stagingState = new Map<string, { version: string; state: StagedState }>();
   private readonly lastError = new Map<string, string | null>();
+  /** The last rollout each model answered `prepare` for (staged or failed), so it is answered once. */
+  private readonly answered = new Map<string, string>();
   private readonly applied: AppliedStore;
   private readonly startedAt = new Date().toISOString();
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -235,6 +238,8 @@ export class NodeAgent {
   private async prepare(message: PrepareMessage): Promise<void> {
     const { model, version, rolloutId } = message;
     const { nodeId } = this.options;
+    if (this.answered.get(model) === rolloutId) return;
+    this.answered.set(model, rolloutId);
     try {
       const { loaded, loadedNow } = await this.stage(model, version, message.allowIncompatible ?? false);
       const slot = this.slot(model);
@@ -344,6 +349,17 @@ export class NodeAgent {
     }
     if (state.active !== null && (state.revision > slot.revision || slot.active === null)) {
       await this.converge(model, state.active, state.revision, null);
+    }
+    const rollout = state.rollout;
+    if (rollout?.phase === "preparing" && this.answered.get(model) !== rollout.id) {
+      // A prepare this node never heard (it was reconnecting): answer it from the state.
+      await this.prepare({
+        type: "prepare",
+        model,
+        version: rollout.target,
+        rolloutId: rollout.id,
+        ...(rollout.allowIncompatible ? { allowIncompatible: true } : {}),
+      });
     }
   }
 

@@ -101,7 +101,14 @@ export class RolloutStore {
   /** Takes the model's rollout lock. Fails with ROLLOUT_IN_PROGRESS or REVISION_MISMATCH. */
   async begin(
     model: string,
-    options: { target: string; by: string; lockTtlMs: number; expectRevision?: number; now?: Date },
+    options: {
+      target: string;
+      by: string;
+      lockTtlMs: number;
+      expectRevision?: number;
+      allowIncompatible?: boolean;
+      now?: Date;
+    },
   ): Promise<RolloutLease> {
     const { fleet } = this;
     const rollout: Rollout = {
@@ -110,6 +117,7 @@ export class RolloutStore {
       phase: "preparing",
       startedAt: (options.now ?? new Date()).toISOString(),
       by: options.by,
+      ...(options.allowIncompatible ? { allowIncompatible: true } : {}),
     };
     const token = randomBytes(16).toString("hex");
     let reply: unknown;

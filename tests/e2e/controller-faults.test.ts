@@ -57,7 +57,7 @@ describe("a rollout survives the failure of what it runs on", () => {
       expect([state.active, state.revision]).toEqual(state.active === "v1" ? ["v1", 1] : [null, 0]);
     }
     const next = await activateWhenFree(controller, "v2", 8_000);
-    expect(next.status).toBe(200);
+    expect(next.status, JSON.stringify(next.body)).toBe(200);
     expect((await controller.fleet.getModelState(MODEL)).active).toBe("v2");
   });
 

@@ -57,6 +57,19 @@ describe("a node when Redis goes away", () => {
       .toEqual(["v2"]);
   });
 
+  it("a prepare missed while reconnecting is answered from the state, and the rollout completes", async () => {
+    const prefix = "missed-prepare:";
+    const controller = await harness.controller(prefix);
+    const flaky = await node(prefix, "m1", { proxyRedis: true, heartbeatTtlMs: 3_000, resyncMs: 60_000 });
+    await activate(controller, "v1");
+    flaky.redisProxy?.block();
+    const pending = activate(controller, "v2");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    flaky.redisProxy?.unblock();
+    expect(await pending).toMatchObject({ to: "v2", confirmed: 1 });
+    expect((await infer(flaky.url)).version).toBe("v2");
+  });
+
   it("keeps serving while the Redis process is dead", async () => {
     const prefix = "redis-dead:";
     const controller = await harness.controller(prefix);

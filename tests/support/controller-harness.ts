@@ -130,7 +130,7 @@ export async function startControllerHarness(options: { persistRedis?: boolean }
     async controller(prefix, tuning = {}, overrides = {}) {
       const controller = await createController(
         { ...config(prefix), ...overrides },
-        { confirmTimeoutMs: 1_000, recheckMs: 100, ...tuning },
+        { confirmTimeoutMs: 3_000, recheckMs: 100, ...tuning },
       );
       controllers.push(controller);
       return controller;

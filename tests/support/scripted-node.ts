@@ -27,6 +27,7 @@ export interface ScriptedNodeOptions {
 
 export class ScriptedNode {
   readonly received: CommandMessage[] = [];
+  private readonly answered = new Set<string>();
   active: string | null = null;
   private staged: { version: string; state: "staged" | "failed" } | null = null;
   private readonly redis: Redis;
@@ -63,6 +64,18 @@ export class ScriptedNode {
       this.fleet.keys.commandChannel(model),
       (payload) => void this.handle(parseCommand(payload)),
     );
+    // Like the real node: after a reconnect, answer a prepare it may have missed, from the state.
+    this.bus.onReconnect(() => {
+      void this.fleet
+        .getModelState(model)
+        .then((state) => {
+          const rollout = state.rollout;
+          if (rollout?.phase === "preparing") {
+            return this.handle({ type: "prepare", model, version: rollout.target, rolloutId: rollout.id });
+          }
+        })
+        .catch(() => undefined);
+    });
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), 100);
     return this;
@@ -77,6 +90,10 @@ export class ScriptedNode {
   }
 
   private async handle(message: CommandMessage): Promise<void> {
+    if (message.type === "prepare") {
+      if (this.answered.has(message.rolloutId)) return;
+      this.answered.add(message.rolloutId);
+    }
     this.received.push(message);
     const { nodeId, model } = this.options;
     if (message.type === "prepare") {
