@@ -11,7 +11,9 @@ import { failureLine } from "../controller/cli/output.js";
 import { registerRegistryCommands } from "../controller/cli/registry-commands.js";
 import { registerSigningCommands } from "../controller/cli/signing-commands.js";
 import { parseArtifactConfig } from "../core/config.js";
+import { InputError } from "../core/errors.js";
 import { registerNodeCommand } from "../inference/cli.js";
+import { devBanner, startDev } from "./dev.js";
 
 function packageVersion(): string {
   for (const relative of ["../package.json", "../../package.json"]) {
@@ -33,6 +35,45 @@ function packageVersion(): string {
   return "unknown";
 }
 
+function positiveInteger(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535)
+      throw new InputError(`${name} must be an integer from 0 to 65535`);
+    return parsed;
+  };
+}
+
+function registerDevCommand(program: Command): void {
+  program
+    .command("dev")
+    .description("run the controller and inference node(s) in one process: no Redis, no S3 (what `npm start` runs)")
+    .option("--nodes <n>", "how many inference nodes", positiveInteger("--nodes"), 1)
+    .option("--port <port>", "the controller's port", positiveInteger("--port"), 8700)
+    .option("--node-port <port>", "the first node's port (the others follow)", positiveInteger("--node-port"), 8080)
+    .option("--dir <dir>", "where versions, keys and caches live", ".cutover")
+    .action(async (flags: { nodes: number; port: number; nodePort: number; dir: string }) => {
+      if (flags.nodes < 1 || flags.nodes > 16) throw new InputError("--nodes must be from 1 to 16");
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const dev = await startDev({
+        dir: flags.dir,
+        nodes: flags.nodes,
+        port: flags.port,
+        nodePort: flags.nodePort,
+        log,
+      });
+      for (const line of devBanner(dev, flags.dir)) process.stdout.write(`${line}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          log("cutover dev: stopping");
+          void dev.close().then(resolve);
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+    });
+}
+
 export async function main(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
@@ -50,6 +91,7 @@ export async function main(
     registerRegistryCommands(program, context);
     registerOpsCommands(program, context);
     registerNodeCommand(program, env, packageVersion());
+    registerDevCommand(program);
     await program.parseAsync(argv, { from: "node" });
     return 0;
   } catch (error) {

@@ -1,48 +1,87 @@
 /**
- * Builds a controller from its configuration: Redis connections, the store, the trusted keys, the
- * rollout coordinator and the HTTP app. The server entry and the Lambda entry both use it; `close`
- * releases every connection.
+ * Builds a controller: the rollout coordinator and the HTTP app over a backend (Redis for fleets,
+ * in-memory for `cutover dev`), the store and the trusted keys. The server entry, the Lambda entry
+ * and the embedded default all use it; `close` releases every connection.
  */
 import type { Hono } from "hono";
 import { ArtifactLayout } from "../core/artifact-layout.js";
+import type { Bus } from "../core/bus.js";
 import type { ControllerConfig } from "../core/config.js";
 import { ConfigError } from "../core/errors.js";
-import { loadTrustedKeys } from "../core/oms/keys.js";
+import type { FleetStateStore } from "../core/fleet-state.js";
+import { loadTrustedKeys, type TrustedKey } from "../core/oms/keys.js";
 import { createRedis } from "../core/redis/connection.js";
-import { FleetState } from "../core/redis/fleet-state.js";
+import { RedisFleetState } from "../core/redis/fleet-state.js";
 import { RedisBus } from "../core/redis/redis-bus.js";
 import { ModelRegistry } from "../core/registry.js";
 import { StateKeys } from "../core/state-keys.js";
 import { createObjectStore } from "../core/store/index.js";
 import { type ControllerEnv, createControllerApp } from "./http/app.js";
-import { parseTokens } from "./http/tokens.js";
+import { type NamedToken, parseTokens } from "./http/tokens.js";
 import { ControllerMetrics } from "./metrics.js";
 import { RolloutCoordinator, type RolloutCoordinatorOptions } from "./rollout-coordinator.js";
-import { RolloutStore } from "./state/rollout-store.js";
+import { RedisRolloutStore } from "./state/rollout-store.js";
+import type { RolloutTransitions } from "./state/rollout-transitions.js";
 import { SsmPointerStore } from "./state/ssm-pointer-store.js";
 
 export interface Controller {
   readonly app: Hono<ControllerEnv>;
   readonly coordinator: RolloutCoordinator;
-  readonly fleet: FleetState;
+  readonly fleet: FleetStateStore;
   readonly registry: ModelRegistry;
   close(): Promise<void>;
 }
 
 export type ControllerTuning = Pick<RolloutCoordinatorOptions, "lockTtlMs" | "confirmTimeoutMs" | "recheckMs">;
 
-export async function createController(config: ControllerConfig, tuning: ControllerTuning = {}): Promise<Controller> {
+/** What a controller runs on: the state, the transitions and the bus (Redis, or in-memory for `cutover dev`). */
+export interface ControllerBackend {
+  readonly fleet: FleetStateStore;
+  readonly transitions: RolloutTransitions;
+  readonly bus: Bus;
+  readonly registry: ModelRegistry;
+  readonly trustedKeys: readonly TrustedKey[];
+  readonly tokens: readonly NamedToken[];
+  readonly lockTtlMs: number;
+  /** Releases the backend's connections. */
+  close(): Promise<void>;
+}
+
+/** The controller on any backend: coordinator, metrics and the HTTP app. */
+export function assembleController(backend: ControllerBackend, tuning: ControllerTuning = {}): Controller {
+  const { fleet, registry, tokens } = backend;
+  const metrics = new ControllerMetrics();
+  const coordinator = new RolloutCoordinator({
+    fleet,
+    store: backend.transitions,
+    bus: backend.bus,
+    registry,
+    trustedKeys: backend.trustedKeys,
+    lockTtlMs: backend.lockTtlMs,
+    ...tuning,
+    onFinished: (model, entry, durationMs) => metrics.recordRollout(model, entry, durationMs),
+  });
+  const app = createControllerApp({ coordinator, fleet, registry, tokens, metrics });
+  return { app, coordinator, fleet, registry, close: () => backend.close() };
+}
+
+/** Checks the tokens and keys every controller needs; errors name the variable. */
+export async function controllerCredentials(config: Pick<ControllerConfig, "tokens" | "trustedKeyPaths">) {
   const tokens = parseTokens(config.tokens);
   if (tokens.length === 0) throw new ConfigError("CUTOVER_TOKENS is empty: set at least one name:token for changes");
-  if (config.trustedKeyPaths.length === 0)
+  if (config.trustedKeyPaths.length === 0) {
     throw new ConfigError("CUTOVER_TRUSTED_KEYS is empty: the controller verifies every version it activates");
-  const trustedKeys = await loadTrustedKeys(config.trustedKeyPaths);
-  const keys = new StateKeys(config.redisPrefix);
+  }
+  return { tokens, trustedKeys: await loadTrustedKeys(config.trustedKeyPaths) };
+}
+
+/** The controller of a fleet: state in Redis (the pointer optionally in SSM), artifacts in the configured store. */
+export async function createController(config: ControllerConfig, tuning: ControllerTuning = {}): Promise<Controller> {
+  const { tokens, trustedKeys } = await controllerCredentials(config);
   const redis = createRedis({ url: config.redisUrl, name: "cutover-controller" });
   const subscriber = createRedis({ url: config.redisUrl, name: "cutover-controller-sub" });
-  const fleet = new FleetState(redis, keys);
+  const fleet = new RedisFleetState(redis, new StateKeys(config.redisPrefix));
   const registry = new ModelRegistry(createObjectStore(config.store), new ArtifactLayout(config.prefix));
-  const metrics = new ControllerMetrics();
   const pointers =
     config.pointers.kind === "ssm"
       ? new SsmPointerStore({
@@ -51,27 +90,22 @@ export async function createController(config: ControllerConfig, tuning: Control
           ...(config.pointers.endpoint ? { endpoint: config.pointers.endpoint } : {}),
         })
       : undefined;
-  const coordinator = new RolloutCoordinator({
-    fleet,
-    store: new RolloutStore(fleet, pointers ? { pointers } : {}),
-    bus: new RedisBus(redis, subscriber),
-    registry,
-    trustedKeys,
-    lockTtlMs: config.lockTtlMs,
-    ...tuning,
-    onFinished: (model, entry, durationMs) => metrics.recordRollout(model, entry, durationMs),
-  });
-  const app = createControllerApp({ coordinator, fleet, registry, tokens, metrics });
-  return {
-    app,
-    coordinator,
-    fleet,
-    registry,
-    async close() {
-      registry.store.close();
-      pointers?.close();
-      redis.disconnect();
-      subscriber.disconnect();
+  return assembleController(
+    {
+      fleet,
+      transitions: new RedisRolloutStore(fleet, pointers ? { pointers } : {}),
+      bus: new RedisBus(redis, subscriber),
+      registry,
+      trustedKeys,
+      tokens,
+      lockTtlMs: config.lockTtlMs,
+      async close() {
+        registry.store.close();
+        pointers?.close();
+        redis.disconnect();
+        subscriber.disconnect();
+      },
     },
-  };
+    tuning,
+  );
 }

@@ -11,16 +11,16 @@
  */
 import type { Bus } from "../core/bus.js";
 import { ConfigError, ErrorCode, errorMessage, InputError, RolloutError, StateError } from "../core/errors.js";
+import type { FleetStateStore } from "../core/fleet-state.js";
 import { encodeMessage } from "../core/messages.js";
 import { type HistoryEntry, type ModelState, type NodeOutcome, nodeServes } from "../core/model-state.js";
 import { assertModelName, assertVersionName } from "../core/names.js";
 import type { TrustedKey } from "../core/oms/keys.js";
 import { verifyBundle } from "../core/oms/verifier.js";
-import type { FleetState } from "../core/redis/fleet-state.js";
 import type { ModelRegistry } from "../core/registry.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
 import { RolloutReports } from "./rollout-reports.js";
-import type { RolloutLease, RolloutStore } from "./state/rollout-store.js";
+import type { RolloutLease, RolloutTransitions } from "./state/rollout-transitions.js";
 
 export interface ActivateRequest {
   readonly model: string;
@@ -50,8 +50,8 @@ export interface RolloutResult {
 }
 
 export interface RolloutCoordinatorOptions {
-  readonly fleet: FleetState;
-  readonly store: RolloutStore;
+  readonly fleet: FleetStateStore;
+  readonly store: RolloutTransitions;
   readonly bus: Bus;
   readonly registry: ModelRegistry;
   readonly trustedKeys: readonly TrustedKey[];

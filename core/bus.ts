@@ -9,4 +9,9 @@ export interface Bus {
   publish(channel: string, payload: string): Promise<void>;
   /** Calls `handler` with each raw payload published on `channel` until unsubscribed. */
   subscribe(channel: string, handler: (payload: string) => void): Promise<Unsubscribe>;
+  /**
+   * Calls `listener` each time the bus comes back after losing its connection (messages published
+   * meanwhile are lost: re-read state). Returns a function that removes the listener.
+   */
+  onReconnect(listener: () => void): () => void;
 }

@@ -15,6 +15,7 @@
  */
 import type { Bus, Unsubscribe } from "../core/bus.js";
 import { CutoverError, ErrorCode, errorMessage, StagingError } from "../core/errors.js";
+import type { FleetStateStore } from "../core/fleet-state.js";
 import {
   type CommandMessage,
   encodeMessage,
@@ -25,8 +26,6 @@ import {
 import type { ModelState, NodeRecord } from "../core/model-state.js";
 import type { TrustedKey } from "../core/oms/keys.js";
 import { verifyFolder } from "../core/oms/verifier.js";
-import type { FleetState } from "../core/redis/fleet-state.js";
-import type { RedisBus } from "../core/redis/redis-bus.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
 import type { VersionFetcher } from "../core/version-fetcher.js";
 import { AppliedStore } from "./applied-record.js";
@@ -39,8 +38,8 @@ export interface NodeAgentOptions {
   readonly url: string;
   /** Models this node serves; empty: every model that has state. */
   readonly models: readonly string[];
-  readonly fleet: FleetState;
-  readonly bus: Bus & Pick<RedisBus, "onReconnect">;
+  readonly fleet: FleetStateStore;
+  readonly bus: Bus;
   readonly fetcher: VersionFetcher;
   readonly trustedKeys: readonly TrustedKey[];
   readonly runtime: RuntimeOptions;

@@ -4,11 +4,13 @@
  */
 import { serve } from "@hono/node-server";
 import { ArtifactLayout } from "../core/artifact-layout.js";
+import type { Bus } from "../core/bus.js";
 import type { NodeConfig } from "../core/config.js";
 import { ConfigError } from "../core/errors.js";
+import type { FleetStateStore } from "../core/fleet-state.js";
 import { loadTrustedKeys } from "../core/oms/keys.js";
 import { createRedis } from "../core/redis/connection.js";
-import { FleetState } from "../core/redis/fleet-state.js";
+import { RedisFleetState } from "../core/redis/fleet-state.js";
 import { RedisBus } from "../core/redis/redis-bus.js";
 import { ModelRegistry } from "../core/registry.js";
 import { StateKeys } from "../core/state-keys.js";
@@ -25,24 +27,55 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** What a node runs on: the fleet state and the bus (Redis, or in-memory for `cutover dev`). */
+export interface NodeBackend {
+  readonly fleet: FleetStateStore;
+  readonly bus: Bus;
+  /** Releases the backend's connections. */
+  close(): void;
+}
+
+/** A node of a fleet: state and bus on Redis. */
 export async function startNode(
   config: NodeConfig,
   options: { serverVersion?: string; log?: (line: string) => void } = {},
 ): Promise<RunningNode> {
-  if (config.trustedKeyPaths.length === 0)
-    throw new ConfigError("CUTOVER_TRUSTED_KEYS is empty: a node only loads versions signed by a trusted key");
-  const trustedKeys = await loadTrustedKeys(config.trustedKeyPaths);
   const redis = createRedis({ url: config.redisUrl, name: `cutover-node-${config.nodeId}` });
   const subscriber = createRedis({ url: config.redisUrl, name: `cutover-node-${config.nodeId}-sub` });
-  const fleet = new FleetState(redis, new StateKeys(config.redisPrefix));
+  const backend: NodeBackend = {
+    fleet: new RedisFleetState(redis, new StateKeys(config.redisPrefix)),
+    bus: new RedisBus(redis, subscriber),
+    close() {
+      redis.disconnect();
+      subscriber.disconnect();
+    },
+  };
+  try {
+    return await startNodeOn(backend, config, options);
+  } catch (error) {
+    backend.close();
+    throw error;
+  }
+}
+
+/** A node on any backend: serves what it last applied, joins the fleet, then listens. */
+export async function startNodeOn(
+  backend: NodeBackend,
+  config: NodeConfig,
+  options: { serverVersion?: string; log?: (line: string) => void } = {},
+): Promise<RunningNode> {
+  if (config.trustedKeyPaths.length === 0) {
+    throw new ConfigError("CUTOVER_TRUSTED_KEYS is empty: a node only loads versions signed by a trusted key");
+  }
+  const trustedKeys = await loadTrustedKeys(config.trustedKeyPaths);
   const registry = new ModelRegistry(createObjectStore(config.store), new ArtifactLayout(config.prefix));
   const metrics = new NodeMetrics();
   const agent = new NodeAgent({
     nodeId: config.nodeId,
     url: config.url,
     models: config.models,
-    fleet,
-    bus: new RedisBus(redis, subscriber),
+    fleet: backend.fleet,
+    bus: backend.bus,
     fetcher: new VersionFetcher({ registry, cacheDir: config.cacheDir, trustedKeys }),
     trustedKeys,
     runtime: {
@@ -75,8 +108,7 @@ export async function startNode(
       await agent.stop();
       await closed;
       registry.store.close();
-      redis.disconnect();
-      subscriber.disconnect();
+      backend.close();
     },
   };
 }

@@ -7,9 +7,9 @@ import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { AuthError, CutoverError, ErrorCode, InputError, RolloutError } from "../../core/errors.js";
+import type { FleetStateStore } from "../../core/fleet-state.js";
 import { nodeServes } from "../../core/model-state.js";
 import { assertModelName } from "../../core/names.js";
-import type { FleetState } from "../../core/redis/fleet-state.js";
 import type { ModelRegistry } from "../../core/registry.js";
 import type { ControllerMetrics } from "../metrics.js";
 import type { RolloutCoordinator } from "../rollout-coordinator.js";
@@ -17,7 +17,7 @@ import { matchToken, type NamedToken } from "./tokens.js";
 
 export interface ControllerAppOptions {
   readonly coordinator: RolloutCoordinator;
-  readonly fleet: FleetState;
+  readonly fleet: FleetStateStore;
   readonly registry: ModelRegistry;
   readonly tokens: readonly NamedToken[];
   readonly metrics: ControllerMetrics;

@@ -15,24 +15,15 @@ import {
 } from "../../core/model-state.js";
 import type { PointerStore } from "../../core/pointer-store.js";
 import { toStateError } from "../../core/redis/connection.js";
-import type { FleetState } from "../../core/redis/fleet-state.js";
+import type { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { LuaScript } from "../../core/redis/lua-script.js";
+import type { BeginOptions, RolloutLease, RolloutTransitions } from "./rollout-transitions.js";
 
 const beginScript = new LuaScript(new URL("./lua/beginRollout-2.lua", import.meta.url));
 const extendScript = new LuaScript(new URL("./lua/extendLock-1.lua", import.meta.url));
 const promoteScript = new LuaScript(new URL("./lua/promoteVersion-2.lua", import.meta.url));
 const finishScript = new LuaScript(new URL("./lua/finishRollout-3.lua", import.meta.url));
 const syncScript = new LuaScript(new URL("./lua/syncPointer-1.lua", import.meta.url));
-
-/** A rollout's hold on a model: what it started from and the lock it owns. */
-export interface RolloutLease {
-  readonly model: string;
-  readonly rollout: Rollout;
-  readonly token: string;
-  readonly lockTtlMs: number;
-  /** The state when the rollout began (its revision guards the promotion). */
-  readonly startState: ModelState;
-}
 
 export interface RolloutStoreOptions {
   /** Approximate number of history entries kept per model (default 1000). */
@@ -60,12 +51,12 @@ function statusError(status: number, model: string, state: ModelState, expected?
   }
 }
 
-export class RolloutStore {
+export class RedisRolloutStore implements RolloutTransitions {
   private readonly historyCap: number;
   private readonly pointers: PointerStore | undefined;
 
   constructor(
-    readonly fleet: FleetState,
+    readonly fleet: RedisFleetState,
     options: RolloutStoreOptions = {},
   ) {
     this.historyCap = options.historyCap ?? 1000;
@@ -99,17 +90,7 @@ export class RolloutStore {
   }
 
   /** Takes the model's rollout lock. Fails with ROLLOUT_IN_PROGRESS or REVISION_MISMATCH. */
-  async begin(
-    model: string,
-    options: {
-      target: string;
-      by: string;
-      lockTtlMs: number;
-      expectRevision?: number;
-      allowIncompatible?: boolean;
-      now?: Date;
-    },
-  ): Promise<RolloutLease> {
+  async begin(model: string, options: BeginOptions): Promise<RolloutLease> {
     const { fleet } = this;
     const rollout: Rollout = {
       id: randomBytes(8).toString("hex"),

@@ -4,6 +4,7 @@
  * transitions live in controller/state.
  */
 import type { Redis } from "ioredis";
+import type { FleetStateStore } from "../fleet-state.js";
 import {
   emptyModelState,
   type HistoryEntry,
@@ -21,7 +22,7 @@ import { LuaScript } from "./lua-script.js";
 const heartbeatScript = new LuaScript(new URL("./lua/heartbeat-2.lua", import.meta.url));
 const deregisterScript = new LuaScript(new URL("./lua/deregisterNode-2.lua", import.meta.url));
 
-export class FleetState {
+export class RedisFleetState implements FleetStateStore {
   constructor(
     readonly redis: Redis,
     readonly keys: StateKeys,

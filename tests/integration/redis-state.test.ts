@@ -1,16 +1,16 @@
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { RolloutStore } from "../../controller/state/rollout-store.js";
+import { RedisRolloutStore } from "../../controller/state/rollout-store.js";
 import type { HistoryEntry, NodeRecord } from "../../core/model-state.js";
 import { createRedis } from "../../core/redis/connection.js";
-import { FleetState } from "../../core/redis/fleet-state.js";
+import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { StateKeys } from "../../core/state-keys.js";
 import { type RedisTestServer, startRedisServer } from "../support/redis-server.js";
 
 let server: RedisTestServer;
 let redis: Redis;
-let fleet: FleetState;
-let store: RolloutStore;
+let fleet: RedisFleetState;
+let store: RedisRolloutStore;
 let testNumber = 0;
 
 beforeAll(async () => {
@@ -19,8 +19,8 @@ beforeAll(async () => {
 afterAll(() => server.stop());
 beforeEach(() => {
   redis = createRedis({ url: server.url, name: "test" });
-  fleet = new FleetState(redis, new StateKeys(`t${testNumber++}:`));
-  store = new RolloutStore(fleet);
+  fleet = new RedisFleetState(redis, new StateKeys(`t${testNumber++}:`));
+  store = new RedisRolloutStore(fleet);
 });
 afterEach(() => {
   redis.disconnect();

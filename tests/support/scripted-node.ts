@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import { type CommandMessage, encodeMessage, parseCommand } from "../../core/messages.js";
 import type { NodeRecord } from "../../core/model-state.js";
 import { createRedis } from "../../core/redis/connection.js";
-import { FleetState } from "../../core/redis/fleet-state.js";
+import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { RedisBus } from "../../core/redis/redis-bus.js";
 import { StateKeys } from "../../core/state-keys.js";
 
@@ -32,14 +32,14 @@ export class ScriptedNode {
   private staged: { version: string; state: "staged" | "failed" } | null = null;
   private readonly redis: Redis;
   private readonly subscriber: Redis;
-  private readonly fleet: FleetState;
+  private readonly fleet: RedisFleetState;
   private readonly bus: RedisBus;
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(readonly options: ScriptedNodeOptions) {
     this.redis = createRedis({ url: options.redisUrl, name: `scripted-${options.nodeId}` });
     this.subscriber = createRedis({ url: options.redisUrl, name: `scripted-${options.nodeId}-sub` });
-    this.fleet = new FleetState(this.redis, new StateKeys(options.prefix));
+    this.fleet = new RedisFleetState(this.redis, new StateKeys(options.prefix));
     this.bus = new RedisBus(this.redis, this.subscriber);
   }
 

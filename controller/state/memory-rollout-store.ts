@@ -1,0 +1,109 @@
+/**
+ * The rollout transitions on in-memory state (the embedded default), with the same rules as the Lua
+ * scripts of the Redis implementation: one lock per model with a TTL, the expected revision, only the
+ * lock owner promotes, a finished rollout clears only its own record. Each method runs without an
+ * await between its checks and its writes, which is what makes it atomic in one process.
+ */
+import { randomBytes } from "node:crypto";
+import { ErrorCode, StateError } from "../../core/errors.js";
+import type { MemoryFleetState } from "../../core/memory/memory-fleet-state.js";
+import { emptyModelState, type HistoryEntry, type ModelState, type Rollout } from "../../core/model-state.js";
+import type { BeginOptions, RolloutLease, RolloutTransitions } from "./rollout-transitions.js";
+
+export class MemoryRolloutStore implements RolloutTransitions {
+  constructor(
+    private readonly fleet: MemoryFleetState,
+    private readonly historyCap = 1000,
+  ) {}
+
+  private lockHeld(model: string, now = Date.now()): { token: string; expiresAt: number } | undefined {
+    const lock = this.fleet.locks.get(model);
+    if (lock !== undefined && lock.expiresAt <= now) {
+      this.fleet.locks.delete(model);
+      return undefined;
+    }
+    return lock;
+  }
+
+  async begin(model: string, options: BeginOptions): Promise<RolloutLease> {
+    const state = this.fleet.states.get(model) ?? emptyModelState();
+    if (this.lockHeld(model) !== undefined) {
+      const running = state.rollout;
+      throw new StateError(
+        ErrorCode.RolloutInProgress,
+        `a rollout of ${model} is in progress${running ? ` (${running.id} → ${running.target}, by ${running.by})` : ""}`,
+      );
+    }
+    if (options.expectRevision !== undefined && options.expectRevision !== state.revision) {
+      throw new StateError(
+        ErrorCode.RevisionMismatch,
+        `${model} is at revision ${state.revision}, not the expected ${options.expectRevision}`,
+      );
+    }
+    const rollout: Rollout = {
+      id: randomBytes(8).toString("hex"),
+      target: options.target,
+      phase: "preparing",
+      startedAt: (options.now ?? new Date()).toISOString(),
+      by: options.by,
+      ...(options.allowIncompatible ? { allowIncompatible: true } : {}),
+    };
+    const token = randomBytes(16).toString("hex");
+    this.fleet.locks.set(model, { token, expiresAt: Date.now() + options.lockTtlMs });
+    this.fleet.states.set(model, { ...state, rollout });
+    return {
+      model,
+      rollout,
+      token,
+      lockTtlMs: options.lockTtlMs,
+      startState: { ...structuredClone(state), rollout: null },
+    };
+  }
+
+  async extend(lease: RolloutLease, ttlMs: number): Promise<boolean> {
+    const lock = this.lockHeld(lease.model);
+    if (lock?.token !== lease.token) return false;
+    lock.expiresAt = Date.now() + ttlMs;
+    return true;
+  }
+
+  async promote(lease: RolloutLease, now = new Date()): Promise<ModelState> {
+    if (this.lockHeld(lease.model)?.token !== lease.token) {
+      throw new StateError(ErrorCode.LockLost, `the rollout lock of ${lease.model} expired or was taken over`);
+    }
+    const state = this.fleet.states.get(lease.model) ?? emptyModelState();
+    if (state.revision !== lease.startState.revision) {
+      throw new StateError(
+        ErrorCode.RevisionMismatch,
+        `${lease.model} is at revision ${state.revision}, not the expected ${lease.startState.revision}`,
+      );
+    }
+    if (state.rollout?.id !== lease.rollout.id) {
+      throw new StateError(ErrorCode.LockLost, `the rollout of ${lease.model} was replaced by another`);
+    }
+    const promoted: ModelState = {
+      active: lease.rollout.target,
+      previous: state.active,
+      revision: state.revision + 1,
+      rollout: { ...state.rollout, phase: "promoting" },
+      updatedAt: now.toISOString(),
+      updatedBy: lease.rollout.by,
+    };
+    this.fleet.states.set(lease.model, promoted);
+    return structuredClone(promoted);
+  }
+
+  async finish(lease: RolloutLease, entry: HistoryEntry): Promise<boolean> {
+    const state = this.fleet.states.get(lease.model);
+    if (state?.rollout?.id === lease.rollout.id) this.fleet.states.set(lease.model, { ...state, rollout: null });
+    const history = this.fleet.histories.get(lease.model) ?? [];
+    history.unshift(structuredClone(entry));
+    history.splice(this.historyCap);
+    this.fleet.histories.set(lease.model, history);
+    if (this.lockHeld(lease.model)?.token !== lease.token) return false;
+    this.fleet.locks.delete(lease.model);
+    return true;
+  }
+
+  async syncFromDurable(): Promise<void> {}
+}
