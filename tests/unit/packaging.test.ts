@@ -32,6 +32,11 @@ describe("docker-compose.yml", () => {
     volumes: Json;
   };
   const services = compose.services;
+  const svc = (name: string): Json => {
+    const service = services[name];
+    if (service === undefined) throw new Error(`docker-compose.yml has no service ${name}`);
+    return service;
+  };
 
   it("has MinIO with a one-shot bucket creator, Redis, the controller, two CPU nodes and a GPU node in the gpu profile", () => {
     expect(Object.keys(services).sort()).toEqual([
@@ -43,10 +48,10 @@ describe("docker-compose.yml", () => {
       "node-gpu",
       "redis",
     ]);
-    expect(services["node-gpu"]?.profiles).toEqual(["gpu"]);
-    const devices = ((services["node-gpu"]?.deploy as Json).resources as Json).reservations as { devices: Json[] };
+    expect(svc("node-gpu").profiles).toEqual(["gpu"]);
+    const devices = ((svc("node-gpu").deploy as Json).resources as Json).reservations as { devices: Json[] };
     expect(devices.devices[0]).toMatchObject({ driver: "nvidia", capabilities: ["gpu"] });
-    expect(String((services.createbucket?.entrypoint as string[]).join(" "))).toMatch(
+    expect(String((svc("createbucket").entrypoint as string[]).join(" "))).toMatch(
       /mc mb --ignore-existing local\/models/,
     );
   });
@@ -56,11 +61,11 @@ describe("docker-compose.yml", () => {
       for (const variable of cutoverVariables(service.environment))
         expect(KNOWN, `${name}: ${variable}`).toContain(variable);
     }
-    const controllerEnv = services.controller?.environment as Json;
+    const controllerEnv = svc("controller").environment as Json;
     expect(controllerEnv.CUTOVER_PORT).toBe(String(CONTROLLER_PORT));
-    expect(services.controller?.ports).toEqual([`${CONTROLLER_PORT}:${CONTROLLER_PORT}`]);
+    expect(svc("controller").ports).toEqual([`${CONTROLLER_PORT}:${CONTROLLER_PORT}`]);
     for (const node of ["node-1", "node-2", "node-gpu"]) {
-      const env = services[node]?.environment as Json;
+      const env = svc(node).environment as Json;
       expect(env).toMatchObject({
         CUTOVER_PORT: String(NODE_PORT),
         CUTOVER_REDIS_URL: controllerEnv.CUTOVER_REDIS_URL,
@@ -68,22 +73,22 @@ describe("docker-compose.yml", () => {
         CUTOVER_S3_ENDPOINT: "http://minio:9000",
         CUTOVER_NODE_ID: node,
       });
-      expect(services[node]?.command).toEqual(["node"]);
-      expect((services[node]?.volumes as string[]).some((volume) => volume.endsWith(":/var/cache/cutover"))).toBe(true);
-      expect((services[node]?.ports as string[])[0]).toMatch(new RegExp(`:${NODE_PORT}$`));
+      expect(svc(node).command).toEqual(["node"]);
+      expect((svc(node).volumes as string[]).some((volume) => volume.endsWith(":/var/cache/cutover"))).toBe(true);
+      expect((svc(node).ports as string[])[0]).toMatch(new RegExp(`:${NODE_PORT}$`));
     }
     expect(String(controllerEnv.CUTOVER_REDIS_URL)).toBe("redis://redis:6379");
-    const minioEnv = services.minio?.environment as Json;
+    const minioEnv = svc("minio").environment as Json;
     expect(controllerEnv.AWS_ACCESS_KEY_ID).toBe(minioEnv.MINIO_ROOT_USER);
   });
 
   it("health checks call paths the apps serve, on their ports; images are built from files that exist", () => {
     for (const name of ["controller", "node-1", "node-2", "node-gpu"]) {
-      const check = ((services[name]?.healthcheck as Json).test as string[]).join(" ");
+      const check = ((svc(name).healthcheck as Json).test as string[]).join(" ");
       const url = /http:\/\/127\.0\.0\.1:(\d+)(\/[\w/]+)/.exec(check);
       expect(HEALTH_PATHS, name).toContain(url?.[2]);
       expect(Number(url?.[1])).toBe(name === "controller" ? CONTROLLER_PORT : NODE_PORT);
-      expect(existsSync(join(ROOT, (services[name]?.build as Json).dockerfile as string)), name).toBe(true);
+      expect(existsSync(join(ROOT, (svc(name).build as Json).dockerfile as string)), name).toBe(true);
     }
   });
 });
@@ -172,11 +177,11 @@ describe("the Kubernetes manifests", () => {
     const container = containers(controller)[0] as Json;
     expect(((container.readinessProbe as Json).httpGet as Json).path).toBe("/healthz");
     expect((container.ports as Json[])[0]).toMatchObject({ containerPort: CONTROLLER_PORT });
-    const labelsOf = (name: string) =>
-      (
-        ((byKind(base, "Deployment").find((d) => (d.metadata as Json).name === name)?.spec as Json).template as Json)
-          .metadata as Json
-      ).labels as Json;
+    const labelsOf = (name: string): Json => {
+      const deployment = byKind(base, "Deployment").find((d) => (d.metadata as Json).name === name);
+      if (deployment === undefined) throw new Error(`no Deployment ${name}`);
+      return (((deployment.spec as Json).template as Json).metadata as Json).labels as Json;
+    };
     for (const service of byKind(base, "Service")) {
       const target = (service.metadata as Json).name as string;
       expect(labelsOf(target)).toMatchObject((service.spec as Json).selector as Json);
