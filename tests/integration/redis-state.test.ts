@@ -6,6 +6,7 @@ import { createRedis } from "../../core/redis/connection.js";
 import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { StateKeys } from "../../core/state-keys.js";
 import { type RedisTestServer, startRedisServer } from "../support/redis-server.js";
+import { stateContract } from "../support/state-contract.js";
 
 let server: RedisTestServer;
 let redis: Redis;
@@ -26,112 +27,15 @@ afterEach(() => {
   redis.disconnect();
 });
 
-function entry(rolloutId: string, outcome: HistoryEntry["outcome"], to: string): HistoryEntry {
-  const now = new Date().toISOString();
-  return {
-    rolloutId,
-    action: "activate",
-    by: "ops",
-    startedAt: now,
-    finishedAt: now,
-    from: null,
-    to,
-    outcome,
-    revision: 1,
-    nodes: [],
-  };
-}
+stateContract("a real redis-server", () => {
+  const fleet = new RedisFleetState(redis, new StateKeys(`c${testNumber++}:`));
+  return { fleet, store: new RedisRolloutStore(fleet) };
+});
 
-describe("model state transitions on a real Redis", () => {
-  it("begin → promote → finish moves the pointer, records history and frees the lock", async () => {
-    const lease = await store.begin("demo", { target: "v1", by: "alice", lockTtlMs: 10_000 });
-    expect((await fleet.getModelState("demo")).rollout).toMatchObject({
-      id: lease.rollout.id,
-      target: "v1",
-      phase: "preparing",
-    });
-
-    const promoted = await store.promote(lease);
-    expect(promoted).toMatchObject({ active: "v1", previous: null, revision: 1, updatedBy: "alice" });
-    expect(await store.finish(lease, entry(lease.rollout.id, "promoted", "v1"))).toBe(true);
-
-    expect(await fleet.getModelState("demo")).toMatchObject({ active: "v1", revision: 1, rollout: null });
-    expect((await fleet.history("demo")).map((h) => h.rolloutId)).toEqual([lease.rollout.id]);
-    expect(await fleet.listModelNames()).toEqual(["demo"]);
-
-    const second = await store.begin("demo", { target: "v2", by: "bob", lockTtlMs: 10_000, expectRevision: 1 });
-    expect(await store.promote(second)).toMatchObject({ active: "v2", previous: "v1", revision: 2 });
-    await store.finish(second, entry(second.rollout.id, "promoted", "v2"));
-    expect((await fleet.history("demo")).map((h) => h.to)).toEqual(["v2", "v1"]);
-  });
-
-  it("a second rollout while one runs → ROLLOUT_IN_PROGRESS naming the first; a stale revision → REVISION_MISMATCH", async () => {
-    const lease = await store.begin("demo", { target: "v1", by: "alice", lockTtlMs: 10_000 });
-    await expect(store.begin("demo", { target: "v2", by: "bob", lockTtlMs: 10_000 })).rejects.toMatchObject({
-      code: "ROLLOUT_IN_PROGRESS",
-      message: expect.stringContaining(`${lease.rollout.id} → v1, by alice`),
-    });
-    await store.finish(lease, entry(lease.rollout.id, "aborted", "v1"));
-    await expect(
-      store.begin("demo", { target: "v2", by: "bob", lockTtlMs: 10_000, expectRevision: 3 }),
-    ).rejects.toMatchObject({
-      code: "REVISION_MISMATCH",
-      message: "demo is at revision 0, not the expected 3",
-    });
-  });
-
-  it("an abort leaves the pointer as it was", async () => {
-    const first = await store.begin("demo", { target: "v1", by: "a", lockTtlMs: 10_000 });
-    await store.promote(first);
-    await store.finish(first, entry(first.rollout.id, "promoted", "v1"));
-    const lease = await store.begin("demo", { target: "v2", by: "a", lockTtlMs: 10_000 });
-    await store.finish(lease, entry(lease.rollout.id, "aborted", "v2"));
-    expect(await fleet.getModelState("demo")).toMatchObject({
-      active: "v1",
-      previous: null,
-      revision: 1,
-      rollout: null,
-    });
-  });
-
-  it("a controller that died mid-rollout leaves nothing stuck: the lock expires, the next rollout clears its leftovers", async () => {
-    const dead = await store.begin("demo", { target: "v1", by: "dead", lockTtlMs: 150 });
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    const next = await store.begin("demo", { target: "v2", by: "alive", lockTtlMs: 10_000 });
-    expect((await fleet.getModelState("demo")).rollout).toMatchObject({ id: next.rollout.id, by: "alive" });
-
-    await expect(store.promote(dead)).rejects.toMatchObject({ code: "LOCK_LOST" });
-    expect(await store.finish(dead, entry(dead.rollout.id, "aborted", "v1"))).toBe(false);
-    expect((await fleet.getModelState("demo")).rollout?.id).toBe(next.rollout.id);
-    expect(await store.extend(dead, 1000)).toBe(false);
-    expect(await store.extend(next, 1000)).toBe(true);
-  });
-
+describe("Redis specifics", () => {
   it("corrupt state is STATE_CORRUPT, not a silent default", async () => {
     await redis.set(fleet.keys.modelState("demo"), "{not json");
     await expect(fleet.getModelState("demo")).rejects.toMatchObject({ code: "STATE_CORRUPT" });
-  });
-});
-
-describe("node heartbeats", () => {
-  const record = (nodeId: string): NodeRecord => ({
-    nodeId,
-    url: `http://${nodeId}:8080`,
-    executionProvider: "cpu",
-    startedAt: new Date().toISOString(),
-    updatedAt: new Date().toISOString(),
-    serves: [],
-    models: { demo: { active: "v1", revision: 1, warm: [], staged: null, lastError: null } },
-  });
-
-  it("a node is live while its heartbeat lasts, and gone after it expires or deregisters", async () => {
-    await fleet.heartbeat(record("n1"), 10_000);
-    await fleet.heartbeat(record("n2"), 100);
-    expect((await fleet.listNodes()).map((n) => n.nodeId)).toEqual(["n1", "n2"]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await fleet.listNodes()).map((n) => n.nodeId)).toEqual(["n1"]);
-    await fleet.deregister("n1");
-    expect(await fleet.listNodes()).toEqual([]);
   });
 });
 
