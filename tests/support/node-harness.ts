@@ -88,17 +88,18 @@ export async function infer(
 
 /** Sends infer requests back to back from `concurrency` workers until stopped; records every answer. */
 export function loadGenerator(urls: readonly string[], concurrency: number) {
-  const answers: { status: number; version: string | undefined; at: number }[] = [];
+  const answers: { status: number; version: string | undefined; sentAt: number; at: number; url: string }[] = [];
   let running = true;
   const workers = Array.from({ length: concurrency }, async (_, worker) => {
     let i = worker;
     while (running) {
       const url = urls[i++ % urls.length] ?? "";
+      const sentAt = Date.now();
       try {
         const answer = await infer(url);
-        answers.push({ status: answer.status, version: answer.version, at: Date.now() });
+        answers.push({ status: answer.status, version: answer.version, sentAt, at: Date.now(), url });
       } catch (error) {
-        answers.push({ status: 0, version: String(error), at: Date.now() });
+        answers.push({ status: 0, version: String(error), sentAt, at: Date.now(), url });
       }
     }
   });
