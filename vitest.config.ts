@@ -1,5 +1,13 @@
 import { defineConfig } from "vitest/config";
 
+/** With VITEST_JSON_REPORT set (CI), each run also writes a JSON report under .tmp/. */
+const jsonReport = process.env.VITEST_JSON_REPORT
+  ? {
+      reporters: ["default", "json"],
+      outputFile: { json: `.tmp/vitest-${process.argv.includes("tests/e2e") ? "e2e" : "main"}.json` },
+    }
+  : { reporters: ["default"] };
+
 export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
@@ -8,6 +16,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-    reporters: ["default"],
+    ...jsonReport,
   },
 });
