@@ -61,6 +61,8 @@ export class NodeAgent {
   private readonly lastError = new Map<string, string | null>();
   /** The last rollout each model answered `prepare` for (staged or failed), so it is answered once. */
   private readonly answered = new Map<string, string>();
+  /** The last swap per model, to confirm a promote that arrives after a resync already applied it. */
+  private readonly lastSwap = new Map<string, { version: string; revision: number; at: number }>();
   private readonly applied: AppliedStore;
   private readonly startedAt = new Date().toISOString();
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -161,7 +163,14 @@ export class NodeAgent {
       // The swap itself is synchronous; when the version is already resident it happens here,
       // without waiting behind the queue.
       const slot = this.slot(model);
-      if (message.revision <= slot.revision) return;
+      if (message.revision <= slot.revision) {
+        // Already there (a resync read the new state before this message arrived): still confirm.
+        const swapped = this.lastSwap.get(model);
+        if (swapped?.version === message.version && swapped.revision === message.revision) {
+          void this.reportPromoted(model, message.version, message.revision, message.rolloutId, swapped.at);
+        }
+        return;
+      }
       if (slot.resident(message.version) !== undefined) {
         this.swap(model, message.version, message.revision, message.rolloutId);
         return;
@@ -267,22 +276,31 @@ export class NodeAgent {
     const from = slot.active?.version;
     if (!slot.promote(version, revision)) return;
     const at = Date.now();
+    this.lastSwap.set(model, { version, revision, at });
     this.afterSwap(model, version, from === undefined ? "first" : "swap");
     void this.applied
       .record(model, version, revision)
       .catch((error: unknown) => this.log(`could not record ${model}/${version}: ${errorMessage(error)}`));
-    if (rolloutId !== null) {
-      void this.report(model, {
-        type: "promoted",
-        nodeId: this.options.nodeId,
-        model,
-        version,
-        revision,
-        rolloutId,
-        at,
-      });
-    }
+    if (rolloutId !== null) void this.reportPromoted(model, version, revision, rolloutId, at);
     void this.heartbeat();
+  }
+
+  private async reportPromoted(
+    model: string,
+    version: string,
+    revision: number,
+    rolloutId: string,
+    at: number,
+  ): Promise<void> {
+    await this.report(model, {
+      type: "promoted",
+      nodeId: this.options.nodeId,
+      model,
+      version,
+      revision,
+      rolloutId,
+      at,
+    });
   }
 
   private afterSwap(model: string, version: string, kind: string): void {
@@ -347,7 +365,10 @@ export class NodeAgent {
       this.stagingState.delete(model);
     }
     if (state.active !== null && (state.revision > slot.revision || slot.active === null)) {
-      await this.converge(model, state.active, state.revision, null);
+      // Mid-promotion (the state is ahead of the promote message): confirm to that rollout.
+      const promoting =
+        state.rollout?.phase === "promoting" && state.rollout.target === state.active ? state.rollout.id : null;
+      await this.converge(model, state.active, state.revision, promoting);
     }
     const rollout = state.rollout;
     if (rollout?.phase === "preparing" && this.answered.get(model) !== rollout.id) {

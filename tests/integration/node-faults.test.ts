@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
-import { encodeMessage } from "../../core/messages.js";
+import { RedisRolloutStore } from "../../controller/state/rollout-store.js";
+import { encodeMessage, parseReport, type ReportMessage } from "../../core/messages.js";
 import { createRedis } from "../../core/redis/connection.js";
+import { RedisFleetState } from "../../core/redis/fleet-state.js";
+import { RedisBus } from "../../core/redis/redis-bus.js";
 import { StateKeys } from "../../core/state-keys.js";
 import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
 import { infer, loadGenerator, startTestNode, type TestNode } from "../support/node-harness.js";
@@ -123,6 +126,47 @@ describe("a staged version whose rollout never promotes", () => {
       expect((await infer(staging.url)).version).toBe("v1");
     } finally {
       redis.disconnect();
+    }
+  });
+});
+
+describe("a promote that arrives after a resync already applied it", () => {
+  it("is still confirmed to its rollout (no rollout waits on a node that is already there)", async () => {
+    const prefix = "late-promote:";
+    const controller = await harness.controller(prefix);
+    const late = await node(prefix, "l1");
+    await activate(controller, "v1");
+    await expect.poll(async () => (await infer(late.url)).version).toBe("v1");
+    // A controller that promoted in the state, then was slow to publish: the node's resync gets there first.
+    const redis = createRedis({ url: harness.redis.url, name: "scripted-controller" });
+    const subscriber = createRedis({ url: harness.redis.url, name: "scripted-controller-sub" });
+    const fleet = new RedisFleetState(redis, new StateKeys(prefix));
+    const bus = new RedisBus(redis, subscriber);
+    const reports: ReportMessage[] = [];
+    try {
+      await bus.subscribe(fleet.keys.reportChannel(MODEL), (payload) => reports.push(parseReport(payload)));
+      const transitions = new RedisRolloutStore(fleet);
+      const lease = await transitions.begin(MODEL, { target: "v2", by: "slow", lockTtlMs: 10_000 });
+      const promoted = await transitions.promote(lease);
+      await expect.poll(async () => (await infer(late.url)).version, { timeout: 5_000 }).toBe("v2");
+      expect(reports.filter((r) => r.type === "promoted")).toHaveLength(1);
+      await bus.publish(
+        fleet.keys.commandChannel(MODEL),
+        encodeMessage({
+          type: "promote",
+          model: MODEL,
+          version: "v2",
+          revision: promoted.revision,
+          rolloutId: lease.rollout.id,
+        }),
+      );
+      await expect.poll(() => reports.filter((r) => r.type === "promoted").length).toBe(2);
+      expect(
+        reports.every((r) => r.type === "promoted" && r.rolloutId === lease.rollout.id && r.version === "v2"),
+      ).toBe(true);
+    } finally {
+      redis.disconnect();
+      subscriber.disconnect();
     }
   });
 });
