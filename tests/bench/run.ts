@@ -4,12 +4,16 @@
  *
  *   BENCH_FETCH_BYTES  artifact size for fetch + verify (default 1 GiB)
  *   BENCH_ROUNDS       alternating rounds per comparison (default 3)
+ *   BENCH_SWAPS        swaps + rollbacks under load (default 100)
+ *   BENCH_MEMORY_SWAPS swaps for the RSS figure (default 1000)
+ *   BENCH_ONLY         a comma-separated subset of fetch,swaps,memory
  */
 import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { benchFetchVerify, type FetchVerifyResult } from "./fetch-verify.js";
+import { benchMemory, benchSwaps, type MemoryBench, type SwapBench } from "./fleet.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const GIB = 1024 ** 3;
@@ -70,11 +74,55 @@ peak maxRSS − RSS just before the transfer.
 `;
 }
 
+function swapSection(result: SwapBench): string {
+  const ms = (value: number) => `${value.toFixed(1)} ms`;
+  return `## Swaps under load (3 node processes, concurrency 32)
+
+Real processes on loopback: redis-server, s3rver, \`cutover controller\`, three \`cutover node\` processes, and
+a load generator (32 workers sending infer requests back to back over HTTP/1.1). First a phase without
+swaps, then ${result.swaps} alternating activations (v1 → v2) and rollbacks (→ v1) under the same load.
+
+| figure | target | result | |
+|---|---|---|---|
+| failed requests during ${result.swaps} swaps + rollbacks | 0 | **${result.failed}** of ${result.requestsIdle + result.requestsSwapping} | ${verdict(result.failed === 0)} |
+| p99 latency while swapping ÷ p99 with no swaps | ≤ 1.2 | **${result.p99Ratio.toFixed(2)}** (${ms(result.p99SwappingMs)} ÷ ${ms(result.p99IdleMs)}) | ${verdict(result.p99Ratio <= 1.2)} |
+| switch spread, first → last node serving the new version, p99 over ${result.swaps / 2} rollbacks | ≤ 5 ms | **${ms(result.spreadP99Ms)}** (max ${ms(result.spreadMaxMs)}) | ${verdict(result.spreadP99Ms <= 5)} |
+| rollback to the warm version: API call → every node serving it | ≤ 50 ms | **p50 ${ms(result.rollbackP50Ms)}, p99 ${ms(result.rollbackP99Ms)}** (max ${ms(result.rollbackMaxMs)}) | ${verdict(result.rollbackP99Ms <= 50)} |
+
+Switch spread is the difference between the nodes' own \`promoted\` timestamps (one host, one clock). The
+rollback figure is the whole API call as the CLI sees it — signature and model-card reads from the
+store, prepare (nothing to load), the atomic flip, promote and every node's confirmation — so it is an
+upper bound of "API call → every node serving". Requests: ${result.requestsIdle} without swaps,
+${result.requestsSwapping} while swapping.
+`;
+}
+
+function memorySection(result: MemoryBench): string {
+  const list = (values: number[]) => values.map((value) => `${value.toFixed(1)} MiB`).join(", ");
+  return `## Memory over ${result.swaps} swaps
+
+Two node processes with \`CUTOVER_KEEP_WARM=0\`, so every swap creates an onnxruntime session and
+releases the previous one (the path that leaks if anything does). Node RSS read from /proc.
+
+| figure | target | result | |
+|---|---|---|---|
+| RSS growth over ${result.swaps} swaps (after the first 50) | ≤ 10 % | **${(result.worstGrowth * 100).toFixed(1)} %** (worst node) | ${verdict(result.worstGrowth <= 0.1)} |
+
+RSS after 50 swaps: ${list(result.rssAfterWarmupMiB)}; after ${result.swaps}: ${list(result.rssAtEndMiB)}.
+`;
+}
+
 async function main(): Promise<void> {
   const bytes = Number(process.env.BENCH_FETCH_BYTES ?? GIB);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const only = new Set((process.env.BENCH_ONLY ?? "fetch,swaps,memory").split(","));
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
-  const fetch = await benchFetchVerify({ bytes, rounds, log });
+  const sections: string[] = [];
+  if (only.has("swaps"))
+    sections.push(swapSection(await benchSwaps({ swaps: Number(process.env.BENCH_SWAPS ?? 100), idleMs: 8_000, log })));
+  if (only.has("memory"))
+    sections.push(memorySection(await benchMemory({ swaps: Number(process.env.BENCH_MEMORY_SWAPS ?? 1000), log })));
+  if (only.has("fetch")) sections.push(fetchSection(await benchFetchVerify({ bytes, rounds, log })));
   const reduced =
     bytes < GIB ? `\n> Reduced run (BENCH_FETCH_BYTES=${bytes}); the targets are stated for 1 GiB.\n` : "";
   const markdown = `# Benchmarks
@@ -88,7 +136,7 @@ ${reduced}
 Reproduce: \`npm ci && npm run bench\` (needs no network; starts its own s3rver, or uses MinIO through
 testcontainers when a Docker engine answers, or \`CUTOVER_S3_ENDPOINT\` with AWS_* credentials).
 
-${fetchSection(fetch)}`;
+${sections.join("\n")}`;
   await writeFile(join(ROOT, "docs/benchmarks.md"), markdown);
   log("wrote docs/benchmarks.md");
 }

@@ -99,7 +99,9 @@ function processOf(
   return entry;
 }
 
-export async function startFleet(options: { nodes?: number; lockTtlMs?: number } = {}): Promise<Fleet> {
+export async function startFleet(
+  options: { nodes?: number; lockTtlMs?: number; nodeEnv?: Record<string, string> } = {},
+): Promise<Fleet> {
   const [redis, s3, work] = await Promise.all([
     startRedisServer({ persist: true }),
     startS3Server(),
@@ -180,6 +182,7 @@ export async function startFleet(options: { nodes?: number; lockTtlMs?: number }
         CUTOVER_CACHE_DIR: join(work.path, `cache-n${i}`),
         CUTOVER_RESYNC_MS: "1000",
         CUTOVER_HEARTBEAT_TTL_MS: "3000",
+        ...options.nodeEnv,
       },
       "/v2/health/live",
     ) as NodeProcess;
