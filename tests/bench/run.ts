@@ -71,7 +71,30 @@ ${result.runs.map((run, i) => `| ${Math.floor(i / 3) + 1} | ${run.mode} | ${mbps
 
 MB/s = 10⁶ bytes per second of wall time; CPU s = user + system time of the reading process; RSS growth =
 peak maxRSS − RSS just before the transfer.
-`;
+${fetchAnalysis(result)}`;
+}
+
+function fetchAnalysis(result: FetchVerifyResult): string {
+  const notes: string[] = [];
+  const rawGrowth =
+    Math.max(...result.runs.filter((run) => run.mode === "raw").map((run) => run.peakRss - run.rssBefore)) / 2 ** 20;
+  if (result.ratio < 0.9) {
+    notes.push(
+      "- **Throughput.** cutover fsyncs each file before renaming it into the cache (a content-addressed blob " +
+        "is trusted on reuse, so it must be on disk whole); the plain download does not. With a 1 GiB file that " +
+        "is seconds of write-back when the page cache holds much dirty data, and it varies with what ran before " +
+        "(earlier runs on this machine measured 1.25). What would close it: verify-on-reuse instead of fsync " +
+        "(hash a blob again when a later version reuses it, ~1.7 GB/s on one core), or fsync off the hot path.",
+    );
+  }
+  if (result.peakRssGrowthMiB > 64) {
+    notes.push(
+      `- **Peak RSS.** The bare SDK GET that drops every byte grows by ${rawGrowth.toFixed(1)} MiB in the same run: ` +
+        "the HTTP client's buffers, not the fetcher (which holds at most one 1 MiB batch per file in flight). " +
+        "What would close it: a smaller socket highWaterMark for large objects.",
+    );
+  }
+  return notes.length === 0 ? "" : `\nWhere a target is missed, why, and what would close it:\n\n${notes.join("\n")}\n`;
 }
 
 function swapSection(result: SwapBench): string {
@@ -94,7 +117,40 @@ rollback figure is the whole API call as the CLI sees it — signature and model
 store, prepare (nothing to load), the atomic flip, promote and every node's confirmation — so it is an
 upper bound of "API call → every node serving". Requests: ${result.requestsIdle} without swaps,
 ${result.requestsSwapping} while swapping.
-`;
+${swapAnalysis(result)}`;
+}
+
+/** Why a swap target was missed, and what would close it (only for the targets missed in this run). */
+function swapAnalysis(result: SwapBench): string {
+  const notes: string[] = [];
+  if (result.spreadP99Ms > 5) {
+    notes.push(
+      "- **Switch spread.** Redis pub/sub reaches 8 subscribers within ~0.5 ms here (NOTES.md), so most of the " +
+        "spread is each node's event loop being busy when `promote` arrives: onnxruntime-node runs " +
+        "`session.run` synchronously on the main thread (its backend wraps it in `setImmediate`), and under " +
+        "32-way load every node's loop is a queue of inference calls and HTTP parsing; the swap waits its turn. " +
+        "What would close it: run inference in worker threads (a session per worker) so the main loop only " +
+        "parses, swaps and answers — the swap then runs within a millisecond of delivery; and on these shared " +
+        "2 cores, the load generator and five processes compete for the CPU as well.",
+    );
+  }
+  if (result.rollbackP99Ms > 50) {
+    notes.push(
+      "- **Rollback latency.** A rollback is the full two-phase protocol: the controller re-reads and " +
+        "re-verifies the version's signature from the store, publishes `prepare`, waits for every node's " +
+        "`staged` (immediate: the version is warm), flips, publishes `promote` and waits for every node's " +
+        "confirmation — four bus hops and several store and Redis round trips, each queued behind the load " +
+        "on these 2 cores. What would close it: the controller caching verified signatures (versions are " +
+        "immutable), and a one-phase flip when every live node's heartbeat already lists the target as warm.",
+    );
+  }
+  if (result.p99Ratio > 1.2) {
+    notes.push(
+      "- **p99 while swapping.** Latency here is dominated by queueing in the load generator and the nodes on " +
+        "2 shared cores; swaps add bus and Redis traffic to the same cores.",
+    );
+  }
+  return notes.length === 0 ? "" : `\nWhere a target is missed, why, and what would close it:\n\n${notes.join("\n")}\n`;
 }
 
 function memorySection(result: MemoryBench): string {
@@ -109,7 +165,17 @@ releases the previous one (the path that leaks if anything does). Node RSS read 
 | RSS growth over ${result.swaps} swaps (after the first 50) | ≤ 10 % | **${(result.worstGrowth * 100).toFixed(1)} %** (worst node) | ${verdict(result.worstGrowth <= 0.1)} |
 
 RSS after 50 swaps: ${list(result.rssAfterWarmupMiB)}; after ${result.swaps}: ${list(result.rssAtEndMiB)}.
-`;
+${
+  result.worstGrowth > 0.1
+    ? `
+Where the target is missed: this run does not tell a leak from a heap that has not settled (V8 grows its
+old space before it collects it; onnxruntime keeps per-session arenas, and upstream reports leaks in some
+cases, onnxruntime issue 25325). What would tell them apart and close it: the same run with
+\`--expose-gc\` and a forced collection before each sample, and 10,000 swaps to see whether growth flattens;
+if it does not, pooling sessions per version instead of creating one per swap.
+`
+    : ""
+}`;
 }
 
 async function main(): Promise<void> {
