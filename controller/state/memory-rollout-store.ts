@@ -4,11 +4,10 @@
  * lock owner promotes, a finished rollout clears only its own record. Each method runs without an
  * await between its checks and its writes, which is what makes it atomic in one process.
  */
-import { randomBytes } from "node:crypto";
 import { ErrorCode, StateError } from "../../core/errors.js";
 import type { MemoryFleetState } from "../../core/memory/memory-fleet-state.js";
 import { emptyModelState, type HistoryEntry, type ModelState, type Rollout } from "../../core/model-state.js";
-import type { BeginOptions, RolloutLease, RolloutTransitions } from "./rollout-transitions.js";
+import { type BeginOptions, newRollout, type RolloutLease, type RolloutTransitions } from "./rollout-transitions.js";
 
 export class MemoryRolloutStore implements RolloutTransitions {
   constructor(
@@ -40,15 +39,7 @@ export class MemoryRolloutStore implements RolloutTransitions {
         `${model} is at revision ${state.revision}, not the expected ${options.expectRevision}`,
       );
     }
-    const rollout: Rollout = {
-      id: randomBytes(8).toString("hex"),
-      target: options.target,
-      phase: "preparing",
-      startedAt: (options.now ?? new Date()).toISOString(),
-      by: options.by,
-      ...(options.allowIncompatible ? { allowIncompatible: true } : {}),
-    };
-    const token = randomBytes(16).toString("hex");
+    const { rollout, token } = newRollout(options);
     this.fleet.locks.set(model, { token, expiresAt: Date.now() + options.lockTtlMs });
     this.fleet.states.set(model, { ...state, rollout });
     return {

@@ -3,7 +3,6 @@
  * script (controller/state/lua); this class only assembles keys and arguments and maps each script
  * status to a typed error in one function.
  */
-import { randomBytes } from "node:crypto";
 import { ErrorCode, StateError } from "../../core/errors.js";
 import {
   emptyModelState,
@@ -17,7 +16,7 @@ import type { PointerStore } from "../../core/pointer-store.js";
 import { toStateError } from "../../core/redis/connection.js";
 import type { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { LuaScript } from "../../core/redis/lua-script.js";
-import type { BeginOptions, RolloutLease, RolloutTransitions } from "./rollout-transitions.js";
+import { type BeginOptions, newRollout, type RolloutLease, type RolloutTransitions } from "./rollout-transitions.js";
 
 const beginScript = new LuaScript(new URL("./lua/beginRollout-2.lua", import.meta.url));
 const extendScript = new LuaScript(new URL("./lua/extendLock-1.lua", import.meta.url));
@@ -92,15 +91,7 @@ export class RedisRolloutStore implements RolloutTransitions {
   /** Takes the model's rollout lock. Fails with ROLLOUT_IN_PROGRESS or REVISION_MISMATCH. */
   async begin(model: string, options: BeginOptions): Promise<RolloutLease> {
     const { fleet } = this;
-    const rollout: Rollout = {
-      id: randomBytes(8).toString("hex"),
-      target: options.target,
-      phase: "preparing",
-      startedAt: (options.now ?? new Date()).toISOString(),
-      by: options.by,
-      ...(options.allowIncompatible ? { allowIncompatible: true } : {}),
-    };
-    const token = randomBytes(16).toString("hex");
+    const { rollout, token } = newRollout(options);
     let reply: unknown;
     try {
       reply = await beginScript.run(

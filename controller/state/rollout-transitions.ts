@@ -2,6 +2,7 @@
  * The controller's state transitions, as the rollout coordinator needs them. Two implementations
  * with the same rules: Redis (Lua scripts, for fleets) and in-memory (the embedded default).
  */
+import { randomBytes } from "node:crypto";
 import type { HistoryEntry, ModelState, Rollout } from "../../core/model-state.js";
 
 /** A rollout's hold on a model: what it started from and the lock it owns. */
@@ -34,4 +35,19 @@ export interface RolloutTransitions {
   finish(lease: RolloutLease, entry: HistoryEntry): Promise<boolean>;
   /** Copies a durable pointer into the working state when it is behind (no-op without one). */
   syncFromDurable(model: string): Promise<void>;
+}
+
+/** A new rollout record and the random owner token of its lock (both backends make them the same way). */
+export function newRollout(options: BeginOptions): { rollout: Rollout; token: string } {
+  return {
+    rollout: {
+      id: randomBytes(8).toString("hex"),
+      target: options.target,
+      phase: "preparing",
+      startedAt: (options.now ?? new Date()).toISOString(),
+      by: options.by,
+      ...(options.allowIncompatible ? { allowIncompatible: true } : {}),
+    },
+    token: randomBytes(16).toString("hex"),
+  };
 }
