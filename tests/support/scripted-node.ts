@@ -64,21 +64,23 @@ export class ScriptedNode {
       this.fleet.keys.commandChannel(model),
       (payload) => void this.handle(parseCommand(payload)),
     );
-    // Like the real node: after a reconnect, answer a prepare it may have missed, from the state.
-    this.bus.onReconnect(() => {
-      void this.fleet
-        .getModelState(model)
-        .then((state) => {
-          const rollout = state.rollout;
-          if (rollout?.phase === "preparing") {
-            return this.handle({ type: "prepare", model, version: rollout.target, rolloutId: rollout.id });
-          }
-        })
-        .catch(() => undefined);
-    });
+    // Like the real node: after a reconnect and on a resync timer, answer a prepare it may have missed.
+    this.bus.onReconnect(() => void this.resync());
     await this.beat();
-    this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), 100);
+    let beats = 0;
+    this.heartbeat = setInterval(() => {
+      void this.beat().catch(() => undefined);
+      if (++beats % 5 === 0) void this.resync();
+    }, 100);
     return this;
+  }
+
+  private async resync(): Promise<void> {
+    const { model } = this.options;
+    const state = await this.fleet.getModelState(model).catch(() => undefined);
+    const rollout = state?.rollout;
+    if (rollout?.phase === "preparing")
+      await this.handle({ type: "prepare", model, version: rollout.target, rolloutId: rollout.id });
   }
 
   private async beat(): Promise<void> {
