@@ -84,7 +84,7 @@ describe("a controller with CUTOVER_STATE=ssm", () => {
     const response = await controller.app.request(`/v1/models/${MODEL}/activate`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ version }),
+      body: JSON.stringify({ version, timeoutMs: 20_000 }),
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
@@ -121,10 +121,10 @@ describe("a controller with CUTOVER_STATE=ssm", () => {
     const rollback = await controller.app.request(`/v1/models/${MODEL}/rollback`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: "{}",
+      body: JSON.stringify({ timeoutMs: 20_000 }),
     });
     expect(await rollback.json()).toMatchObject({ from: "v2", to: "v1", revision: 3 });
-  });
+  }, 90_000); // two Redis restarts and three rollouts: slow on a loaded 2-core CI box
 
   it("an unreachable SSM fails the activation with STATE_UNREACHABLE and moves nothing", async () => {
     const prefix = "ssm-down:";
