@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 const jsonReport = process.env.VITEST_JSON_REPORT
   ? {
       reporters: ["default", "json"],
-      outputFile: { json: `.tmp/vitest-${process.argv.includes("tests/e2e") ? "e2e" : "main"}.json` },
+      outputFile: { json: `.tmp/vitest-${process.argv.includes("tests/e2e") ? "processes" : "unit"}.json` },
     }
   : { reporters: ["default"] };
 

@@ -81,6 +81,7 @@ export async function infer(
     method: "POST",
     headers: { "content-type": "application/json" },
     body,
+    signal: AbortSignal.timeout(15_000),
   });
   const json = (await response.json()) as InferAnswer["body"];
   return { status: response.status, ...(json.model_version ? { version: json.model_version } : {}), body: json };
