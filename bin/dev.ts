@@ -9,12 +9,12 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { serve } from "@hono/node-server";
 import { assembleController, controllerCredentials } from "../controller/controller.js";
 import { pushVersion } from "../controller/publisher.js";
 import { MemoryRolloutStore } from "../controller/state/memory-rollout-store.js";
 import { ArtifactLayout } from "../core/artifact-layout.js";
 import type { NodeConfig } from "../core/config.js";
+import { closeServer, listen } from "../core/http-listen.js";
 import { MemoryBus } from "../core/memory/memory-bus.js";
 import { MemoryFleetState } from "../core/memory/memory-fleet-state.js";
 import { generateSigningKeyPair, loadSigningKey } from "../core/oms/keys.js";
@@ -112,11 +112,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     lockTtlMs: 30_000,
     close: async () => registry.store.close(),
   });
-  const server = await new Promise<ReturnType<typeof serve>>((ready) => {
-    const started = serve({ fetch: controller.app.fetch, port: options.port, hostname: "127.0.0.1" }, () =>
-      ready(started),
-    );
-  });
+  const { server } = await listen(controller.app.fetch, options.port, "127.0.0.1");
 
   const models = await registry.listModels();
   const nodes: RunningNode[] = [];
@@ -155,7 +151,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     token,
     async close() {
       for (const node of nodes) await node.close();
-      await new Promise<void>((done) => server.close(() => done()));
+      await closeServer(server);
       await controller.close();
     },
   };

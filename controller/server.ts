@@ -1,6 +1,7 @@
 /** `cutover controller`: the controller as a long-running HTTP server. */
-import { serve } from "@hono/node-server";
+
 import type { ControllerConfig } from "../core/config.js";
+import { closeServer, listen } from "../core/http-listen.js";
 import { type ControllerTuning, createController } from "./controller.js";
 
 export interface RunningController {
@@ -14,17 +15,14 @@ export async function startControllerServer(
   tuning: ControllerTuning = {},
 ): Promise<RunningController> {
   const controller = await createController(config, tuning);
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const started = serve({ fetch: controller.app.fetch, port: config.port, hostname: "0.0.0.0" }, () =>
-      resolve(started),
-    );
+  const { server, port } = await listen(controller.app.fetch, config.port, "0.0.0.0").catch(async (error: unknown) => {
+    await controller.close();
+    throw error;
   });
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : config.port;
   return {
     port,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       await controller.close();
     },
   };

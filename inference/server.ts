@@ -2,12 +2,13 @@
  * `cutover node`: an inference node — the agent plus the Open Inference Protocol server — built
  * from its configuration. It serves what it last applied before Redis or the store answer.
  */
-import { serve } from "@hono/node-server";
+
 import { ArtifactLayout } from "../core/artifact-layout.js";
 import type { Bus } from "../core/bus.js";
 import type { NodeConfig } from "../core/config.js";
 import { ConfigError } from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
+import { closeServer, listen } from "../core/http-listen.js";
 import { loadTrustedKeys } from "../core/oms/keys.js";
 import { createRedis } from "../core/redis/connection.js";
 import { RedisFleetState } from "../core/redis/fleet-state.js";
@@ -96,15 +97,15 @@ export async function startNodeOn(
     maxRequestBytes: config.maxRequestBytes,
     serverVersion: options.serverVersion ?? "unknown",
   });
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const started = serve({ fetch: app.fetch, port: config.port, hostname: "0.0.0.0" }, () => resolve(started));
+  const { server, port } = await listen(app.fetch, config.port, "0.0.0.0").catch(async (error: unknown) => {
+    await agent.stop(0);
+    throw error;
   });
-  const address = server.address();
   return {
-    port: typeof address === "object" && address !== null ? address.port : config.port,
+    port,
     agent,
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = closeServer(server);
       await agent.stop();
       await closed;
       registry.store.close();

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
-import { freePort } from "../support/free-port.js";
+import { consecutiveFreePorts } from "../support/free-port.js";
 import { infer } from "../support/node-harness.js";
 import { tempDir } from "../support/temp-dir.js";
 
@@ -65,7 +65,9 @@ describe("npm start (cutover dev): the whole product in one process, no Redis, n
   let ports: { controller: number; node: number };
   beforeAll(async () => {
     work = await tempDir();
-    ports = { controller: await freePort(), node: await freePort() };
+    // Three consecutive ports: the controller, then the two nodes (cutover dev numbers nodes upwards).
+    const base = await consecutiveFreePorts(3);
+    ports = { controller: base, node: base + 1 };
   });
   afterAll(() => work.cleanup());
 
@@ -97,6 +99,31 @@ describe("npm start (cutover dev): the whole product in one process, no Redis, n
       dev.child.kill("SIGINT");
     }
     expect(await dev.exited).toBe(0);
+  });
+
+  it("a port already in use is a one-line error, not a stack trace", async () => {
+    const { createServer } = await import("node:net");
+    const blocker = createServer();
+    const port = await new Promise<number>((resolve) =>
+      blocker.listen(0, "127.0.0.1", () => resolve((blocker.address() as { port: number }).port)),
+    );
+    try {
+      const run = await runCli([
+        "dev",
+        "--dir",
+        join(work.path, "busy"),
+        "--port",
+        String(port),
+        "--node-port",
+        String(ports.node),
+      ]);
+      expect(run.code).toBe(1);
+      expect(run.stderr.trim().split("\n").at(-1)).toBe(
+        `cutover: INVALID_CONFIG: port ${port} on 127.0.0.1 is already in use (set CUTOVER_PORT or --port)`,
+      );
+    } finally {
+      blocker.close();
+    }
   });
 
   it("a second run reuses what the first published", async () => {
