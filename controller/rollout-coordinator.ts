@@ -13,7 +13,13 @@ import type { Bus } from "../core/bus.js";
 import { ConfigError, ErrorCode, errorMessage, InputError, RolloutError, StateError } from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
 import { encodeMessage } from "../core/messages.js";
-import { type HistoryEntry, type ModelState, type NodeOutcome, nodeServes } from "../core/model-state.js";
+import {
+  type HistoryEntry,
+  type ModelState,
+  type NodeOutcome,
+  type NodeRecord,
+  nodeServes,
+} from "../core/model-state.js";
 import { assertModelName, assertVersionName } from "../core/names.js";
 import type { TrustedKey } from "../core/oms/keys.js";
 import { verifyBundle } from "../core/oms/verifier.js";
@@ -165,9 +171,8 @@ export class RolloutCoordinator {
     }
   }
 
-  private async liveNodeIds(model: string): Promise<Set<string>> {
-    const nodes = await this.options.fleet.listNodes();
-    return new Set(nodes.filter((node) => nodeServes(node, model)).map((node) => node.nodeId));
+  private async liveNodes(model: string): Promise<NodeRecord[]> {
+    return (await this.options.fleet.listNodes()).filter((node) => nodeServes(node, model));
   }
 
   private async run(
@@ -180,15 +185,18 @@ export class RolloutCoordinator {
     const { fleet, bus, store } = this.options;
     const { model, rollout } = lease;
     const commands = fleet.keys.commandChannel(model);
-    let live = await this.liveNodeIds(model);
+    let live = new Set((await this.liveNodes(model)).map((node) => node.nodeId));
     const expected = new Set(live);
+    let promotedRevision: number | undefined;
 
     const tick = async () => {
       if (!(await store.extend(lease, this.lockTtlMs))) {
         throw new StateError(ErrorCode.LockLost, `the rollout lock of ${model} expired while nodes were staging`);
       }
-      live = await this.liveNodeIds(model);
+      const records = await this.liveNodes(model);
+      live = new Set(records.map((node) => node.nodeId));
       for (const nodeId of expected) if (!live.has(nodeId) && !reports.prepared.has(nodeId)) expected.delete(nodeId);
+      reports.absorbHeartbeats(records, model, rollout.target, promotedRevision);
     };
     const anyFailed = () => [...reports.prepared.values()].some((report) => report.type === "failed");
     const allStaged = () => [...expected].every((nodeId) => reports.prepared.get(nodeId)?.type === "staged");
@@ -233,6 +241,7 @@ export class RolloutCoordinator {
     }
 
     const promoted = await store.promote(lease);
+    promotedRevision = promoted.revision;
     await bus.publish(
       commands,
       encodeMessage({

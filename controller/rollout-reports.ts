@@ -4,6 +4,7 @@
  */
 import type { Bus, Unsubscribe } from "../core/bus.js";
 import { type FailedMessage, type PromotedMessage, parseReport, type StagedMessage } from "../core/messages.js";
+import type { NodeRecord } from "../core/model-state.js";
 
 export type NodeReport = StagedMessage | FailedMessage;
 
@@ -64,6 +65,54 @@ export class RolloutReports {
       }, recheckMs);
       this.listeners.add(check);
     });
+  }
+
+  /**
+   * Reads what nodes' heartbeat records say about this rollout — staged for it, or already serving the
+   * target at the promoted revision — for the nodes whose message did not arrive (pub/sub is only a
+   * wake-up signal: a report lost in a Redis reconnect must not fail the rollout).
+   */
+  absorbHeartbeats(records: readonly NodeRecord[], model: string, target: string, promotedRevision?: number): void {
+    let changed = false;
+    for (const record of records) {
+      const status = record.models[model];
+      if (status === undefined) continue;
+      const { nodeId } = record;
+      if (
+        !this.prepared.has(nodeId) &&
+        status.staged?.rolloutId === this.rolloutId &&
+        status.staged.state === "staged"
+      ) {
+        this.prepared.set(nodeId, {
+          type: "staged",
+          nodeId,
+          model,
+          version: target,
+          rolloutId: this.rolloutId,
+          loadMs: 0,
+          warmupMs: 0,
+        });
+        changed = true;
+      }
+      if (
+        promotedRevision !== undefined &&
+        !this.promoted.has(nodeId) &&
+        status.active === target &&
+        status.revision >= promotedRevision
+      ) {
+        this.promoted.set(nodeId, {
+          type: "promoted",
+          nodeId,
+          model,
+          version: target,
+          revision: status.revision,
+          rolloutId: this.rolloutId,
+          at: Date.parse(record.updatedAt),
+        });
+        changed = true;
+      }
+    }
+    if (changed) for (const listener of this.listeners) listener();
   }
 
   async close(): Promise<void> {

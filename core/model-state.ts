@@ -66,7 +66,12 @@ export const nodeModelStatusSchema = z.object({
   revision: z.number().int().nonnegative(),
   warm: z.array(z.string()),
   staged: z
-    .object({ version: z.string(), state: z.enum(["fetching", "loading", "warming", "staged", "failed"]) })
+    .object({
+      version: z.string(),
+      state: z.enum(["fetching", "loading", "warming", "staged", "failed"]),
+      /** The rollout it was staged for: lets the controller read the answer from the heartbeat too. */
+      rolloutId: z.string().optional(),
+    })
     .nullable(),
   lastError: z.string().nullable(),
 });

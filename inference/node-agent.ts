@@ -57,7 +57,7 @@ export class NodeAgent {
   readonly slots = new Map<string, ModelSlot>();
   private readonly queues = new Map<string, Promise<void>>();
   private readonly subscriptions = new Map<string, Unsubscribe>();
-  private readonly stagingState = new Map<string, { version: string; state: StagedState }>();
+  private readonly stagingState = new Map<string, { version: string; state: StagedState; rolloutId?: string }>();
   private readonly lastError = new Map<string, string | null>();
   /** The last rollout each model answered `prepare` for (staged or failed), so it is answered once. */
   private readonly answered = new Map<string, string>();
@@ -255,6 +255,9 @@ export class NodeAgent {
       this.updateResidentGauge();
       this.lastError.set(model, null);
       const [loadMs, warmupMs] = loadedNow ? [loaded.loadMs, loaded.warmupMs] : [0, 0];
+      // The answer also goes into the heartbeat: a controller that missed the message still sees it.
+      this.stagingState.set(model, { version, state: "staged", rolloutId });
+      void this.heartbeat();
       await this.report(model, { type: "staged", nodeId, model, version, rolloutId, loadMs, warmupMs });
     } catch (error) {
       const code = error instanceof CutoverError ? error.code : "INTERNAL";

@@ -149,7 +149,7 @@ describe("a promote that arrives after a resync already applied it", () => {
       const lease = await transitions.begin(MODEL, { target: "v2", by: "slow", lockTtlMs: 10_000 });
       const promoted = await transitions.promote(lease);
       await expect.poll(async () => (await infer(late.url)).version, { timeout: 5_000 }).toBe("v2");
-      expect(reports.filter((r) => r.type === "promoted")).toHaveLength(1);
+      await expect.poll(() => reports.filter((r) => r.type === "promoted").length).toBe(1);
       await bus.publish(
         fleet.keys.commandChannel(MODEL),
         encodeMessage({
