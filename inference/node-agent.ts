@@ -19,9 +19,11 @@ import type { FleetStateStore } from "../core/fleet-state.js";
 import {
   type CommandMessage,
   encodeMessage,
+  type FailedMessage,
   type PrepareMessage,
   parseCommand,
   type ReportMessage,
+  type StagedMessage,
 } from "../core/messages.js";
 import type { ModelState, NodeRecord } from "../core/model-state.js";
 import type { TrustedKey } from "../core/oms/keys.js";
@@ -61,6 +63,8 @@ export class NodeAgent {
   private readonly lastError = new Map<string, string | null>();
   /** The last rollout each model answered `prepare` for (staged or failed), so it is answered once. */
   private readonly answered = new Map<string, string>();
+  /** The last staged/failed answer per model, said again on resync while its rollout still waits. */
+  private readonly lastAnswer = new Map<string, StagedMessage | FailedMessage>();
   /** The last swap per model, to confirm a promote that arrives after a resync already applied it. */
   private readonly lastSwap = new Map<string, { version: string; revision: number; at: number }>();
   private readonly applied: AppliedStore;
@@ -188,6 +192,7 @@ export class NodeAgent {
   }
 
   private async report(model: string, message: ReportMessage): Promise<void> {
+    if (message.type !== "promoted") this.lastAnswer.set(model, message);
     await this.options.bus
       .publish(this.options.fleet.keys.reportChannel(model), encodeMessage(message))
       .catch((error: unknown) => {
@@ -383,6 +388,10 @@ export class NodeAgent {
         rolloutId: rollout.id,
         ...(rollout.allowIncompatible ? { allowIncompatible: true } : {}),
       });
+    } else if (rollout?.phase === "preparing") {
+      // Answered, but the rollout still waits: the report may have been lost in a reconnect. Say it again.
+      const answer = this.lastAnswer.get(model);
+      if (answer?.rolloutId === rollout.id) await this.report(model, answer);
     }
   }
 

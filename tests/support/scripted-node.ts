@@ -5,7 +5,7 @@
  * agent. It never loads a model.
  */
 import type { Redis } from "ioredis";
-import { type CommandMessage, encodeMessage, parseCommand } from "../../core/messages.js";
+import { type CommandMessage, encodeMessage, parseCommand, type ReportMessage } from "../../core/messages.js";
 import type { NodeRecord } from "../../core/model-state.js";
 import { createRedis } from "../../core/redis/connection.js";
 import { RedisFleetState } from "../../core/redis/fleet-state.js";
@@ -28,6 +28,7 @@ export interface ScriptedNodeOptions {
 export class ScriptedNode {
   readonly received: CommandMessage[] = [];
   private readonly answered = new Set<string>();
+  private lastAnswer: Exclude<ReportMessage, { type: "promoted" }> | undefined;
   active: string | null = null;
   private staged: { version: string; state: "staged" | "failed" } | null = null;
   private readonly redis: Redis;
@@ -79,16 +80,23 @@ export class ScriptedNode {
     const { model } = this.options;
     const state = await this.fleet.getModelState(model).catch(() => undefined);
     const rollout = state?.rollout;
-    if (rollout?.phase === "preparing")
-      await this.handle({ type: "prepare", model, version: rollout.target, rolloutId: rollout.id });
+    if (rollout?.phase !== "preparing") return;
+    const answer = this.lastAnswer;
+    // Answered but still waited for: the report may have been lost in a reconnect. Say it again.
+    if (answer?.rolloutId === rollout.id) await this.report(answer);
+    else await this.handle({ type: "prepare", model, version: rollout.target, rolloutId: rollout.id });
   }
 
   private async beat(): Promise<void> {
     await this.fleet.heartbeat(this.record(), this.options.heartbeatTtlMs ?? 1_000);
   }
 
-  private async report(message: Parameters<typeof encodeMessage>[0]): Promise<void> {
-    await this.bus.publish(this.fleet.keys.reportChannel(this.options.model), encodeMessage(message));
+  private async report(message: ReportMessage): Promise<void> {
+    if (message.type !== "promoted") this.lastAnswer = message;
+    // A lost report (Redis reconnecting) is said again by the resync timer, like the real node does.
+    await this.bus
+      .publish(this.fleet.keys.reportChannel(this.options.model), encodeMessage(message))
+      .catch(() => undefined);
   }
 
   private async handle(message: CommandMessage): Promise<void> {
