@@ -51,4 +51,26 @@ export class NodeMetrics {
     help: "onnxruntime sessions loaded (active, warm, staged, or draining)",
     registers: [this.registry],
   });
+
+  /** Label children per label set, bound once: every infer request counts and times itself. */
+  private readonly requestChildren = new Map<string, { inc(): void }>();
+  private readonly latencyChildren = new Map<string, { observe(value: number): void }>();
+
+  /** One finished infer request: its outcome, and its duration in seconds where a version served it. */
+  inferred(model: string, version: string, outcome: string, seconds?: number): void {
+    const key = `${model}\u0000${version}\u0000${outcome}`;
+    let counter = this.requestChildren.get(key);
+    if (counter === undefined) {
+      counter = this.requests.labels({ model, version, outcome });
+      this.requestChildren.set(key, counter);
+    }
+    counter.inc();
+    if (seconds === undefined) return;
+    let histogram = this.latencyChildren.get(model);
+    if (histogram === undefined) {
+      histogram = this.latency.labels({ model });
+      this.latencyChildren.set(model, histogram);
+    }
+    histogram.observe(seconds);
+  }
 }

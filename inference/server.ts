@@ -18,6 +18,8 @@ import { StateKeys } from "../core/state-keys.js";
 import { createObjectStore } from "../core/store/index.js";
 import { VersionFetcher } from "../core/version-fetcher.js";
 import { createNodeApp } from "./http/app.js";
+import { InferEndpoint } from "./http/infer.js";
+import { inferRoute } from "./http/infer-route.js";
 import { NodeMetrics } from "./metrics.js";
 import { NodeAgent } from "./node-agent.js";
 
@@ -91,13 +93,17 @@ export async function startNodeOn(
     ...(options.log ? { log: options.log } : {}),
   });
   await agent.start();
+  const endpoint = new InferEndpoint(agent, metrics);
   const app = createNodeApp({
     agent,
     metrics,
+    endpoint,
     maxRequestBytes: config.maxRequestBytes,
     serverVersion: options.serverVersion ?? "unknown",
   });
-  const { server, port } = await listen(app.fetch, config.port, "0.0.0.0").catch(async (error: unknown) => {
+  const log = (message: string, error: unknown) => console.error(message, error);
+  const front = inferRoute(endpoint, config.maxRequestBytes, log);
+  const { server, port } = await listen(app.fetch, config.port, "0.0.0.0", front).catch(async (error: unknown) => {
     await agent.stop(0);
     throw error;
   });

@@ -2,59 +2,37 @@
  * The Open Inference Protocol (KServe v2) over HTTP, on Hono. Every model response names
  * `model_version`; errors are `{"error": "…"}` with 400 (bad request), 404 (unknown model or a
  * version not resident here), 413 (body over the limit) or 503 (no version loaded yet). A request
- * leases the session it starts on, so a swap in the middle of it changes nothing for it.
+ * leases the session it starts on, so a swap in the middle of it changes nothing for it. On a running
+ * node, infer calls are answered by the `node:http` route in front of this app (infer-route.ts); the
+ * routes here serve the same endpoint for any other transport (`app.request`, other runtimes).
  */
-import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { Hono, type HonoRequest } from "hono";
 import { InputError } from "../../core/errors.js";
-import { isModelName, isVersionName } from "../../core/names.js";
 import type { NodeMetrics } from "../metrics.js";
-import type { Lease } from "../model-slot.js";
 import type { NodeAgent } from "../node-agent.js";
-import { decodeInferRequest, encodeTensor } from "../tensor-codec.js";
+import { errorAnswer, type InferEndpoint, OipError } from "./infer.js";
 
 export interface NodeAppOptions {
   readonly agent: NodeAgent;
   readonly metrics: NodeMetrics;
+  readonly endpoint: InferEndpoint;
   readonly maxRequestBytes: number;
   readonly serverVersion: string;
   readonly log?: (message: string, error: unknown) => void;
 }
 
-class OipError extends Error {
-  constructor(
-    readonly status: ContentfulStatusCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export function createNodeApp(options: NodeAppOptions): Hono {
-  const { agent, metrics } = options;
+  const { agent, metrics, endpoint } = options;
   const log = options.log ?? ((message, error) => console.error(message, error));
   const app = new Hono();
 
   app.onError((error, c) => {
-    if (error instanceof OipError) return c.json({ error: error.message }, error.status);
-    if (error instanceof InputError) return c.json({ error: error.message }, 400);
-    log(`${c.req.method} ${c.req.path} failed`, error);
-    return c.json({ error: "internal error (see the node's log)" }, 500);
+    const { status, body } = errorAnswer(error, () => log(`${c.req.method} ${c.req.path} failed`, error));
+    return c.json(body, status);
   });
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
 
-  /** The lease for a model (and pinned version): 404 unknown, 503 nothing loaded yet. */
-  const lease = (model: string, version: string | undefined): Lease => {
-    if (!isModelName(model)) throw new OipError(404, `unknown model ${model}`);
-    if (version !== undefined && !isVersionName(version)) throw new OipError(404, `unknown version ${version}`);
-    const slot = agent.slots.get(model);
-    const leased = slot?.acquire(version);
-    if (leased !== undefined) return leased;
-    if (version !== undefined) throw new OipError(404, `${model} version ${version} is not loaded on this node`);
-    if (slot === undefined) throw new OipError(404, `unknown model ${model}`);
-    throw new OipError(503, `${model} has no version loaded yet`);
-  };
+  const lease = (model: string, version: string | undefined) => endpoint.lease(model, version);
 
   app.get("/v2", (c) => c.json({ name: "cutover", version: options.serverVersion, extensions: [] }));
   app.get("/v2/health/live", (c) => c.json({ live: true }));
@@ -102,49 +80,40 @@ export function createNodeApp(options: NodeAppOptions): Hono {
     c.json(readiness(c.req.param("model"), c.req.param("version"))),
   );
 
-  const limit = bodyLimit({
-    maxSize: options.maxRequestBytes,
-    onError: (c) => c.json({ error: `request body over ${options.maxRequestBytes} bytes` }, 413),
-  });
-
-  const infer = async (model: string, version: string | undefined, raw: () => Promise<unknown>) => {
-    const started = performance.now();
-    const held = lease(model, version);
-    const served = held.loaded.version;
-    let outcome = "client_error";
-    try {
-      let body: unknown;
-      try {
-        body = await raw();
-      } catch {
-        throw new InputError("the request body is not JSON");
-      }
-      const { request, feeds } = decodeInferRequest(body, held.loaded.card.inputs);
-      const wanted = request.outputs?.map((output) => output.name);
-      const unknown = wanted?.filter((name) => !held.loaded.card.outputs.some((spec) => spec.name === name)) ?? [];
-      if (unknown.length > 0) throw new InputError(`unknown output(s): ${unknown.join(", ")}`);
-      outcome = "server_error";
-      const results =
-        wanted === undefined ? await held.loaded.session.run(feeds) : await held.loaded.session.run(feeds, wanted);
-      outcome = "ok";
-      return {
-        model_name: model,
-        model_version: served,
-        ...(request.id !== undefined ? { id: request.id } : {}),
-        outputs: Object.entries(results).map(([name, tensor]) => encodeTensor(name, tensor)),
-      };
-    } finally {
-      held.end();
-      metrics.requests.inc({ model, version: served, outcome });
-      metrics.latency.observe({ model }, (performance.now() - started) / 1000);
+  /**
+   * The request body as text, at most maxRequestBytes: with a Content-Length the size is checked before
+   * a byte is read (hono's bodyLimit would build a full web Request per call); a chunked body is read
+   * as a stream and cut off at the limit.
+   */
+  const readBody = async (req: HonoRequest): Promise<string> => {
+    const max = options.maxRequestBytes;
+    const tooLarge = () => new OipError(413, `request body over ${max} bytes`);
+    const declared = req.header("content-length");
+    if (declared !== undefined && req.header("transfer-encoding") === undefined) {
+      if (Number(declared) > max) throw tooLarge();
+      return req.text().catch(() => {
+        throw new InputError("the request body could not be read");
+      });
     }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = req.raw.body?.getReader();
+    for (let next = await reader?.read(); next !== undefined && !next.done; next = await reader?.read()) {
+      size += next.value.byteLength;
+      if (size > max) {
+        await reader?.cancel();
+        throw tooLarge();
+      }
+      chunks.push(next.value);
+    }
+    return Buffer.concat(chunks).toString("utf8");
   };
 
-  app.post("/v2/models/:model/infer", limit, async (c) =>
-    c.json(await infer(c.req.param("model"), undefined, () => c.req.json())),
+  app.post("/v2/models/:model/infer", async (c) =>
+    c.json(await endpoint.infer(c.req.param("model"), undefined, () => readBody(c.req))),
   );
-  app.post("/v2/models/:model/versions/:version/infer", limit, async (c) =>
-    c.json(await infer(c.req.param("model"), c.req.param("version"), () => c.req.json())),
+  app.post("/v2/models/:model/versions/:version/infer", async (c) =>
+    c.json(await endpoint.infer(c.req.param("model"), c.req.param("version"), () => readBody(c.req))),
   );
 
   app.get("/metrics", async (c) =>

@@ -59,7 +59,7 @@ export async function benchSwaps(options: {
   idleMs: number;
   log: (line: string) => void;
 }): Promise<SwapBench> {
-  const fleet = await startFleet({ nodes: 3 });
+  const fleet = await startFleet({ nodes: 3, compiled: true });
   try {
     await fleet.activate("v1");
     const urls = fleet.nodes.map((node) => node.url);
@@ -108,7 +108,7 @@ export async function benchSwaps(options: {
 }
 
 export async function benchMemory(options: { swaps: number; log: (line: string) => void }): Promise<MemoryBench> {
-  const fleet = await startFleet({ nodes: 2, nodeEnv: { CUTOVER_KEEP_WARM: "0" } });
+  const fleet = await startFleet({ nodes: 2, compiled: true, nodeEnv: { CUTOVER_KEEP_WARM: "0" } });
   try {
     await fleet.activate("v1");
     const pids = fleet.nodes.map((node) => node.child.pid);

@@ -6,7 +6,10 @@
  *   BENCH_ROUNDS       alternating rounds per comparison (default 3)
  *   BENCH_SWAPS        swaps + rollbacks under load (default 100)
  *   BENCH_MEMORY_SWAPS swaps for the RSS figure (default 1000)
- *   BENCH_ONLY         a comma-separated subset of fetch,swaps,memory
+ *   BENCH_SCALE        node counts for the scale simulation (default 10,25,50)
+ *   BENCH_ONLY         a comma-separated subset of infer,swaps,memory,fetch,scale
+ *
+ * The fleet benchmarks run the compiled build (what `npm ci` installs): run.ts compiles first.
  */
 import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
@@ -14,6 +17,8 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { benchFetchVerify, type FetchVerifyResult } from "./fetch-verify.js";
 import { benchMemory, benchSwaps, type MemoryBench, type SwapBench } from "./fleet.js";
+import { benchInferThroughput, type InferThroughputBench } from "./infer-throughput.js";
+import { benchScale, type ScalePoint } from "./scale.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const GIB = 1024 ** 3;
@@ -153,6 +158,101 @@ function swapAnalysis(result: SwapBench): string {
   return notes.length === 0 ? "" : `\nWhere a target is missed, why, and what would close it:\n\n${notes.join("\n")}\n`;
 }
 
+function inferSection(result: InferThroughputBench): string {
+  const rps = (run: InferThroughputBench["bare"][number]) => (run.ok / run.seconds).toFixed(0);
+  const rows = result.bare.flatMap((bare, i) => {
+    const cutover = result.cutover[i];
+    return cutover === undefined
+      ? []
+      : [bare, cutover].map(
+          (run, j) =>
+            `| ${i + 1} | ${j === 0 ? "bare" : "cutover"} | ${rps(run)} | ${run.p50.toFixed(2)} | ${run.p99.toFixed(2)} | ${run.serverCpuUs.toFixed(1)} |`,
+        );
+  });
+  const cpu = (runs: InferThroughputBench["bare"]) => runs.reduce((sum, run) => sum + run.serverCpuUs, 0) / runs.length;
+  const bareCpu = cpu(result.bare);
+  const cutoverCpu = cpu(result.cutover);
+  return `## Infer throughput vs a bare server
+
+One \`cutover node\` process (compiled build, Redis heartbeats and resyncs running, metrics on) against
+tests/bench/bare-server.mjs — \`node:http\` calling onnxruntime-node directly: read the body, \`JSON.parse\`,
+build the tensor, \`session.run\`, \`JSON.stringify\` the outputs. Same model file (demo-classifier v1, 4 →
+3 floats, the smallest model: per-request overhead shows most), same request, one intra-op thread each,
+the same load process (tests/bench/load-worker.mjs: ${result.concurrency} keep-alive connections, requests back to
+back), ${result.rounds} alternating rounds of ${result.roundMs / 1000} s, medians.
+
+| figure | target | result | |
+|---|---|---|---|
+| infer throughput ÷ bare node:http + onnxruntime | ≥ 0.85 | **${result.ratio.toFixed(2)}** (${result.cutoverRps.toFixed(0)} ÷ ${result.bareRps.toFixed(0)} req/s) | ${verdict(result.ratio >= 0.85)} |
+
+| round | server | req/s | p50 ms | p99 ms | server CPU µs/request |
+|---|---|---|---|---|---|
+${rows.join("\n")}
+
+Server CPU is the server process's user + system time over the round ÷ requests answered: what a request
+costs whichever process is the bottleneck (both servers' main threads run at ~85 % of a core here, the load
+process takes most of the other). cutover spends ${(cutoverCpu - bareCpu).toFixed(1)} µs more per request
+(${cutoverCpu.toFixed(1)} vs ${bareCpu.toFixed(1)}): the lease, the model-card checks of the request, the metrics and a
+heartbeat/resync now and then. The write syscall and \`session.run\` cost the same in both; on a model whose
+\`session.run\` takes 1 ms the difference is under 1 %.
+
+How the node got here (development runs of this benchmark, same machine): 0.30 when the infer route ran
+through Hono with its \`bodyLimit\` middleware, which made the Node adapter build a full web Request per call
+(AbortSignal, web streams); ~0.77 reading the body through the adapter's direct path; ~0.80 with the common
+request checked by hand before the schema and metric label sets bound once; and this figure with \`/infer\`
+served by a \`node:http\` route in front of the Hono app (inference/http/infer-route.ts; every other route is
+still Hono's, and the Hono app serves the same endpoint for other transports).
+${
+  result.ratio < 0.85
+    ? `
+Where the target is missed in this run: the figure moves by ±0.05 between runs on this shared 2-core
+machine (see the rounds); what remains is the per-request work above, a few µs on a 4-float model.
+`
+    : ""
+}`;
+}
+
+function scaleSection(points: readonly ScalePoint[], warmFlips: number): string {
+  const row = (label: string, cell: (point: ScalePoint) => string) => `| ${label} | ${points.map(cell).join(" | ")} |`;
+  const types = [...new Set(points.flatMap((point) => Object.keys(point.messages)))];
+  const names = [...new Set(points.flatMap((point) => Object.keys(point.commandsByName)))];
+  const last = points[points.length - 1];
+  const first = points[0];
+  const perNode = (point: ScalePoint) => (point.commandsNet / point.nodes).toFixed(1);
+  return `## Scale: 10 → 50 nodes on one model
+
+tests/bench/scale.ts. Per node count, a fresh redis-server, s3rver and \`cutover controller\` (compiled
+build, processes of their own) and N inference nodes, each a real node agent and OIP server with its own two
+Redis connections, cache folder and onnxruntime sessions, all N in one process (so they share one event
+loop: spread and wall times are upper bounds). Production timing defaults (resync 5 s, heartbeat TTL 15 s).
+Cold: v1 → v2 with nothing cached (every node downloads, verifies, loads and warms at once from one S3
+server). Warm: ${warmFlips} flips between the two resident versions, per flip figures averaged.
+
+| | ${points.map((point) => `${point.nodes} nodes`).join(" | ")} |
+|---|${points.map(() => "---").join("|")}|
+${row("nodes up and serving (each fetched v1 at start)", (point) => `${point.joinMs.toFixed(0)} ms`)}
+${row("cold rollout (download + verify + load + warm, all nodes)", (point) => `${point.coldMs} ms (${point.coldConfirmed} confirmed)`)}
+${row("warm flip, API call → every node confirmed, p50", (point) => `${point.warmP50Ms} ms`)}
+${row("warm flip, max", (point) => `${point.warmMaxMs} ms`)}
+${row("switch spread p50 (one shared event loop)", (point) => `${point.warmSpreadP50Ms} ms`)}
+${types.map((type) => row(`messages per flip: \`${type}\``, (point) => String(point.messages[type] ?? 0))).join("\n")}
+${row("message deliveries per flip", (point) => point.deliveries.toFixed(0))}
+${row("Redis commands per flip (less the background)", (point) => `${point.commandsNet.toFixed(0)} (${perNode(point)} per node)`)}
+${names.map((name) => row(`… of which \`${name}\``, (point) => (point.commandsByName[name] ?? 0).toFixed(1))).join("\n")}
+${row("Redis commands per cold rollout", (point) => String(point.coldCommands))}
+${row("background: commands/s with no rollout", (point) => point.idleCommandsPerSecond.toFixed(1))}
+
+Commands are Redis's own counts (INFO commandstats, all clients), so a Lua script counts once as
+\`evalsha\` and once per command it runs. Messages are counted by a subscriber of the bench's own on the
+model's two channels. Per flip, each node receives 2 messages (\`prepare\`, \`promote\`) and sends 2
+(\`staged\`, \`promoted\`), and writes its heartbeat twice; the controller's own work is a constant
+(lock, state reads, the promotion script, history). So messages and commands grow linearly with nodes
+${first && last ? `(${perNode(first)} → ${perNode(last)} commands per node from ${first.nodes} to ${last.nodes} nodes)` : ""}, and the warm
+flip's time grows with the number of reports the controller must gather. See docs/SCALE.md for what this
+means at 100 nodes × 50 models × 10 GB.
+`;
+}
+
 function memorySection(result: MemoryBench): string {
   const list = (values: number[]) => values.map((value) => `${value.toFixed(1)} MiB`).join(", ");
   return `## Memory over ${result.swaps} swaps
@@ -181,14 +281,23 @@ if it does not, pooling sessions per version instead of creating one per swap.
 async function main(): Promise<void> {
   const bytes = Number(process.env.BENCH_FETCH_BYTES ?? GIB);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  const only = new Set((process.env.BENCH_ONLY ?? "fetch,swaps,memory").split(","));
+  const only = new Set((process.env.BENCH_ONLY ?? "infer,swaps,memory,fetch,scale").split(","));
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  log("compiling (the fleet benchmarks run the compiled build)");
+  execFileSync("npm", ["run", "--silent", "compile"], { cwd: ROOT, stdio: "inherit" });
   const sections: string[] = [];
+  if (only.has("infer"))
+    sections.push(inferSection(await benchInferThroughput({ concurrency: 32, roundMs: 5_000, rounds: 3, log })));
   if (only.has("swaps"))
     sections.push(swapSection(await benchSwaps({ swaps: Number(process.env.BENCH_SWAPS ?? 100), idleMs: 8_000, log })));
   if (only.has("memory"))
     sections.push(memorySection(await benchMemory({ swaps: Number(process.env.BENCH_MEMORY_SWAPS ?? 1000), log })));
   if (only.has("fetch")) sections.push(fetchSection(await benchFetchVerify({ bytes, rounds, log })));
+  if (only.has("scale")) {
+    const nodeCounts = (process.env.BENCH_SCALE ?? "10,25,50").split(",").map(Number);
+    const warmFlips = 6;
+    sections.push(scaleSection(await benchScale({ nodeCounts, warmFlips, log }), warmFlips));
+  }
   const reduced =
     bytes < GIB ? `\n> Reduced run (BENCH_FETCH_BYTES=${bytes}); the targets are stated for 1 GiB.\n` : "";
   const markdown = `# Benchmarks

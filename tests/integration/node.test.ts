@@ -1,9 +1,13 @@
+import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
 import { encodeMessage, parseReport, type ReportMessage } from "../../core/messages.js";
 import { createRedis } from "../../core/redis/connection.js";
 import { RedisBus } from "../../core/redis/redis-bus.js";
 import { StateKeys } from "../../core/state-keys.js";
+import { createNodeApp } from "../../inference/http/app.js";
+import { InferEndpoint } from "../../inference/http/infer.js";
+import { NodeMetrics } from "../../inference/metrics.js";
 import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
 import { FEATURES, infer, loadGenerator, startTestNode, type TestNode } from "../support/node-harness.js";
 
@@ -258,5 +262,81 @@ describe("malformed inference requests get a 4xx, never a 5xx", () => {
     });
     expect(nested.status).toBe(200);
     expect((await fetch(`${node.url}/v2/models/other/infer`, { method: "POST", body: "{}" })).status).toBe(404);
+  });
+
+  it("a chunked body (no Content-Length) is read to the limit: within it 200, over it 413", async () => {
+    const chunked = (text: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const url = new URL(`${served.url}/v2/models/${MODEL}/infer`);
+        const request = httpRequest(
+          { host: url.hostname, port: url.port, path: url.pathname, method: "POST" },
+          (response) => {
+            let body = "";
+            response.on("data", (chunk: Buffer) => {
+              body += chunk.toString();
+            });
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+          },
+        );
+        request.on("error", reject);
+        // Several writes without a length: Node sends Transfer-Encoding: chunked.
+        for (let i = 0; i < text.length; i += 16_384) request.write(text.slice(i, i + 16_384));
+        request.end();
+      });
+    const valid = JSON.stringify({ inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: FEATURES }] });
+    const ok = await chunked(valid);
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body).model_version).toBe("v1");
+    const big = await chunked(JSON.stringify({ inputs: [], pad: "x".repeat(200_000) }));
+    expect(big.status).toBe(413);
+    expect(JSON.parse(big.body).error).toMatch(/over 65536 bytes/);
+    expect((await infer(served.url)).status).toBe(200);
+  });
+
+  it("the Hono app answers infer calls exactly like the node:http route in front of it", async () => {
+    const metrics = new NodeMetrics();
+    const endpoint = new InferEndpoint(served.node.agent, metrics);
+    const app = createNodeApp({
+      agent: served.node.agent,
+      metrics,
+      endpoint,
+      maxRequestBytes: 64 * 1024,
+      serverVersion: "test",
+    });
+    const cases: { path: string; body: string }[] = [
+      {
+        path: `/v2/models/${MODEL}/infer`,
+        body: JSON.stringify({
+          id: "r1",
+          inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: FEATURES }],
+        }),
+      },
+      { path: `/v2/models/${MODEL}/infer`, body: "{" },
+      { path: `/v2/models/${MODEL}/versions/v9/infer`, body: "{}" },
+      { path: "/v2/models/other/infer", body: "{}" },
+      { path: `/v2/models/${MODEL}/infer`, body: JSON.stringify({ pad: "x".repeat(70_000) }) },
+    ];
+    for (const { path, body } of cases) {
+      const init = { method: "POST", headers: { "content-type": "application/json" }, body };
+      const viaApp = await app.request(path, init);
+      const viaHttp = await fetch(`${served.url}${path}`, init);
+      expect({ path, status: viaApp.status, body: await viaApp.json() }).toEqual({
+        path,
+        status: viaHttp.status,
+        body: await viaHttp.json(),
+      });
+    }
+    // A stream body (no Content-Length) through the app: read and cut off at the limit too.
+    const stream = new Blob(['{"pad":"', "x".repeat(70_000), '"}']).stream();
+    const streamed = await app.request(`/v2/models/${MODEL}/infer`, {
+      method: "POST",
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    // Requests no version served are counted as such.
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/cutover_infer_requests_total\{model="demo",version="",outcome="not_serving"\} 1/);
+    expect(text).toMatch(/cutover_infer_requests_total\{model="demo",version="v1",outcome="ok"\} 1/);
   });
 });

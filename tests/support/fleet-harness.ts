@@ -57,6 +57,7 @@ function processOf(
   args: string[],
   env: Record<string, string>,
   ready: string,
+  compiled = false,
 ): FleetProcess {
   const entry: FleetProcess = {
     name,
@@ -65,7 +66,8 @@ function processOf(
     child: undefined as unknown as ChildProcess,
     log: "",
     async start() {
-      entry.child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bin/main.ts"), ...args], {
+      const command = compiled ? [join(ROOT, "bin/cutover.js")] : ["--import", "tsx", join(ROOT, "bin/main.ts")];
+      entry.child = spawn(process.execPath, [...command, ...args], {
         cwd: ROOT,
         env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
         stdio: ["ignore", "ignore", "pipe"],
@@ -100,7 +102,13 @@ function processOf(
 }
 
 export async function startFleet(
-  options: { nodes?: number; lockTtlMs?: number; nodeEnv?: Record<string, string> } = {},
+  options: {
+    nodes?: number;
+    lockTtlMs?: number;
+    nodeEnv?: Record<string, string>;
+    /** Run the compiled build (bin/cutover.js → dist/, as installed) instead of the sources through tsx. */
+    compiled?: boolean;
+  } = {},
 ): Promise<Fleet> {
   const [redis, s3, work] = await Promise.all([
     startRedisServer({ persist: true }),
@@ -157,6 +165,7 @@ export async function startFleet(
       CUTOVER_ROLLOUT_LOCK_TTL_MS: String(options.lockTtlMs ?? 3_000),
     },
     "/healthz",
+    options.compiled,
   );
   await controller.start();
 
@@ -185,6 +194,7 @@ export async function startFleet(
         ...options.nodeEnv,
       },
       "/v2/health/live",
+      options.compiled,
     ) as NodeProcess;
     Object.assign(node, { redisProxy, s3Proxy });
     nodes.push(node);

@@ -22,7 +22,7 @@ import { createStatement, serializeBundle, signStatement } from "../../core/oms/
 import { verifyBundle } from "../../core/oms/verifier.js";
 import { ModelRegistry } from "../../core/registry.js";
 import { FolderStore } from "../../core/store/index.js";
-import { decodeInferRequest } from "../../inference/tensor-codec.js";
+import { decodeInferRequest, inferRequestSchema, isPlainInferRequest } from "../../inference/tensor-codec.js";
 import { DEMO } from "../support/registry-contract.js";
 import { tempDir } from "../support/temp-dir.js";
 
@@ -93,6 +93,53 @@ describe("fuzz: the OIP infer request parser", () => {
       fc.property(fc.jsonValue(), (body) => onlyTypedErrors(() => decodeInferRequest(body, INPUTS))),
       { numRuns: RUNS },
     );
+  });
+
+  it("the hand-written fast check accepts nothing the schema rejects, and accepts the common request", () => {
+    // Mostly well-formed, each field sometimes replaced by a near miss, so both branches are exercised.
+    const mostly = <T, U>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<U>) =>
+      fc.oneof({ weight: 5, arbitrary: good }, { weight: 1, arbitrary: bad });
+    const nearMiss = fc.constantFrom(null, [], {}, "", 0, -1, 1.5, Number.NaN, "3", true);
+    const parameters = mostly(fc.constant(undefined), mostly(fc.constant({ a: 1 }), nearMiss));
+    const tensor = fc.record(
+      {
+        name: mostly(fc.constantFrom("features", "x"), nearMiss),
+        shape: mostly(fc.array(mostly(fc.integer({ min: 0, max: 6 }), nearMiss), { maxLength: 4 }), nearMiss),
+        datatype: mostly(fc.constantFrom("FP32", "INT64", "BF16"), nearMiss),
+        data: mostly(fc.array(fc.double(), { maxLength: 4 }), nearMiss),
+        parameters,
+      },
+      { requiredKeys: ["name", "shape", "datatype", "data"] },
+    );
+    const request = fc.record(
+      {
+        id: mostly(fc.constant(undefined), mostly(fc.string(), nearMiss)),
+        parameters,
+        inputs: mostly(fc.array(tensor, { maxLength: 3 }), nearMiss),
+        outputs: mostly(
+          fc.constant(undefined),
+          mostly(fc.array(fc.record({ name: mostly(fc.string(), nearMiss), parameters }), { maxLength: 2 }), nearMiss),
+        ),
+      },
+      { requiredKeys: ["inputs"] },
+    );
+    let accepted = 0;
+    fc.assert(
+      fc.property(request, (body) => {
+        if (!isPlainInferRequest(body)) return;
+        accepted++;
+        expect(inferRequestSchema.safeParse(body).success).toBe(true);
+      }),
+      { numRuns: RUNS * 4 },
+    );
+    expect(accepted).toBeGreaterThan(RUNS / 10);
+    expect(
+      isPlainInferRequest({
+        id: "r1",
+        inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: [1, 2, 3, 4] }],
+        outputs: [{ name: "probabilities" }],
+      }),
+    ).toBe(true);
   });
 });
 
