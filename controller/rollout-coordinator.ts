@@ -13,6 +13,7 @@ import type { Bus } from "../core/bus.js";
 import { ConfigError, ErrorCode, errorMessage, InputError, RolloutError, StateError } from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
 import { encodeMessage } from "../core/messages.js";
+import type { ModelCard } from "../core/model-card.js";
 import {
   type HistoryEntry,
   type ModelState,
@@ -70,10 +71,35 @@ export interface RolloutCoordinatorOptions {
   readonly onFinished?: (model: string, entry: HistoryEntry, durationMs: number) => void;
 }
 
+/** How many checked versions (signature, model card) a coordinator remembers. */
+const CHECKED_VERSIONS = 256;
+
+/**
+ * What `load` gives for `key`, loaded once: a failure (not published yet, untrusted, store down) is
+ * not remembered, so the next call loads again. The oldest entries go beyond CHECKED_VERSIONS.
+ */
+function remembered<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  const known = cache.get(key);
+  if (known !== undefined) return known;
+  const loading = load();
+  cache.set(key, loading);
+  loading.catch(() => cache.delete(key));
+  if (cache.size > CHECKED_VERSIONS) cache.delete(cache.keys().next().value ?? "");
+  return loading;
+}
+
 export class RolloutCoordinator {
   private readonly lockTtlMs: number;
   private readonly confirmTimeoutMs: number;
   private readonly recheckMs: number;
+  /**
+   * Signatures that verified and model cards read, by "model/version". A pushed version is immutable
+   * (its signature is written last, never over an existing one), so a rollback or a second activation
+   * does not read and verify it from the store again. Nodes verify what they download whatever the
+   * controller remembers.
+   */
+  private readonly verified = new Map<string, Promise<void>>();
+  private readonly cards = new Map<string, Promise<ModelCard>>();
 
   constructor(private readonly options: RolloutCoordinatorOptions) {
     this.lockTtlMs = options.lockTtlMs ?? 30_000;
@@ -155,13 +181,14 @@ export class RolloutCoordinator {
     current: ModelState,
     allowIncompatible: boolean,
   ): Promise<void> {
-    const { registry } = this.options;
-    verifyBundle(await registry.readSignature(model, version), this.options.trustedKeys);
+    const { registry, trustedKeys } = this.options;
+    await remembered(this.verified, `${model}/${version}`, async () => {
+      verifyBundle(await registry.readSignature(model, version), trustedKeys);
+    });
     if (current.active === null || allowIncompatible) return;
-    const [next, active] = await Promise.all([
-      registry.readModelCard(model, version),
-      registry.readModelCard(model, current.active),
-    ]);
+    const card = (name: string) =>
+      remembered(this.cards, `${model}/${name}`, () => registry.readModelCard(model, name));
+    const [next, active] = await Promise.all([card(version), card(current.active)]);
     const reasons = schemaIncompatibilities(active, next);
     if (reasons.length > 0) {
       throw new RolloutError(

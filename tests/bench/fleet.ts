@@ -5,14 +5,19 @@
  *             rollbacks. Failed requests; p99 latency while swapping ÷ p99 without; switch spread p99
  *             (first → last node's `promoted` report, over the 50 rollbacks); rollback to the warm
  *             version: API call → answer (the controller answers once every node confirmed serving it).
- *   memory    2 nodes with CUTOVER_KEEP_WARM=0 (every swap loads a session and releases the old one):
- *             1,000 swaps; node RSS after the first 50 and at the end.
+ *   memory    2 nodes, 1,000 swaps, with the default keep-warm (both versions resident) and with
+ *             CUTOVER_KEEP_WARM=0 (every swap loads a session and releases the old one), node RSS after
+ *             a forced full collection; beside them onnxruntime alone cycling sessions.
  */
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { HistoryEntry } from "../../core/model-state.js";
 import { MODEL } from "../support/controller-harness.js";
 import { type Fleet, startFleet } from "../support/fleet-harness.js";
 import { loadGenerator } from "../support/node-harness.js";
+import { DEMO } from "../support/registry-contract.js";
 
 export interface SwapBench {
   readonly swaps: number;
@@ -31,8 +36,8 @@ export interface SwapBench {
 
 export interface MemoryBench {
   readonly swaps: number;
-  readonly rssAfterWarmupMiB: number[];
-  readonly rssAtEndMiB: number[];
+  readonly keepWarm: number;
+  readonly trend: RssTrend;
   readonly worstGrowth: number;
 }
 
@@ -107,24 +112,83 @@ export async function benchSwaps(options: {
   }
 }
 
-export async function benchMemory(options: { swaps: number; log: (line: string) => void }): Promise<MemoryBench> {
-  const fleet = await startFleet({ nodes: 2, compiled: true, nodeEnv: { CUTOVER_KEEP_WARM: "0" } });
+/** [swaps done, RSS MiB per process after a full collection], after the first 50 and every 100. */
+export type RssTrend = [number, number[]][];
+
+const sampleAt = (done: number, total: number) => done === 50 || (done % 100 === 0 && done > 50) || done === total;
+
+/** Growth of the worst process from the first sample (after 50) to the last. */
+export function worstGrowth(trend: RssTrend): number {
+  const first = trend[0]?.[1] ?? [];
+  const last = trend.at(-1)?.[1] ?? [];
+  return Math.max(...last.map((end, i) => end / (first[i] ?? end) - 1));
+}
+
+/**
+ * Two node processes, `swaps` activations alternating v1/v2. With keepWarm 0 every swap creates an
+ * onnxruntime session and releases the previous one; with the default (1) both versions stay
+ * resident. Each sample is taken after a full garbage collection in every node (--expose-gc, SIGUSR2
+ * through gc-on-signal.mjs), so garbage not yet collected is not counted.
+ */
+export async function benchMemory(options: {
+  swaps: number;
+  keepWarm: number;
+  log: (line: string) => void;
+}): Promise<MemoryBench> {
+  const gcOnSignal = pathToFileURL(join(import.meta.dirname, "gc-on-signal.mjs")).href;
+  const fleet = await startFleet({
+    nodes: 2,
+    compiled: true,
+    nodeEnv: { CUTOVER_KEEP_WARM: String(options.keepWarm) },
+    nodeArgs: ["--expose-gc", "--import", gcOnSignal],
+  });
   try {
     await fleet.activate("v1");
     const pids = fleet.nodes.map((node) => node.child.pid);
-    let rssAfterWarmupMiB: number[] = [];
-    for (let i = 0; i < options.swaps; i++) {
-      const result = await fleet.activate(i % 2 === 0 ? "v2" : "v1");
+    const settledRss = async () => {
+      for (const node of fleet.nodes) node.child.kill("SIGUSR2");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return pids.map(rssMiB);
+    };
+    const trend: RssTrend = [];
+    for (let i = 1; i <= options.swaps; i++) {
+      const result = await fleet.activate(i % 2 === 1 ? "v2" : "v1");
       if (result.status !== 200) throw new Error(`swap ${i} failed: ${JSON.stringify(result.body)}`);
-      if (i === 49) rssAfterWarmupMiB = pids.map(rssMiB);
-      if ((i + 1) % 200 === 0)
-        options.log(`${i + 1} swaps, node RSS ${pids.map((pid) => rssMiB(pid).toFixed(1)).join(" / ")} MiB`);
+      if (sampleAt(i, options.swaps)) {
+        const rss = await settledRss();
+        trend.push([i, rss]);
+        if (i % 200 === 0)
+          options.log(
+            `keep-warm ${options.keepWarm}: ${i} swaps, node RSS ${rss.map((v) => v.toFixed(1)).join(" / ")} MiB`,
+          );
+      }
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const rssAtEndMiB = pids.map(rssMiB);
-    const growth = rssAtEndMiB.map((end, i) => end / (rssAfterWarmupMiB[i] ?? end) - 1);
-    return { swaps: options.swaps, rssAfterWarmupMiB, rssAtEndMiB, worstGrowth: Math.max(...growth) };
+    return { swaps: options.swaps, keepWarm: options.keepWarm, trend, worstGrowth: worstGrowth(trend) };
   } finally {
     await fleet.stop();
   }
+}
+
+/** onnxruntime-node alone, session create/run/release `cycles` times (tests/bench/session-cycle.mjs). */
+export function benchSessionCycles(cycles: number): Promise<RssTrend> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--expose-gc", join(import.meta.dirname, "session-cycle.mjs"), join(DEMO, "v1", "model.onnx"), String(cycles)],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    child.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`session-cycle.mjs exited ${code}: ${err}`));
+      const samples = JSON.parse(out) as [number, number][];
+      resolve(samples.map(([done, rss]) => [done, [rss]]));
+    });
+  });
 }

@@ -16,7 +16,15 @@ import { writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { benchFetchVerify, type FetchVerifyResult } from "./fetch-verify.js";
-import { benchMemory, benchSwaps, type MemoryBench, type SwapBench } from "./fleet.js";
+import {
+  benchMemory,
+  benchSessionCycles,
+  benchSwaps,
+  type MemoryBench,
+  type RssTrend,
+  type SwapBench,
+  worstGrowth,
+} from "./fleet.js";
 import { benchInferThroughput, type InferThroughputBench } from "./infer-throughput.js";
 import { benchScale, type ScalePoint } from "./scale.js";
 
@@ -253,26 +261,47 @@ means at 100 nodes × 50 models × 10 GB.
 `;
 }
 
-function memorySection(result: MemoryBench): string {
-  const list = (values: number[]) => values.map((value) => `${value.toFixed(1)} MiB`).join(", ");
-  return `## Memory over ${result.swaps} swaps
+function memorySection(warm: MemoryBench, cold: MemoryBench, bare: RssTrend): string {
+  const pct = (value: number) => `${(value * 100).toFixed(1)} %`;
+  const mib = (values: number[]) => values.map((value) => value.toFixed(1)).join(" / ");
+  const bareGrowth = worstGrowth(bare);
+  const first = (trend: RssTrend) => trend[0]?.[1] ?? [];
+  const last = (trend: RssTrend) => trend.at(-1)?.[1] ?? [];
+  const kibPer = (trend: RssTrend, count: number) =>
+    Math.max(...last(trend).map((end, i) => ((end - (first(trend)[i] ?? end)) * 1024) / count));
+  const span = (trend: RssTrend) => (trend.at(-1)?.[0] ?? 0) - (trend[0]?.[0] ?? 0);
+  const rows = cold.trend.map(([done], i) => {
+    const cell = (trend: RssTrend) => mib(trend[i]?.[1] ?? []);
+    return `| ${done} | ${cell(warm.trend)} | ${cell(cold.trend)} | ${cell(bare)} |`;
+  });
+  return `## Memory over ${warm.swaps} swaps
 
-Two node processes with \`CUTOVER_KEEP_WARM=0\`, so every swap creates an onnxruntime session and
-releases the previous one (the path that leaks if anything does). Node RSS read from /proc.
+Two node processes (compiled build), ${warm.swaps} activations alternating v1/v2, every RSS sample taken after
+a full garbage collection in each node (\`--expose-gc\`, SIGUSR2 → tests/bench/gc-on-signal.mjs), so memory
+that is only garbage not yet collected does not count. Twice: with the default \`CUTOVER_KEEP_WARM=1\` (both
+versions stay resident: a swap is a reference assignment) and with \`CUTOVER_KEEP_WARM=0\` (every swap creates
+an onnxruntime session and releases the previous one: the path that leaks if anything does). Beside them,
+onnxruntime-node alone doing the same session create / 3 runs / release ${bare.at(-1)?.[0] ?? 0} times
+(tests/bench/session-cycle.mjs, one process).
 
 | figure | target | result | |
 |---|---|---|---|
-| RSS growth over ${result.swaps} swaps (after the first 50) | ≤ 10 % | **${(result.worstGrowth * 100).toFixed(1)} %** (worst node) | ${verdict(result.worstGrowth <= 0.1)} |
+| RSS growth over ${warm.swaps} swaps (after the first 50), default keep-warm | ≤ 10 % | **${pct(warm.worstGrowth)}** (worst node) | ${verdict(warm.worstGrowth <= 0.1)} |
+| the same, a new session per swap (keep-warm 0) | ≤ 10 % | **${pct(cold.worstGrowth)}** (worst node, ${kibPer(cold.trend, span(cold.trend)).toFixed(1)} KiB per swap) | ${verdict(cold.worstGrowth <= 0.1)} |
+| onnxruntime alone, per session cycle | (context) | ${pct(bareGrowth)} of its RSS, ${kibPer(bare, span(bare)).toFixed(1)} KiB per session | |
 
-RSS after 50 swaps: ${list(result.rssAfterWarmupMiB)}; after ${result.swaps}: ${list(result.rssAtEndMiB)}.
+| swaps (sessions) | RSS MiB, keep-warm 1 (2 nodes) | RSS MiB, keep-warm 0 (2 nodes) | RSS MiB, onnxruntime alone |
+|---|---|---|---|
+${rows.join("\n")}
 ${
-  result.worstGrowth > 0.1
+  cold.worstGrowth > 0.1
     ? `
-Where the target is missed: this run does not tell a leak from a heap that has not settled (V8 grows its
-old space before it collects it; onnxruntime keeps per-session arenas, and upstream reports leaks in some
-cases, onnxruntime issue 25325). What would tell them apart and close it: the same run with
-\`--expose-gc\` and a forced collection before each sample, and 10,000 swaps to see whether growth flattens;
-if it does not, pooling sessions per version instead of creating one per swap.
+Where the target is missed (a new session per swap): onnxruntime-node itself keeps
+${kibPer(bare, span(bare)).toFixed(1)} KiB per created and released session in this run (upstream reports
+similar, onnxruntime issue 25325), so of the ${kibPer(cold.trend, span(cold.trend)).toFixed(1)} KiB a node keeps per swap about that
+much is the runtime's; the rest is the node's JS heap and V8 growing its old space. What would close it: keep
+sessions instead of re-creating them — the default keep-warm does exactly that for a rollback, and the first
+row shows the node flat then — and a pool keyed by version so that a version coming back reuses its session.
 `
     : ""
 }`;
@@ -290,8 +319,12 @@ async function main(): Promise<void> {
     sections.push(inferSection(await benchInferThroughput({ concurrency: 32, roundMs: 5_000, rounds: 3, log })));
   if (only.has("swaps"))
     sections.push(swapSection(await benchSwaps({ swaps: Number(process.env.BENCH_SWAPS ?? 100), idleMs: 8_000, log })));
-  if (only.has("memory"))
-    sections.push(memorySection(await benchMemory({ swaps: Number(process.env.BENCH_MEMORY_SWAPS ?? 1000), log })));
+  if (only.has("memory")) {
+    const swaps = Number(process.env.BENCH_MEMORY_SWAPS ?? 1000);
+    const warm = await benchMemory({ swaps, keepWarm: 1, log });
+    const cold = await benchMemory({ swaps, keepWarm: 0, log });
+    sections.push(memorySection(warm, cold, await benchSessionCycles(swaps)));
+  }
   if (only.has("fetch")) sections.push(fetchSection(await benchFetchVerify({ bytes, rounds, log })));
   if (only.has("scale")) {
     const nodeCounts = (process.env.BENCH_SCALE ?? "10,25,50").split(",").map(Number);

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
 import type { RolloutResult } from "../../controller/rollout-coordinator.js";
+import { ArtifactLayout } from "../../core/artifact-layout.js";
 import type { HistoryEntry } from "../../core/model-state.js";
+import { createObjectStore, readObject } from "../../core/store/index.js";
 import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
 
 let harness: ControllerHarness;
@@ -163,6 +165,29 @@ describe("checks before anything is published on the bus", () => {
     expect(forced.body).toMatchObject({ to: "v3", revision: 2 });
     const rollback = await post(controller, `/v1/models/${MODEL}/rollback`, {});
     expect(rollback.body).toMatchObject({ to: "v1", revision: 3 });
+  });
+
+  it("a version that verified is not read from the store again by that controller; a failure is not remembered", async () => {
+    const { controller } = await setup();
+    const store = createObjectStore(harness.config("").store);
+    const signatureKey = new ArtifactLayout().signatureKey(MODEL, "v4");
+    const signature = await readObject(store, signatureKey);
+    try {
+      expect((await post(controller, `/v1/models/${MODEL}/activate`, { version: "v4" })).status).toBe(200);
+      await store.delete(signatureKey);
+      // Versions are immutable: this controller checked v4 once and does not read it again.
+      expect((await post(controller, `/v1/models/${MODEL}/activate`, { version: "v1" })).status).toBe(200);
+      expect((await post(controller, `/v1/models/${MODEL}/activate`, { version: "v4" })).status).toBe(200);
+      // Another controller reads the store: v4 is not published any more.
+      const { controller: fresh } = await setup();
+      const missing = await post(fresh, `/v1/models/${MODEL}/activate`, { version: "v4" });
+      expect([missing.status, missing.body.error?.code]).toEqual([404, "NOT_FOUND"]);
+      await store.put(signatureKey, signature);
+      expect((await post(fresh, `/v1/models/${MODEL}/activate`, { version: "v4" })).status).toBe(200);
+    } finally {
+      await store.put(signatureKey, signature);
+      store.close();
+    }
   });
 });
 

@@ -58,6 +58,7 @@ function processOf(
   env: Record<string, string>,
   ready: string,
   compiled = false,
+  nodeArgs: readonly string[] = [],
 ): FleetProcess {
   const entry: FleetProcess = {
     name,
@@ -67,7 +68,7 @@ function processOf(
     log: "",
     async start() {
       const command = compiled ? [join(ROOT, "bin/cutover.js")] : ["--import", "tsx", join(ROOT, "bin/main.ts")];
-      entry.child = spawn(process.execPath, [...command, ...args], {
+      entry.child = spawn(process.execPath, [...nodeArgs, ...command, ...args], {
         cwd: ROOT,
         env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
         stdio: ["ignore", "ignore", "pipe"],
@@ -108,6 +109,8 @@ export async function startFleet(
     nodeEnv?: Record<string, string>;
     /** Run the compiled build (bin/cutover.js → dist/, as installed) instead of the sources through tsx. */
     compiled?: boolean;
+    /** Flags for the node processes' runtime (e.g. --expose-gc). */
+    nodeArgs?: readonly string[];
   } = {},
 ): Promise<Fleet> {
   const [redis, s3, work] = await Promise.all([
@@ -195,6 +198,7 @@ export async function startFleet(
       },
       "/v2/health/live",
       options.compiled,
+      options.nodeArgs,
     ) as NodeProcess;
     Object.assign(node, { redisProxy, s3Proxy });
     nodes.push(node);
