@@ -51,6 +51,7 @@ function runWorker(mode: Mode, env: Record<string, string>): Promise<WorkerResul
     const child = spawn(
       process.execPath,
       [
+        "--expose-gc",
         ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
         "--import",
         "tsx",

@@ -3,11 +3,12 @@
  *   raw      GET of one object, body read and dropped
  *   rawfile  GET of one object streamed into a file (what a download without cutover does)
  *   fetch    cutover's fetch + verify of the whole version into an empty cache
- * Prints one JSON line: bytes, seconds, CPU seconds, rss before, peak rss (maxRSS) after.
+ * Prints one JSON line: bytes, seconds, CPU seconds, RSS before, peak RSS during the transfer (the
+ * kernel's high-water mark, reset just before it).
  *
  *   tsx tests/bench/fetch-worker.ts raw|rawfile|fetch  (configured by the BENCH_* variables fetch-verify.ts sets)
  */
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readFileSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -29,8 +30,10 @@ const endpoint = env("BENCH_S3_ENDPOINT");
 const bucket = env("BENCH_S3_BUCKET");
 const credentials = { accessKeyId: env("BENCH_S3_KEY_ID"), secretAccessKey: env("BENCH_S3_SECRET") };
 
-async function rawGet(toFile: boolean): Promise<number> {
-  const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials });
+/** The version's signature object: small, read first by every mode so the SDK is loaded and connected. */
+const warmUpKey = () => new ArtifactLayout().signatureKey(env("BENCH_MODEL"), env("BENCH_VERSION"));
+
+async function rawGet(client: S3Client, toFile: boolean): Promise<number> {
   const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: env("BENCH_OBJECT_KEY") }));
   let bytes = 0;
   const body = response.Body as Readable;
@@ -48,28 +51,48 @@ async function rawGet(toFile: boolean): Promise<number> {
   return bytes;
 }
 
-async function fetchVerify(): Promise<number> {
-  const store = new S3Store({ bucket, endpoint, forcePathStyle: true, credentials });
-  const registry = new ModelRegistry(store, new ArtifactLayout());
-  const fetcher = new VersionFetcher({
-    registry,
-    cacheDir: env("BENCH_CACHE_DIR"),
-    trustedKeys: [trustedKeyFromPem(env("BENCH_PUBLIC_PEM"), "bench key")],
-  });
-  const fetched = await fetcher.fetch(env("BENCH_MODEL"), env("BENCH_VERSION"));
-  store.close();
-  return fetched.downloadedBytes;
+/** Sets a mode up — client created, modules loaded, one small GET done — and returns the transfer. */
+async function prepare(): Promise<() => Promise<number>> {
+  if (mode === "fetch") {
+    const store = new S3Store({ bucket, endpoint, forcePathStyle: true, credentials });
+    const registry = new ModelRegistry(store, new ArtifactLayout());
+    await registry.readSignature(env("BENCH_MODEL"), env("BENCH_VERSION"));
+    const fetcher = new VersionFetcher({
+      registry,
+      cacheDir: env("BENCH_CACHE_DIR"),
+      trustedKeys: [trustedKeyFromPem(env("BENCH_PUBLIC_PEM"), "bench key")],
+    });
+    return async () => {
+      const fetched = await fetcher.fetch(env("BENCH_MODEL"), env("BENCH_VERSION"));
+      store.close();
+      return fetched.downloadedBytes;
+    };
+  }
+  const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials });
+  const warmUp = await client.send(new GetObjectCommand({ Bucket: bucket, Key: warmUpKey() }));
+  await warmUp.Body?.transformToString();
+  return () => rawGet(client, mode === "rawfile");
 }
 
 if (mode !== "raw" && mode !== "rawfile" && mode !== "fetch")
   throw new Error("usage: fetch-worker.ts raw|rawfile|fetch");
+const transfer = await prepare();
 global.gc?.();
+// The process's peak RSS so far includes loading modules and the garbage collected just now: reset the
+// high-water mark (Linux: clear_refs 5) so that the peak read afterwards is the transfer's.
+let peakResets = true;
+try {
+  writeFileSync("/proc/self/clear_refs", "5");
+} catch {
+  peakResets = false;
+}
 const rssBefore = process.memoryUsage().rss;
 const cpuBefore = process.cpuUsage();
 const started = process.hrtime.bigint();
-const bytes = mode === "fetch" ? await fetchVerify() : await rawGet(mode === "rawfile");
+const bytes = await transfer();
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const cpu = process.cpuUsage(cpuBefore);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-const peakRss = process.resourceUsage().maxRSS * 1024;
+const hwm = /VmHWM:\s+(\d+) kB/.exec(peakResets ? readFileSync("/proc/self/status", "utf8") : "")?.[1];
+const peakRss = hwm !== undefined ? Number(hwm) * 1024 : process.resourceUsage().maxRSS * 1024;
 process.stdout.write(`${JSON.stringify({ mode, bytes, seconds, cpuSeconds, rssBefore, peakRss })}\n`);

@@ -21,6 +21,11 @@ import { DEMO } from "../support/registry-contract.js";
 
 export interface SwapBench {
   readonly swaps: number;
+  /** The same flips with no load, before the load starts: what the protocol costs on idle cores. */
+  readonly quietRollbackP50Ms: number;
+  readonly quietRollbackMaxMs: number;
+  readonly quietSpreadP50Ms: number;
+  readonly quietSpreadMaxMs: number;
   readonly requestsIdle: number;
   readonly requestsSwapping: number;
   readonly failed: number;
@@ -59,6 +64,15 @@ async function flip(fleet: Fleet, i: number): Promise<{ ok: boolean; ms: number 
   return { ok: result.status === 200 && result.body.confirmed === fleet.nodes.length, ms: performance.now() - started };
 }
 
+/** Switch spreads of the rollbacks among the last `flips` history entries. */
+async function rollbackSpreads(fleet: Fleet, flips: number): Promise<number[]> {
+  const response = await fetch(`${fleet.controller.url}/v1/models/${MODEL}/history?limit=${flips}`);
+  const { history } = (await response.json()) as { history: HistoryEntry[] };
+  return history
+    .filter((entry) => entry.action === "rollback")
+    .flatMap((entry) => (entry.switchSpreadMs === undefined ? [] : [entry.switchSpreadMs]));
+}
+
 export async function benchSwaps(options: {
   swaps: number;
   idleMs: number;
@@ -67,6 +81,14 @@ export async function benchSwaps(options: {
   const fleet = await startFleet({ nodes: 3, compiled: true });
   try {
     await fleet.activate("v1");
+    const quietFlips = 20;
+    options.log(`${quietFlips} swaps with no load`);
+    const quietRollbacks: number[] = [];
+    for (let i = 0; i < quietFlips; i++) {
+      const { ms } = await flip(fleet, i);
+      if (i % 2 === 1) quietRollbacks.push(ms);
+    }
+    const quietSpreads = await rollbackSpreads(fleet, quietFlips);
     const urls = fleet.nodes.map((node) => node.url);
     options.log(`no-swap phase: ${options.idleMs} ms at concurrency 32`);
     const idle = loadGenerator(urls, 32);
@@ -83,11 +105,7 @@ export async function benchSwaps(options: {
       if (i % 2 === 1) rollbacks.push(ms);
     }
     const swapAnswers = await swapping.stop();
-    const response = await fetch(`${fleet.controller.url}/v1/models/${MODEL}/history?limit=${options.swaps}`);
-    const { history } = (await response.json()) as { history: HistoryEntry[] };
-    const spreads = history
-      .filter((entry) => entry.action === "rollback")
-      .flatMap((entry) => (entry.switchSpreadMs === undefined ? [] : [entry.switchSpreadMs]));
+    const spreads = await rollbackSpreads(fleet, options.swaps);
     const latency = (answers: typeof idleAnswers) =>
       answers.filter((a) => a.status === 200).map((a) => a.at - a.sentAt);
     const p99IdleMs = percentile(latency(idleAnswers), 99);
@@ -95,6 +113,10 @@ export async function benchSwaps(options: {
     if (unconfirmed > 0) options.log(`${unconfirmed} flip(s) were not confirmed by every node`);
     return {
       swaps: options.swaps,
+      quietRollbackP50Ms: percentile(quietRollbacks, 50),
+      quietRollbackMaxMs: Math.max(...quietRollbacks),
+      quietSpreadP50Ms: percentile(quietSpreads, 50),
+      quietSpreadMaxMs: Math.max(...quietSpreads),
       requestsIdle: idleAnswers.length,
       requestsSwapping: swapAnswers.length,
       failed: swapAnswers.filter((a) => a.status !== 200).length + idleAnswers.filter((a) => a.status !== 200).length,

@@ -82,8 +82,11 @@ change, is what would close the second ratio.
 |---|---|---|---|---|---|
 ${result.runs.map((run, i) => `| ${Math.floor(i / 3) + 1} | ${run.mode} | ${mbps(run)} | ${run.cpuSeconds.toFixed(2)} | ${run.seconds.toFixed(2)} | ${((run.peakRss - run.rssBefore) / 2 ** 20).toFixed(1)} MiB |`).join("\n")}
 
-MB/s = 10⁶ bytes per second of wall time; CPU s = user + system time of the reading process; RSS growth =
-peak maxRSS − RSS just before the transfer.
+MB/s = 10⁶ bytes per second of wall time; CPU s = user + system time of the reading process. RSS growth =
+the kernel's peak RSS of the reading process during the transfer − its RSS just before: each mode first
+makes its client and reads one small object (the signature), then runs a full collection and resets the
+peak (\`/proc/self/clear_refs\`), so module loading and garbage from before do not count. About 30 MiB of it
+is fixed: V8 re-filling its young generation, the same for a 16 MiB object.
 ${fetchAnalysis(result)}`;
 }
 
@@ -124,37 +127,39 @@ swaps, then ${result.swaps} alternating activations (v1 → v2) and rollbacks (�
 | p99 latency while swapping ÷ p99 with no swaps | ≤ 1.2 | **${result.p99Ratio.toFixed(2)}** (${ms(result.p99SwappingMs)} ÷ ${ms(result.p99IdleMs)}) | ${verdict(result.p99Ratio <= 1.2)} |
 | switch spread, first → last node serving the new version, p99 over ${result.swaps / 2} rollbacks | ≤ 5 ms | **${ms(result.spreadP99Ms)}** (max ${ms(result.spreadMaxMs)}) | ${verdict(result.spreadP99Ms <= 5)} |
 | rollback to the warm version: API call → every node serving it | ≤ 50 ms | **p50 ${ms(result.rollbackP50Ms)}, p99 ${ms(result.rollbackP99Ms)}** (max ${ms(result.rollbackMaxMs)}) | ${verdict(result.rollbackP99Ms <= 50)} |
+| the same 3 nodes with no load (20 flips first): rollback | (context) | p50 ${ms(result.quietRollbackP50Ms)}, max ${ms(result.quietRollbackMaxMs)} | |
+| … and switch spread | (context) | p50 ${ms(result.quietSpreadP50Ms)}, max ${ms(result.quietSpreadMaxMs)} | |
 
 Switch spread is the difference between the nodes' own \`promoted\` timestamps (one host, one clock). The
-rollback figure is the whole API call as the CLI sees it — signature and model-card reads from the
-store, prepare (nothing to load), the atomic flip, promote and every node's confirmation — so it is an
-upper bound of "API call → every node serving". Requests: ${result.requestsIdle} without swaps,
-${result.requestsSwapping} while swapping.
+rollback figure is the whole API call as the CLI sees it — lock, prepare (nothing to load: the version is
+warm; the controller verified it before and remembers), the atomic flip, promote, every node's
+confirmation, history — so it is an upper bound of "API call → every node serving". Requests:
+${result.requestsIdle} without swaps, ${result.requestsSwapping} while swapping.
 ${swapAnalysis(result)}`;
 }
 
 /** Why a swap target was missed, and what would close it (only for the targets missed in this run). */
 function swapAnalysis(result: SwapBench): string {
   const notes: string[] = [];
+  const contention =
+    "Under load, seven processes share 2 cores here — three nodes, the controller, redis-server, s3rver and " +
+    "the load generator with its 32 connections — and a message waits until the kernel runs its process and " +
+    "that process's event loop reaches it: a node's `promote` handler swaps in one synchronous assignment, " +
+    "but it runs when the process gets the CPU (a scheduler slice is milliseconds). With no load the same " +
+    "fleet does it in the times of the context rows.";
   if (result.spreadP99Ms > 5) {
     notes.push(
-      "- **Switch spread.** Redis pub/sub reaches 8 subscribers within ~0.5 ms here (NOTES.md), so most of the " +
-        "spread is each node's event loop being busy when `promote` arrives: onnxruntime-node runs " +
-        "`session.run` synchronously on the main thread (its backend wraps it in `setImmediate`), and under " +
-        "32-way load every node's loop is a queue of inference calls and HTTP parsing; the swap waits its turn. " +
-        "What would close it: run inference in worker threads (a session per worker) so the main loop only " +
-        "parses, swaps and answers — the swap then runs within a millisecond of delivery; and on these shared " +
-        "2 cores, the load generator and five processes compete for the CPU as well.",
+      `- **Switch spread.** ${contention} What would close it: nodes on cores of their own (a node per machine ` +
+        "or pinned CPUs, as in production); the demo model's `session.run` takes ~5 µs, so inference does not " +
+        "hold the loop — with a large model, running sessions in worker threads would keep the loop free too.",
     );
   }
   if (result.rollbackP99Ms > 50) {
     notes.push(
-      "- **Rollback latency.** A rollback is the full two-phase protocol: the controller re-reads and " +
-        "re-verifies the version's signature from the store, publishes `prepare`, waits for every node's " +
-        "`staged` (immediate: the version is warm), flips, publishes `promote` and waits for every node's " +
-        "confirmation — four bus hops and several store and Redis round trips, each queued behind the load " +
-        "on these 2 cores. What would close it: the controller caching verified signatures (versions are " +
-        "immutable), and a one-phase flip when every live node's heartbeat already lists the target as warm.",
+      `- **Rollback latency.** A rollback is the full two-phase protocol: four bus hops (prepare, staged, ` +
+        `promote, promoted) through the nodes' event loops, and a few Redis round trips. ${contention} What ` +
+        "would close it: the same cores of their own; the protocol keeps two phases even for a warm version, " +
+        "because a one-phase flip would trust heartbeats that can be seconds old for what is resident.",
     );
   }
   if (result.p99Ratio > 1.2) {
@@ -223,8 +228,14 @@ machine (see the rounds); what remains is the per-request work above, a few µs 
 function scaleSection(points: readonly ScalePoint[], warmFlips: number): string {
   const row = (label: string, cell: (point: ScalePoint) => string) => `| ${label} | ${points.map(cell).join(" | ")} |`;
   const types = [...new Set(points.flatMap((point) => Object.keys(point.messages)))];
-  const names = [...new Set(points.flatMap((point) => Object.keys(point.commandsByName)))];
   const last = points[points.length - 1];
+  // The commands every flip runs (at least 2 per flip at the largest count); the rest as "other".
+  const names = Object.entries(last?.commandsByName ?? {})
+    .filter(([, calls]) => calls >= 2)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name]) => name);
+  const other = (point: ScalePoint) =>
+    point.commands - names.reduce((sum, name) => sum + (point.commandsByName[name] ?? 0), 0);
   const first = points[0];
   const perNode = (point: ScalePoint) => (point.commandsNet / point.nodes).toFixed(1);
   return `## Scale: 10 → 50 nodes on one model
@@ -247,6 +258,7 @@ ${types.map((type) => row(`messages per flip: \`${type}\``, (point) => String(po
 ${row("message deliveries per flip", (point) => point.deliveries.toFixed(0))}
 ${row("Redis commands per flip (less the background)", (point) => `${point.commandsNet.toFixed(0)} (${perNode(point)} per node)`)}
 ${names.map((name) => row(`… of which \`${name}\``, (point) => (point.commandsByName[name] ?? 0).toFixed(1))).join("\n")}
+${row("… other commands (state reads, lock, history, heartbeats that fell in the flip)", (point) => other(point).toFixed(1))}
 ${row("Redis commands per cold rollout", (point) => String(point.coldCommands))}
 ${row("background: commands/s with no rollout", (point) => point.idleCommandsPerSecond.toFixed(1))}
 

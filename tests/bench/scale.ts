@@ -37,7 +37,7 @@ export interface ScalePoint {
   /** Per warm flip: Redis commands run, all clients, and the same less the background rate. */
   readonly commands: number;
   readonly commandsNet: number;
-  /** Commands by name per warm flip (top ones), net of nothing. */
+  /** Commands by name per warm flip (the background not taken off). */
   readonly commandsByName: Readonly<Record<string, number>>;
   /** Commands per second with no rollout (heartbeats, resyncs), all nodes. */
   readonly idleCommandsPerSecond: number;
@@ -173,7 +173,6 @@ async function scalePoint(count: number, warmFlips: number, log: (line: string) 
     const deliveries =
       perFlip(commandMessages) * ((numsub.get(channels[0] ?? "") ?? 1) - 1) +
       perFlip(reportMessages.reduce((sum, [, n]) => sum + n, 0));
-    const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 8);
     log(`scale ${count}: warm flip p50 ${percentile(durations, 50)} ms, ${perFlip(commands).toFixed(0)} commands`);
     return {
       nodes: count,
@@ -187,7 +186,7 @@ async function scalePoint(count: number, warmFlips: number, log: (line: string) 
       deliveries,
       commands: perFlip(commands),
       commandsNet: perFlip(commandsNet),
-      commandsByName: Object.fromEntries(top.map(([name, n]) => [name, perFlip(n)])),
+      commandsByName: Object.fromEntries([...byName].map(([name, n]) => [name, perFlip(n)])),
       idleCommandsPerSecond,
       coldCommands,
     };
