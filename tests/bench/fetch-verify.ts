@@ -25,7 +25,9 @@ export interface FetchVerifyResult {
   /** GET streamed into a file. */
   readonly rawFileMBps: number;
   readonly fetchMBps: number;
-  /** fetch ÷ GET into a file: what verification costs over a plain download. */
+  /** fetch ÷ GET into a file per round. */
+  readonly ratios: number[];
+  /** The median of `ratios`: what verification costs over a plain download. */
   readonly ratio: number;
   /** fetch ÷ GET dropped: also counts the disk write any download pays. */
   readonly ratioToDiscard: number;
@@ -148,6 +150,10 @@ export async function benchFetchVerify(options: {
     const rawMBps = throughput("raw");
     const rawFileMBps = throughput("rawfile");
     const fetchMBps = throughput("fetch");
+    // fetch ÷ GET → file within each round (run back to back), median over rounds: drift cancels per pair.
+    const mbps = (mode: string) => runs.filter((r) => r.mode === mode).map((r) => r.bytes / r.seconds / 1e6);
+    const fetchRuns = mbps("fetch");
+    const ratios = mbps("rawfile").map((raw, i) => (fetchRuns[i] ?? 0) / raw);
     const growth = Math.max(...runs.filter((r) => r.mode === "fetch").map((r) => r.peakRss - r.rssBefore));
     return {
       server: server.kind,
@@ -156,7 +162,8 @@ export async function benchFetchVerify(options: {
       rawMBps,
       rawFileMBps,
       fetchMBps,
-      ratio: fetchMBps / rawFileMBps,
+      ratios,
+      ratio: median(ratios),
       ratioToDiscard: fetchMBps / rawMBps,
       peakRssGrowthMiB: growth / 2 ** 20,
       runs,

@@ -5,8 +5,8 @@
  * separate process (tests/bench/load-worker.mjs) with keep-alive connections. The node runs the
  * compiled build (dist/, what `npm ci` installs); the bare server and the load generator are plain
  * JavaScript. Rounds alternate
- * (bare, cutover, bare, …) so drift on a noisy machine hits both alike; the figure is the ratio of the
- * medians.
+ * (bare, cutover, bare, …); the figure is the median over rounds of cutover ÷ the bare run just before
+ * it, so drift on a noisy machine cancels within each pair.
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -42,6 +42,9 @@ export interface InferThroughputBench {
   readonly cutover: LoadResult[];
   readonly bareRps: number;
   readonly cutoverRps: number;
+  /** cutover ÷ bare per round (each pair run back to back). */
+  readonly ratios: number[];
+  /** The median of `ratios`. */
   readonly ratio: number;
 }
 
@@ -120,7 +123,9 @@ export async function benchInferThroughput(options: {
     }
     const bareRps = median(results.bare.map(rps));
     const cutoverRps = median(results.cutover.map(rps));
-    return { ...options, ...results, bareRps, cutoverRps, ratio: cutoverRps / bareRps };
+    // Each cutover round against the bare round just before it (paired, so drift between rounds cancels).
+    const ratios = results.cutover.map((run, i) => rps(run) / rps(results.bare[i] ?? run));
+    return { ...options, ...results, bareRps, cutoverRps, ratios, ratio: median(ratios) };
   } finally {
     bare.kill("SIGTERM");
     await fleet.stop();
