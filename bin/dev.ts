@@ -131,6 +131,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       models,
       executionProviders: ["cpu"],
       keepWarm: 1,
+      cacheSpare: 2,
       resyncMs: 5_000,
       heartbeatTtlMs: 15_000,
       maxRequestBytes: 16 * 1024 * 1024,

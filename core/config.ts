@@ -75,6 +75,11 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "onnxruntime intra-op threads per session; onnxruntime's choice when unset",
   },
   { name: "CUTOVER_KEEP_WARM", description: "previous versions kept loaded for an instant rollback", default: "1" },
+  {
+    name: "CUTOVER_CACHE_SPARE",
+    description: "versions per model kept in a node's disk cache beyond those loaded (most recent first)",
+    default: "2",
+  },
   { name: "CUTOVER_RESYNC_MS", description: "how often a node re-reads state (jittered ±20 %)", default: "5000" },
   {
     name: "CUTOVER_HEARTBEAT_TTL_MS",
@@ -147,6 +152,7 @@ const envSchema = z.object({
   CUTOVER_EXECUTION_PROVIDERS: optionalText,
   CUTOVER_INTRA_OP_THREADS: positiveInt(1, 1024),
   CUTOVER_KEEP_WARM: positiveInt(0, 16),
+  CUTOVER_CACHE_SPARE: positiveInt(0, 1000),
   CUTOVER_RESYNC_MS: positiveInt(100, 3_600_000),
   CUTOVER_HEARTBEAT_TTL_MS: positiveInt(500, 3_600_000),
   CUTOVER_MAX_REQUEST_BYTES: positiveInt(1024, 2 ** 31),
@@ -279,6 +285,8 @@ export interface NodeConfig extends ArtifactConfig, StateConfig {
   readonly executionProviders: readonly string[];
   readonly intraOpThreads?: number;
   readonly keepWarm: number;
+  /** Versions per model kept on disk beyond the loaded ones; older ones are pruned after each swap. */
+  readonly cacheSpare: number;
   readonly resyncMs: number;
   readonly heartbeatTtlMs: number;
   readonly maxRequestBytes: number;
@@ -316,6 +324,7 @@ export function parseNodeConfig(env: Readonly<Record<string, string | undefined>
     executionProviders: providers,
     ...(e.CUTOVER_INTRA_OP_THREADS ? { intraOpThreads: e.CUTOVER_INTRA_OP_THREADS } : {}),
     keepWarm: e.CUTOVER_KEEP_WARM ?? 1,
+    cacheSpare: e.CUTOVER_CACHE_SPARE ?? 2,
     resyncMs: e.CUTOVER_RESYNC_MS ?? 5_000,
     heartbeatTtlMs: e.CUTOVER_HEARTBEAT_TTL_MS ?? 15_000,
     maxRequestBytes: e.CUTOVER_MAX_REQUEST_BYTES ?? 16 * 1024 * 1024,

@@ -11,7 +11,8 @@
  * SHA-256 is computed and renamed into place only if the digest matches. Memory stays bounded by one
  * write batch per file in flight. A broken stream is resumed with a Range request (If-Match on the
  * ETag) after a capped, jittered backoff. The version folder appears by one rename, complete or not
- * at all.
+ * at all. `prune` removes the version folders a node no longer needs and the blobs no folder links;
+ * it never runs while a fetch does, and a fetch waits for a prune to end.
  */
 import { createHash, type Hash, randomBytes } from "node:crypto";
 import {
@@ -26,6 +27,7 @@ import {
   rename,
   rm,
   stat,
+  utimes,
   writeFile,
 } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -78,6 +80,12 @@ export interface FetchedVersion {
 
 const WRITE_BATCH = 1024 * 1024;
 
+export interface PruneResult {
+  readonly versions: readonly string[];
+  readonly blobs: number;
+  readonly bytes: number;
+}
+
 export class VersionFetcher {
   private readonly registry: ModelRegistry;
   private readonly store: ObjectStore;
@@ -88,6 +96,8 @@ export class VersionFetcher {
   private readonly backoff: BackoffOptions;
   private readonly concurrency: number;
   private tempCleared = false;
+  private fetching = 0;
+  private pruning: Promise<PruneResult> | null = null;
 
   constructor(options: VersionFetcherOptions) {
     if (options.trustedKeys.length === 0)
@@ -116,6 +126,70 @@ export class VersionFetcher {
 
   /** Fetches and verifies `model`/`version`; returns the cached folder. */
   async fetch(model: string, version: string, onProgress?: (progress: FetchProgress) => void): Promise<FetchedVersion> {
+    while (this.pruning !== null) await this.pruning.catch(() => undefined);
+    this.fetching++;
+    try {
+      return await this.fetchNow(model, version, onProgress);
+    } finally {
+      this.fetching--;
+    }
+  }
+
+  /**
+   * Frees the cache: per model, keeps the `inUse` versions and the `spare` most recently used others
+   * (by folder mtime; the in-use folders are touched first), removes the other version folders, then
+   * every blob no version folder links any more. Returns null, doing nothing, while a fetch runs.
+   */
+  async prune(inUse: ReadonlyMap<string, ReadonlySet<string>>, spare: number): Promise<PruneResult | null> {
+    if (this.fetching > 0 || this.pruning !== null) return null;
+    const run = this.pruneNow(inUse, spare);
+    this.pruning = run;
+    try {
+      return await run;
+    } finally {
+      this.pruning = null;
+    }
+  }
+
+  private async pruneNow(inUse: ReadonlyMap<string, ReadonlySet<string>>, spare: number): Promise<PruneResult> {
+    const root = join(this.cacheDir, "versions");
+    const now = new Date();
+    const removed: string[] = [];
+    for (const model of await readdir(root).catch(() => [] as string[])) {
+      const keep = inUse.get(model) ?? new Set<string>();
+      const versions = await Promise.all(
+        (await readdir(join(root, model))).map(async (version) => {
+          const dir = join(root, model, version);
+          if (keep.has(version)) await utimes(dir, now, now).catch(() => undefined);
+          return { version, dir, mtime: (await stat(dir)).mtimeMs };
+        }),
+      );
+      const others = versions.filter(({ version }) => !keep.has(version)).sort((a, b) => b.mtime - a.mtime);
+      for (const { version, dir } of others.slice(spare)) {
+        await rm(dir, { recursive: true, force: true });
+        removed.push(`${model}/${version}`);
+      }
+    }
+    let blobs = 0;
+    let bytes = 0;
+    const blobDir = join(this.cacheDir, "blobs", "sha256");
+    for (const digest of await readdir(blobDir).catch(() => [] as string[])) {
+      const path = join(blobDir, digest);
+      const info = await stat(path).catch(() => undefined);
+      // One link: the blob's own name. Every version folder that uses it holds another.
+      if (info === undefined || info.nlink > 1) continue;
+      await rm(path, { force: true });
+      blobs++;
+      bytes += info.size;
+    }
+    return { versions: removed, blobs, bytes };
+  }
+
+  private async fetchNow(
+    model: string,
+    version: string,
+    onProgress?: (progress: FetchProgress) => void,
+  ): Promise<FetchedVersion> {
     await this.clearTempOnce();
     const bundleBytes = await this.registry.readSignature(model, version);
     const manifest = verifyBundle(bundleBytes, this.trustedKeys);

@@ -47,6 +47,8 @@ export interface NodeAgentOptions {
   readonly runtime: RuntimeOptions;
   readonly cacheDir: string;
   readonly keepWarm: number;
+  /** Versions per model kept in the disk cache beyond the resident ones (default 2). */
+  readonly cacheSpare?: number;
   readonly resyncMs: number;
   readonly heartbeatTtlMs: number;
   readonly metrics: NodeMetrics;
@@ -291,6 +293,31 @@ export class NodeAgent {
       .catch((error: unknown) => this.log(`could not record ${model}/${version}: ${errorMessage(error)}`));
     if (rolloutId !== null) void this.reportPromoted(model, version, revision, rolloutId, at);
     void this.heartbeat();
+    void this.pruneCache();
+  }
+
+  /**
+   * Deletes from the disk cache what no model needs: per model, the resident versions and the one
+   * being staged stay, with `cacheSpare` more (most recently used); blobs only they used go too.
+   * Skipped while a download runs (the next swap tries again).
+   */
+  private async pruneCache(): Promise<void> {
+    const inUse = new Map<string, Set<string>>();
+    for (const [model, slot] of this.slots) inUse.set(model, new Set(slot.all().map((loaded) => loaded.version)));
+    for (const [model, staging] of this.stagingState) {
+      const versions = inUse.get(model) ?? new Set<string>();
+      versions.add(staging.version);
+      inUse.set(model, versions);
+    }
+    try {
+      const pruned = await this.options.fetcher.prune(inUse, this.options.cacheSpare ?? 2);
+      if (pruned !== null && pruned.versions.length + pruned.blobs > 0) {
+        const mb = (pruned.bytes / 1e6).toFixed(1);
+        this.log(`cache: removed ${pruned.versions.join(", ") || "no version"} and ${pruned.blobs} blob(s), ${mb} MB`);
+      }
+    } catch (error) {
+      this.log(`cache: pruning failed: ${errorMessage(error)}`);
+    }
   }
 
   private async reportPromoted(

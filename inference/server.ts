@@ -87,6 +87,7 @@ export async function startNodeOn(
     },
     cacheDir: config.cacheDir,
     keepWarm: config.keepWarm,
+    cacheSpare: config.cacheSpare,
     resyncMs: config.resyncMs,
     heartbeatTtlMs: config.heartbeatTtlMs,
     metrics,

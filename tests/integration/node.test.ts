@@ -1,4 +1,6 @@
+import { readdir } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
 import { encodeMessage, parseReport, type ReportMessage } from "../../core/messages.js";
@@ -115,6 +117,25 @@ describe("a node follows the fleet state", () => {
     const gone = await infer(url, { version: "v1" });
     expect(gone.status).toBe(404);
     expect(gone.body.error).toBe("demo version v1 is not loaded on this node");
+  });
+
+  it("the disk cache keeps the resident versions and CUTOVER_CACHE_SPARE more; the rest is deleted after a swap", async () => {
+    const prefix = `node${prefixNumber++}:`;
+    const controller = await harness.controller(prefix);
+    const node = await startTestNode(harness, prefix, "p1", { keepWarm: 0, cacheSpare: 1 });
+    nodes.push(node);
+    const cached = async () => (await readdir(join(node.config.cacheDir, "versions", MODEL))).sort();
+    await activate(controller, "v1");
+    await activate(controller, "v2");
+    // keep-warm 0: v2 resident; v1 is the one spare.
+    await expect.poll(cached).toEqual(["v1", "v2"]);
+    await activate(controller, "v4");
+    await expect.poll(cached).toEqual(["v2", "v4"]);
+    expect((await infer(node.url)).version).toBe("v4");
+    // A rollback to a pruned version downloads it again.
+    await activate(controller, "v1");
+    await expect.poll(cached).toEqual(["v1", "v4"]);
+    expect((await infer(node.url)).version).toBe("v1");
   });
 });
 

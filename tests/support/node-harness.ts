@@ -45,6 +45,7 @@ export async function startTestNode(
     models: [MODEL],
     executionProviders: ["cpu"],
     keepWarm: 1,
+    cacheSpare: 2,
     resyncMs: 500,
     heartbeatTtlMs: 1_000,
     maxRequestBytes: 64 * 1024,
