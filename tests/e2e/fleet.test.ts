@@ -1,10 +1,13 @@
 /**
  * The central promise, shown with real processes: redis-server, s3rver, `cutover controller` and three
  * `cutover node` processes on loopback, and a load generator sending infer requests without pause at
- * concurrency 32. Bounded: 20 flips, a few faults, each with a deadline.
+ * concurrency 32. Bounded: 20 flips, a few faults (bad artifact, S3 cut off, a node killed, a node cut
+ * off from the bus, Redis killed, the controller killed mid-rollout), each with a deadline.
  */
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { HistoryEntry } from "../../core/model-state.js";
+import type { HistoryEntry, ModelState } from "../../core/model-state.js";
+import { StateKeys } from "../../core/state-keys.js";
 import { MODEL } from "../support/controller-harness.js";
 import { type Fleet, startFleet } from "../support/fleet-harness.js";
 import { infer, loadGenerator } from "../support/node-harness.js";
@@ -150,5 +153,45 @@ describe("faults, with zero failed requests on the version being served", () => 
     const answers = await load.stop();
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
     expect(new Set(answers.map((a) => a.version))).toEqual(new Set(["v1", "v2"]));
+  }, 120_000);
+
+  it("the controller killed between prepare and promote: nothing changes; restarted, the next activation succeeds once the lock expires", async () => {
+    const load = loadGenerator(urls(), 8);
+    // The nodes cannot reach S3, so they stay in prepare (fetching v5) while the controller dies.
+    for (const node of fleet.nodes) node.s3Proxy.block();
+    const redis = new Redis(fleet.redis.url);
+    try {
+      const pending = fleet.activate("v5", { timeoutMs: 30_000 }).catch(() => undefined);
+      const stateKey = new StateKeys(fleet.env.CUTOVER_REDIS_PREFIX).modelState(MODEL);
+      await expect
+        .poll(async () => (JSON.parse((await redis.get(stateKey)) ?? "{}") as ModelState).rollout?.phase, {
+          timeout: 10_000,
+          interval: 20,
+        })
+        .toBe("preparing");
+      await fleet.controller.kill();
+      await pending;
+      for (const node of fleet.nodes) node.s3Proxy.unblock();
+      // Nobody promotes: the nodes keep serving v2.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect((await Promise.all(urls().map((url) => infer(url)))).map((answer) => answer.version)).toEqual(
+        urls().map(() => "v2"),
+      );
+      await fleet.controller.start();
+      let next = await fleet.activate("v5");
+      for (let i = 0; i < 40 && next.status === 409; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        next = await fleet.activate("v5");
+      }
+      expect(next.status, JSON.stringify(next.body)).toBe(200);
+      expect(next.body).toMatchObject({ to: "v5", confirmed: 3 });
+      await everyNodeServes("v5");
+    } finally {
+      for (const node of fleet.nodes) node.s3Proxy.unblock();
+      redis.disconnect();
+    }
+    const answers = await load.stop();
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    expect(new Set(answers.map((a) => a.version))).toEqual(new Set(["v2", "v5"]));
   }, 120_000);
 });
