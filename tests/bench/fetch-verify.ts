@@ -4,7 +4,6 @@
  * each run is a fresh process (its peak RSS is its own). The artifact is one large random file
  * beside the demo model, pushed with `pushVersion` (multipart).
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cp, open, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,6 +14,7 @@ import { S3Store } from "../../core/store/index.js";
 import { startS3Server } from "../support/s3-server.js";
 import { testKeyPair } from "../support/signing.js";
 import { tempDir } from "../support/temp-dir.js";
+import { runNodeScript } from "./node-script.js";
 
 export interface FetchVerifyResult {
   readonly server: string;
@@ -49,32 +49,17 @@ interface WorkerResult {
 const ROOT = join(import.meta.dirname, "../..");
 
 function runWorker(mode: Mode, env: Record<string, string>): Promise<WorkerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        "--expose-gc",
-        ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
-        "--import",
-        "tsx",
-        join(ROOT, "tests/bench/fetch-worker.ts"),
-        mode,
-      ],
-      {
-        cwd: ROOT,
-        env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let out = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve(JSON.parse(out) as WorkerResult) : reject(new Error(`${mode} worker exited ${code}`)),
-    );
-  });
+  return runNodeScript<WorkerResult>(
+    [
+      "--expose-gc",
+      ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+      "--import",
+      "tsx",
+      join(ROOT, "tests/bench/fetch-worker.ts"),
+      mode,
+    ],
+    { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+  );
 }
 
 async function writeRandomFile(path: string, bytes: number): Promise<void> {

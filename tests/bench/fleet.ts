@@ -9,7 +9,6 @@
  *             CUTOVER_KEEP_WARM=0 (every swap loads a session and releases the old one), node RSS after
  *             a forced full collection; beside them onnxruntime alone cycling sessions.
  */
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -18,6 +17,7 @@ import { MODEL } from "../support/controller-harness.js";
 import { type Fleet, startFleet } from "../support/fleet-harness.js";
 import { loadGenerator } from "../support/node-harness.js";
 import { DEMO } from "../support/registry-contract.js";
+import { runNodeScript } from "./node-script.js";
 
 export interface SwapBench {
   readonly swaps: number;
@@ -192,25 +192,12 @@ export async function benchMemory(options: {
 }
 
 /** onnxruntime-node alone, session create/run/release `cycles` times (tests/bench/session-cycle.mjs). */
-export function benchSessionCycles(cycles: number): Promise<RssTrend> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--expose-gc", join(import.meta.dirname, "session-cycle.mjs"), join(DEMO, "v1", "model.onnx"), String(cycles)],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.on("exit", (code) => {
-      if (code !== 0) return reject(new Error(`session-cycle.mjs exited ${code}: ${err}`));
-      const samples = JSON.parse(out) as [number, number][];
-      resolve(samples.map(([done, rss]) => [done, [rss]]));
-    });
-  });
+export async function benchSessionCycles(cycles: number): Promise<RssTrend> {
+  const samples = await runNodeScript<[number, number][]>([
+    "--expose-gc",
+    join(import.meta.dirname, "session-cycle.mjs"),
+    join(DEMO, "v1", "model.onnx"),
+    String(cycles),
+  ]);
+  return samples.map(([done, rss]) => [done, [rss]]);
 }

@@ -15,6 +15,7 @@ import { MODEL } from "../support/controller-harness.js";
 import { startFleet } from "../support/fleet-harness.js";
 import { freePort, waitForPort } from "../support/free-port.js";
 import { DEMO } from "../support/registry-contract.js";
+import { runNodeScript } from "./node-script.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 
@@ -61,21 +62,13 @@ function node(script: string, args: string[]) {
 
 async function load(url: string, pid: number | undefined, concurrency: number, ms: number): Promise<LoadResult> {
   const before = cpuSeconds(pid);
-  const result = await new Promise<Omit<LoadResult, "serverCpuUs">>((resolve, reject) => {
-    const child = node("tests/bench/load-worker.mjs", [url, String(concurrency), String(ms), REQUEST]);
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.on("exit", (code) => {
-      if (code === 0) resolve(JSON.parse(out) as Omit<LoadResult, "serverCpuUs">);
-      else reject(new Error(`load worker exited ${code}: ${err}`));
-    });
-  });
+  const result = await runNodeScript<Omit<LoadResult, "serverCpuUs">>([
+    join(ROOT, "tests/bench/load-worker.mjs"),
+    url,
+    String(concurrency),
+    String(ms),
+    REQUEST,
+  ]);
   return { ...result, serverCpuUs: ((cpuSeconds(pid) - before) / Math.max(1, result.ok)) * 1e6 };
 }
 
