@@ -15,12 +15,27 @@ import { pathToFileURL } from "node:url";
 import type { HistoryEntry } from "../../core/model-state.js";
 import { MODEL } from "../support/controller-harness.js";
 import { type Fleet, startFleet } from "../support/fleet-harness.js";
-import { loadGenerator } from "../support/node-harness.js";
 import { DEMO } from "../support/registry-contract.js";
-import { runNodeScript } from "./node-script.js";
+import { runNodeScript, startNodeScript } from "./node-script.js";
+
+/** What tests/bench/load-worker.mjs prints. */
+interface LoadSummary {
+  readonly ok: number;
+  readonly failed: number;
+  readonly seconds: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly versions: Readonly<Record<string, number>>;
+}
+
+const REQUEST = JSON.stringify({
+  inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: [0.5, -1.2, 3.3, 0.1] }],
+});
 
 export interface SwapBench {
   readonly swaps: number;
+  /** Answers per model_version while swapping. */
+  readonly versionsSwapping: Readonly<Record<string, number>>;
   /** The same flips with no load, before the load starts: what the protocol costs on idle cores. */
   readonly quietRollbackP50Ms: number;
   readonly quietRollbackMaxMs: number;
@@ -89,27 +104,34 @@ export async function benchSwaps(options: {
       if (i % 2 === 1) quietRollbacks.push(ms);
     }
     const quietSpreads = await rollbackSpreads(fleet, quietFlips);
-    const urls = fleet.nodes.map((node) => node.url);
+    // The load comes from a process of its own: this one only times the API calls.
+    const urls = fleet.nodes.map((node) => `${node.url}/v2/models/${MODEL}/infer`).join(",");
+    const loadArgs = (ms: number) => [
+      join(import.meta.dirname, "load-worker.mjs"),
+      urls,
+      "32",
+      String(ms),
+      REQUEST,
+      "500",
+    ];
     options.log(`no-swap phase: ${options.idleMs} ms at concurrency 32`);
-    const idle = loadGenerator(urls, 32);
-    await new Promise((resolve) => setTimeout(resolve, options.idleMs));
-    const idleAnswers = await idle.stop();
+    const idle = await runNodeScript<LoadSummary>(loadArgs(options.idleMs));
 
     options.log(`${options.swaps} swaps under the same load`);
-    const swapping = loadGenerator(urls, 32);
+    const swapping = startNodeScript<LoadSummary>(loadArgs(0));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Flips spread over about as long as the no-swap phase, so both latency samples cover alike spans.
+    const pauseMs = Math.max(0, options.idleMs / options.swaps - 20);
     const rollbacks: number[] = [];
     let unconfirmed = 0;
     for (let i = 0; i < options.swaps; i++) {
       const { ok, ms } = await flip(fleet, i);
       if (!ok) unconfirmed++;
       if (i % 2 === 1) rollbacks.push(ms);
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
-    const swapAnswers = await swapping.stop();
+    const swap = await swapping.stop();
     const spreads = await rollbackSpreads(fleet, options.swaps);
-    const latency = (answers: typeof idleAnswers) =>
-      answers.filter((a) => a.status === 200).map((a) => a.at - a.sentAt);
-    const p99IdleMs = percentile(latency(idleAnswers), 99);
-    const p99SwappingMs = percentile(latency(swapAnswers), 99);
     if (unconfirmed > 0) options.log(`${unconfirmed} flip(s) were not confirmed by every node`);
     return {
       swaps: options.swaps,
@@ -117,12 +139,13 @@ export async function benchSwaps(options: {
       quietRollbackMaxMs: Math.max(...quietRollbacks),
       quietSpreadP50Ms: percentile(quietSpreads, 50),
       quietSpreadMaxMs: Math.max(...quietSpreads),
-      requestsIdle: idleAnswers.length,
-      requestsSwapping: swapAnswers.length,
-      failed: swapAnswers.filter((a) => a.status !== 200).length + idleAnswers.filter((a) => a.status !== 200).length,
-      p99IdleMs,
-      p99SwappingMs,
-      p99Ratio: p99SwappingMs / p99IdleMs,
+      requestsIdle: idle.ok + idle.failed,
+      requestsSwapping: swap.ok + swap.failed,
+      failed: idle.failed + swap.failed,
+      versionsSwapping: swap.versions,
+      p99IdleMs: idle.p99,
+      p99SwappingMs: swap.p99,
+      p99Ratio: swap.p99 / idle.p99,
       spreadP99Ms: percentile(spreads, 99),
       spreadMaxMs: Math.max(...spreads),
       rollbackP50Ms: percentile(rollbacks, 50),

@@ -1,25 +1,29 @@
 /**
- * A load generator in a process of its own, so that its CPU is not the server's event loop: `concurrency`
- * keep-alive connections, each sending the same OIP infer request back to back for `ms` milliseconds.
- * Prints one JSON line: requests answered 200, other answers, and latency percentiles in ms.
+ * A load generator in a process of its own, so that neither the servers' event loops nor the process
+ * that measures (API calls, timestamps) share its CPU time: `concurrency` keep-alive connections spread
+ * over the URLs, each sending the same OIP infer request back to back, for `ms` milliseconds or, with
+ * ms = 0, until SIGTERM. Prints one JSON line: requests answered 200, other answers (a refused or
+ * broken connection counts), latency percentiles in ms, and how many answers named each model_version.
+ * Requests sent in the first WARMUP_MS (connections opening, JIT) count as answers but not in latency.
  *
- *   node tests/bench/load-worker.mjs URL CONCURRENCY MS BODY_JSON
+ *   node tests/bench/load-worker.mjs URL[,URL…] CONCURRENCY MS BODY_JSON [WARMUP_MS]
  *
  * Plain JavaScript, so that it runs as written (no loader, no transform).
  */
 import { Agent, request } from "node:http";
 
-const [url, concurrencyText, msText, body] = process.argv.slice(2);
-if (url === undefined || concurrencyText === undefined || msText === undefined || body === undefined) {
-  process.stderr.write("usage: load-worker.mjs URL CONCURRENCY MS BODY_JSON\n");
+const [urlList, concurrencyText, msText, body, warmupText] = process.argv.slice(2);
+if (urlList === undefined || concurrencyText === undefined || msText === undefined || body === undefined) {
+  process.stderr.write("usage: load-worker.mjs URL[,URL…] CONCURRENCY MS BODY_JSON\n");
   process.exit(2);
 }
 const concurrency = Number(concurrencyText);
-const target = new URL(url);
+const targets = urlList.split(",").map((url) => new URL(url));
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
 const payload = Buffer.from(body);
+const VERSION = /"model_version":"([^"]+)"/;
 
-function send() {
+function send(target) {
   return new Promise((resolve) => {
     const req = request(
       {
@@ -31,34 +35,44 @@ function send() {
         headers: { "content-type": "application/json", "content-length": payload.length },
       },
       (response) => {
-        response.on("data", () => {});
-        response.on("end", () => resolve(response.statusCode ?? 0));
-        response.on("error", () => resolve(0));
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk) => {
+          text += chunk;
+        });
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, version: VERSION.exec(text)?.[1] }));
+        response.on("error", () => resolve({ status: 0 }));
       },
     );
-    req.on("error", () => resolve(0));
+    req.on("error", () => resolve({ status: 0 }));
     req.end(payload);
   });
 }
 
 const latencies = [];
+const versions = {};
 let ok = 0;
 let failed = 0;
-const until = performance.now() + Number(msText);
+let running = true;
+const ms = Number(msText);
+if (ms > 0) setTimeout(() => (running = false), ms);
+else process.once("SIGTERM", () => (running = false));
 const started = performance.now();
+const measureFrom = started + Number(warmupText ?? 0);
 await Promise.all(
-  Array.from({ length: concurrency }, async () => {
-    while (performance.now() < until) {
+  Array.from({ length: concurrency }, async (_, worker) => {
+    for (let i = worker; running; i++) {
       const sent = performance.now();
-      const status = await send();
-      latencies.push(performance.now() - sent);
+      const { status, version } = await send(targets[i % targets.length]);
+      if (sent >= measureFrom) latencies.push(performance.now() - sent);
       if (status === 200) ok++;
       else failed++;
+      if (version !== undefined) versions[version] = (versions[version] ?? 0) + 1;
     }
   }),
 );
 const seconds = (performance.now() - started) / 1000;
 latencies.sort((a, b) => a - b);
 const at = (p) => latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)] ?? 0;
-process.stdout.write(`${JSON.stringify({ ok, failed, seconds, p50: at(0.5), p99: at(0.99) })}\n`);
+process.stdout.write(`${JSON.stringify({ ok, failed, seconds, p50: at(0.5), p99: at(0.99), versions })}\n`);
 agent.destroy();

@@ -122,8 +122,11 @@ function swapSection(result: SwapBench): string {
   return `## Swaps under load (3 node processes, concurrency 32)
 
 Real processes on loopback: redis-server, s3rver, \`cutover controller\`, three \`cutover node\` processes, and
-a load generator (32 workers sending infer requests back to back over HTTP/1.1). First a phase without
-swaps, then ${result.swaps} alternating activations (v1 → v2) and rollbacks (→ v1) under the same load.
+a load generator in a process of its own (tests/bench/load-worker.mjs: 32 keep-alive connections across the
+three nodes, infer requests back to back), so that the process timing the API calls does nothing else. First
+20 flips with no load, then 8 s of load without swaps, then ${result.swaps} alternating activations (v1 → v2) and
+rollbacks (→ v1) under the same load, spread over about as long. Latency counts from 0.5 s into each load
+phase (connections opening).
 
 | figure | target | result | |
 |---|---|---|---|
@@ -138,7 +141,11 @@ Switch spread is the difference between the nodes' own \`promoted\` timestamps (
 rollback figure is the whole API call as the CLI sees it — lock, prepare (nothing to load: the version is
 warm; the controller verified it before and remembers), the atomic flip, promote, every node's
 confirmation, history — so it is an upper bound of "API call → every node serving". Requests:
-${result.requestsIdle} without swaps, ${result.requestsSwapping} while swapping.
+${result.requestsIdle} without swaps, ${result.requestsSwapping} while swapping (answers by version: ${Object.entries(
+    result.versionsSwapping,
+  )
+    .map(([version, count]) => `${version} ${count}`)
+    .join(", ")}).
 ${swapAnalysis(result)}`;
 }
 
