@@ -9,7 +9,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { InputError } from "../../core/errors.js";
 import { errorAnswer, type InferEndpoint, OipError } from "./infer.js";
 
-const INFER_PATH = /^\/v2\/models\/([^/?#]+)(?:\/versions\/([^/?#]+))?\/infer\/?(?:\?.*)?$/;
+/** The paths Hono's infer routes match (no trailing slash), with any query. */
+const INFER_PATH = /^\/v2\/models\/([^/?#]+)(?:\/versions\/([^/?#]+))?\/infer(?:\?.*)?$/;
 
 /** The request body as text, at most `max` bytes: checked against Content-Length before reading. */
 export function readNodeBody(request: IncomingMessage, max: number): Promise<string> {
@@ -80,7 +81,12 @@ export function inferRoute(
           // A body cut off at the limit was not read to its end: the connection cannot carry another request.
           send(response, status, body, status === 413);
         },
-      );
+      )
+      .catch((error: unknown) => {
+        // Writing the answer failed (a bug, never a bad request): the connection goes, the node stays up.
+        log(`POST ${request.url}: could not answer`, error);
+        response.destroy();
+      });
     return true;
   };
 }

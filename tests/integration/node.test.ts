@@ -336,6 +336,11 @@ describe("malformed inference requests get a 4xx, never a 5xx", () => {
       { path: `/v2/models/${MODEL}/versions/v9/infer`, body: "{}" },
       { path: "/v2/models/other/infer", body: "{}" },
       { path: `/v2/models/${MODEL}/infer`, body: JSON.stringify({ pad: "x".repeat(70_000) }) },
+      { path: `/v2/models/${MODEL}/infer/`, body: "{}" },
+      {
+        path: "/v2/models/%64emo/infer?trace=1",
+        body: JSON.stringify({ inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: FEATURES }] }),
+      },
     ];
     for (const { path, body } of cases) {
       const init = { method: "POST", headers: { "content-type": "application/json" }, body };
@@ -355,9 +360,10 @@ describe("malformed inference requests get a 4xx, never a 5xx", () => {
       duplex: "half",
     } as RequestInit);
     expect(streamed.status).toBe(413);
-    // Requests no version served are counted as such.
+    // Through the app: the two served calls (plain and percent-encoded path) count as ok, the pinned v9
+    // and the unknown model's as not_serving.
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/cutover_infer_requests_total\{model="demo",version="",outcome="not_serving"\} 1/);
-    expect(text).toMatch(/cutover_infer_requests_total\{model="demo",version="v1",outcome="ok"\} 1/);
+    expect(text).toMatch(/cutover_infer_requests_total\{model="demo",version="v1",outcome="ok"\} 2/);
   });
 });
