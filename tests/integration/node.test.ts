@@ -360,8 +360,8 @@ describe("malformed inference requests get a 4xx, never a 5xx", () => {
       duplex: "half",
     } as RequestInit);
     expect(streamed.status).toBe(413);
-    // Through the app: the two served calls (plain and percent-encoded path) count as ok, the pinned v9
-    // and the unknown model's as not_serving.
+    // Through the app: the two served calls (plain and percent-encoded path) count as ok, the pinned v9 as
+    // not_serving; an unknown model is not counted at all (no label for a name this node does not serve).
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/cutover_infer_requests_total\{model="demo",version="",outcome="not_serving"\} 1/);
     expect(text).toMatch(/cutover_infer_requests_total\{model="demo",version="v1",outcome="ok"\} 2/);
