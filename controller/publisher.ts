@@ -40,8 +40,19 @@ export interface PushOptions {
   readonly ignorePaths?: readonly string[];
   /** Files uploaded in parallel (default 2; each large one is itself a parallel multipart upload). */
   readonly concurrency?: number;
-  readonly onProgress?: (progress: { sentBytes: number; totalBytes: number; file: string }) => void;
+  /**
+   * Progress: first the local files are hashed (phase "hashing"), then uploaded ("uploading");
+   * `doneBytes` of `totalBytes` within the phase.
+   */
+  readonly onProgress?: (progress: PushProgress) => void;
   readonly now?: () => Date;
+}
+
+export interface PushProgress {
+  readonly phase: "hashing" | "uploading";
+  readonly doneBytes: number;
+  readonly totalBytes: number;
+  readonly file: string;
 }
 
 export interface PushResult {
@@ -68,9 +79,9 @@ async function stageLocalFiles(options: PushOptions): Promise<StagedFile[]> {
   });
   if (info.isFile()) {
     if (!options.path.endsWith(".onnx")) throw new InputError(`push: ${options.path} is a file but not an .onnx model`);
-    return [
-      { name: MODEL_FILE, digest: await sha256File(options.path), size: info.size, source: { path: options.path } },
-    ];
+    const hashed = hashingProgress(options, info.size);
+    const digest = await sha256File(options.path, (bytes) => hashed(bytes, MODEL_FILE));
+    return [{ name: MODEL_FILE, digest, size: info.size, source: { path: options.path } }];
   }
   const reserved = [SIGNATURE_FILE, ...(options.ignorePaths ?? [])];
   const names = await listModelFiles(options.path, createIgnoreMatcher(reserved));
@@ -78,10 +89,31 @@ async function stageLocalFiles(options: PushOptions): Promise<StagedFile[]> {
   if (names.includes(MODEL_CARD_FILE)) {
     throw new InputError(`push: ${options.path} already holds ${MODEL_CARD_FILE}; cutover writes it, remove it first`);
   }
-  return mapLimit(names, 4, async (name) => {
-    const path = join(options.path, ...name.split("/"));
-    return { name, digest: await sha256File(path), size: (await stat(path)).size, source: { path } };
-  });
+  const sized = await Promise.all(
+    names.map(async (name) => {
+      const path = join(options.path, ...name.split("/"));
+      return { name, path, size: (await stat(path)).size };
+    }),
+  );
+  const hashed = hashingProgress(
+    options,
+    sized.reduce((sum, file) => sum + file.size, 0),
+  );
+  return mapLimit(sized, 4, async ({ name, path, size }) => ({
+    name,
+    digest: await sha256File(path, (bytes) => hashed(bytes, name)),
+    size,
+    source: { path },
+  }));
+}
+
+/** Reports hashing progress across all files of a push. */
+function hashingProgress(options: PushOptions, totalBytes: number): (bytes: number, file: string) => void {
+  let doneBytes = 0;
+  return (bytes, file) => {
+    doneBytes += bytes;
+    options.onProgress?.({ phase: "hashing", doneBytes, totalBytes, file });
+  };
 }
 
 async function buildModelCard(options: PushOptions, modelPath: string, created: string): Promise<ModelCard> {
@@ -167,7 +199,7 @@ export async function pushVersion(registry: ModelRegistry, options: PushOptions)
       onProgress: (loaded) => {
         sentBytes += loaded - fileSent;
         fileSent = loaded;
-        options.onProgress?.({ sentBytes, totalBytes, file: file.name });
+        options.onProgress?.({ phase: "uploading", doneBytes: sentBytes, totalBytes, file: file.name });
       },
     });
     if ("path" in file.source && hash.digest("hex") !== file.digest) {

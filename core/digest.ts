@@ -14,10 +14,11 @@ export function sha256Hex(data: string | Uint8Array): string {
 }
 
 /** Hex SHA-256 of a file's bytes, read in 1 MiB chunks. */
-export async function sha256File(path: string): Promise<string> {
+export async function sha256File(path: string, onBytes?: (bytes: number) => void): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK })) {
     hash.update(chunk as Buffer);
+    onBytes?.((chunk as Buffer).length);
   }
   return hash.digest("hex");
 }

@@ -51,7 +51,7 @@ export function registerRegistryCommands(program: Command, context: CliContext):
           source,
           ...(flags.golden ? { goldenPath: flags.golden } : {}),
           ...(flags.ignorePaths ? { ignorePaths: flags.ignorePaths } : {}),
-          onProgress: (p) => progress.update(p.sentBytes, p.totalBytes, p.file),
+          onProgress: (p) => progress.update(p.doneBytes, p.totalBytes, `${p.phase} ${p.file}`),
         });
         progress.done();
         printResult(flags, result, () => [
