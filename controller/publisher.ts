@@ -1,6 +1,6 @@
 /**
- * Publishing a model version: `cutover push`. Builds the model card from the ONNX file itself,
- * signs the manifest (OMS v1.0), uploads every file — hashing each again as it streams, so a file
+ * Publishing a model version: `cutover push`. Builds the model card from the ONNX file itself
+ * (golden vectors from a file and/or recorded by running samples through the model), signs the manifest (OMS v1.0), uploads every file — hashing each again as it streams, so a file
  * that changed since it was signed is caught before anything is committed — and writes `model.sig`
  * last, conditionally: the version is published by that one write, and never written again.
  */
@@ -12,6 +12,7 @@ import { Transform } from "node:stream";
 import { MODEL_CARD_FILE, MODEL_FILE } from "../core/artifact-layout.js";
 import { sha256File, sha256Hex } from "../core/digest.js";
 import { ErrorCode, InputError, ModelError, StoreError, VerificationError } from "../core/errors.js";
+import { recordedTolerance, recordGolden, type Tolerance } from "../core/golden-recording.js";
 import { mapLimit } from "../core/map-limit.js";
 import { type ModelCard, modelCardSchema, parseGolden } from "../core/model-card.js";
 import { assertModelName, assertVersionName } from "../core/names.js";
@@ -35,6 +36,13 @@ export interface PushOptions {
   readonly signingKey: SigningKey;
   /** A golden-vectors file (OIP v2 requests and expected responses) to embed in cutover.json. */
   readonly goldenPath?: string;
+  /**
+   * OIP v2 infer request bodies: each is run through the model here and recorded, with the outputs it
+   * gave, as a golden case (after any from `goldenPath`).
+   */
+  readonly samplePaths?: readonly string[];
+  /** The golden tolerance; default: the golden file's, else {@link recordedTolerance} for samples. */
+  readonly tolerance?: Tolerance;
   readonly source?: PushSource;
   /** Paths inside the folder to leave out (not uploaded, not signed). */
   readonly ignorePaths?: readonly string[];
@@ -64,6 +72,10 @@ export interface PushResult {
   readonly signerHint: string;
   /** The statement subject: SHA-256 over the resource digests. */
   readonly digest: string;
+  /** Golden cases nodes will check at warm-up (0: they warm up on synthetic inputs, best effort). */
+  readonly goldenCases: number;
+  /** Of those, recorded from samples. */
+  readonly recordedSamples: number;
   readonly location: string;
 }
 
@@ -118,7 +130,7 @@ function hashingProgress(options: PushOptions, totalBytes: number): (bytes: numb
 
 async function buildModelCard(options: PushOptions, modelPath: string, created: string): Promise<ModelCard> {
   const { inputs, outputs } = await readOnnxSignature(modelPath);
-  const golden = options.goldenPath
+  const handMade = options.goldenPath
     ? parseGolden(
         await readFile(options.goldenPath).catch(() => {
           throw new InputError(`push: golden file ${options.goldenPath} cannot be read`);
@@ -127,6 +139,13 @@ async function buildModelCard(options: PushOptions, modelPath: string, created: 
         outputs,
       )
     : undefined;
+  const samplePaths = options.samplePaths ?? [];
+  const recorded =
+    samplePaths.length > 0
+      ? await recordGolden({ modelPath, samplePaths, inputs, tolerance: recordedTolerance(outputs) })
+      : undefined;
+  const cases = [...(handMade?.cases ?? []), ...(recorded?.cases ?? [])];
+  const tolerance = options.tolerance ?? handMade?.tolerance ?? recorded?.tolerance;
   return modelCardSchema.parse({
     schemaVersion: 1,
     model: options.model,
@@ -135,7 +154,7 @@ async function buildModelCard(options: PushOptions, modelPath: string, created: 
     source: { ...options.source },
     inputs,
     outputs,
-    ...(golden ? { golden } : {}),
+    ...(cases.length > 0 ? { golden: { tolerance, cases } } : {}),
   });
 }
 
@@ -219,6 +238,8 @@ export async function pushVersion(registry: ModelRegistry, options: PushOptions)
     created,
     signerHint: options.signingKey.hint,
     digest: subjectDigest(manifest),
+    goldenCases: card.golden?.cases.length ?? 0,
+    recordedSamples: options.samplePaths?.length ?? 0,
     location: `${store.location}/${layout.versionPrefix(model, version)}`,
   };
 }

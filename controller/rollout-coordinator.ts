@@ -12,7 +12,7 @@
 import type { Bus } from "../core/bus.js";
 import { ConfigError, ErrorCode, errorMessage, InputError, RolloutError, StateError } from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
-import { encodeMessage } from "../core/messages.js";
+import { encodeMessage, type StagedMessage } from "../core/messages.js";
 import type { ModelCard } from "../core/model-card.js";
 import {
   type HistoryEntry,
@@ -51,6 +51,8 @@ export interface RolloutResult {
   readonly nodes: readonly NodeOutcome[];
   /** Live nodes that confirmed serving the new version, of those that staged it. */
   readonly confirmed: number;
+  /** What nodes warned about while staging (e.g. the version was staged cold), one line per node. */
+  readonly warnings?: readonly string[];
   readonly switchSpreadMs?: number;
   readonly durationMs: number;
   readonly message: string;
@@ -86,6 +88,16 @@ function remembered<T>(cache: Map<string, Promise<T>>, key: string, load: () => 
   loading.catch(() => cache.delete(key));
   if (cache.size > CHECKED_VERSIONS) cache.delete(cache.keys().next().value ?? "");
   return loading;
+}
+
+/** What a node's `staged` answer says about the version, for outcomes and history. */
+function stagedDetails(report: StagedMessage): Pick<NodeOutcome, "loadMs" | "warmupMs" | "warmup" | "warning"> {
+  return {
+    loadMs: report.loadMs,
+    warmupMs: report.warmupMs,
+    ...(report.warmup !== undefined ? { warmup: report.warmup } : {}),
+    ...(report.warning !== undefined ? { warning: report.warning } : {}),
+  };
 }
 
 export class RolloutCoordinator {
@@ -292,7 +304,7 @@ export class RolloutCoordinator {
       return {
         nodeId,
         outcome: confirmation ? "promoted" : "unconfirmed",
-        ...(prepared?.type === "staged" ? { loadMs: prepared.loadMs, warmupMs: prepared.warmupMs } : {}),
+        ...(prepared?.type === "staged" ? stagedDetails(prepared) : {}),
         ...(confirmation ? { switchedAt: confirmation.at } : {}),
       };
     });
@@ -310,6 +322,7 @@ export class RolloutCoordinator {
       started,
     );
     const confirmed = times.length;
+    const warnings = entry.warnings ?? [];
     return {
       rolloutId: rollout.id,
       model,
@@ -321,6 +334,7 @@ export class RolloutCoordinator {
       confirmed,
       ...(switchSpreadMs !== undefined ? { switchSpreadMs } : {}),
       durationMs: Date.parse(entry.finishedAt) - started,
+      ...(warnings.length > 0 ? { warnings } : {}),
       message:
         staged.length === 0
           ? `${model} → ${rollout.target} at revision ${promoted.revision}; no live node serves ${model}, so no node confirmed it`
@@ -334,7 +348,7 @@ export class RolloutCoordinator {
       const report = reports.prepared.get(nodeId);
       if (report === undefined) return { nodeId, outcome: "timeout", reason: "no answer before the deadline" };
       if (report.type === "failed") return { nodeId, outcome: "failed", code: report.code, reason: report.reason };
-      return { nodeId, outcome: "staged", loadMs: report.loadMs, warmupMs: report.warmupMs };
+      return { nodeId, outcome: "staged", ...stagedDetails(report) };
     });
   }
 
@@ -344,6 +358,7 @@ export class RolloutCoordinator {
     result: Pick<HistoryEntry, "outcome" | "nodes" | "revision" | "reason" | "switchSpreadMs">,
     started: number,
   ): Promise<HistoryEntry> {
+    const warnings = result.nodes.flatMap((node) => (node.warning ? [`${node.nodeId}: ${node.warning}`] : []));
     const entry: HistoryEntry = {
       rolloutId: lease.rollout.id,
       action: request.action ?? "activate",
@@ -353,6 +368,7 @@ export class RolloutCoordinator {
       from: lease.startState.active,
       to: lease.rollout.target,
       ...result,
+      ...(warnings.length > 0 ? { warnings } : {}),
     };
     await this.options.store.finish(lease, entry);
     this.options.onFinished?.(lease.model, entry, Date.now() - started);

@@ -91,6 +91,8 @@ export class RolloutReports {
           rolloutId: this.rolloutId,
           loadMs: 0,
           warmupMs: 0,
+          ...(status.staged.warmup !== undefined ? { warmup: status.staged.warmup } : {}),
+          ...(status.staged.warning !== undefined ? { warning: status.staged.warning } : {}),
         });
         changed = true;
       }

@@ -74,6 +74,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: "CUTOVER_INTRA_OP_THREADS",
     description: "onnxruntime intra-op threads per session; onnxruntime's choice when unset",
   },
+  {
+    name: "CUTOVER_WARMUP_SYMBOLIC_DIM",
+    description:
+      "length of symbolic dimensions (after the first) in synthetic warm-up inputs, for versions without golden vectors",
+    default: "32",
+  },
   { name: "CUTOVER_KEEP_WARM", description: "previous versions kept loaded for an instant rollback", default: "1" },
   {
     name: "CUTOVER_CACHE_SPARE",
@@ -152,6 +158,7 @@ const envSchema = z.object({
   CUTOVER_EXECUTION_PROVIDERS: optionalText,
   CUTOVER_INTRA_OP_THREADS: positiveInt(1, 1024),
   CUTOVER_KEEP_WARM: positiveInt(0, 16),
+  CUTOVER_WARMUP_SYMBOLIC_DIM: positiveInt(1, 1_000_000),
   CUTOVER_CACHE_SPARE: positiveInt(0, 1000),
   CUTOVER_RESYNC_MS: positiveInt(100, 3_600_000),
   CUTOVER_HEARTBEAT_TTL_MS: positiveInt(500, 3_600_000),
@@ -285,6 +292,8 @@ export interface NodeConfig extends ArtifactConfig, StateConfig {
   readonly executionProviders: readonly string[];
   readonly intraOpThreads?: number;
   readonly keepWarm: number;
+  /** Length of symbolic dimensions (after the first) in the first synthetic warm-up guess. */
+  readonly warmupSymbolicDim?: number;
   /** Versions per model kept on disk beyond the loaded ones; older ones are pruned after each swap. */
   readonly cacheSpare: number;
   readonly resyncMs: number;
@@ -324,6 +333,7 @@ export function parseNodeConfig(env: Readonly<Record<string, string | undefined>
     executionProviders: providers,
     ...(e.CUTOVER_INTRA_OP_THREADS ? { intraOpThreads: e.CUTOVER_INTRA_OP_THREADS } : {}),
     keepWarm: e.CUTOVER_KEEP_WARM ?? 1,
+    warmupSymbolicDim: e.CUTOVER_WARMUP_SYMBOLIC_DIM ?? 32,
     cacheSpare: e.CUTOVER_CACHE_SPARE ?? 2,
     resyncMs: e.CUTOVER_RESYNC_MS ?? 5_000,
     heartbeatTtlMs: e.CUTOVER_HEARTBEAT_TTL_MS ?? 15_000,

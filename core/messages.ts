@@ -35,6 +35,9 @@ export const stagedMessage = z.object({
   rolloutId,
   loadMs: z.number().nonnegative(),
   warmupMs: z.number().nonnegative(),
+  /** How it was warmed up: golden vectors, synthetic inputs, or not at all (`cold`, with a warning). */
+  warmup: z.enum(["golden", "synthetic", "cold"]).optional(),
+  warning: z.string().max(4096).optional(),
 });
 export const failedMessage = z.object({
   type: z.literal("failed"),

@@ -39,6 +39,9 @@ export const nodeOutcomeSchema = z.object({
   reason: z.string().optional(),
   loadMs: z.number().optional(),
   warmupMs: z.number().optional(),
+  warmup: z.enum(["golden", "synthetic", "cold"]).optional(),
+  /** Something the operator should know though the node staged the version (it was staged cold). */
+  warning: z.string().optional(),
   /** When the node reported serving the new version (its clock, ms since the epoch). */
   switchedAt: z.number().optional(),
 });
@@ -58,6 +61,8 @@ export const historyEntrySchema = z.object({
   nodes: z.array(nodeOutcomeSchema),
   /** First → last node serving the new version, from their reports. */
   switchSpreadMs: z.number().optional(),
+  /** What nodes warned about while staging (a version staged cold), one line each. */
+  warnings: z.array(z.string()).optional(),
 });
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
@@ -71,9 +76,13 @@ export const nodeModelStatusSchema = z.object({
       state: z.enum(["fetching", "loading", "warming", "staged", "failed"]),
       /** The rollout it was staged for: lets the controller read the answer from the heartbeat too. */
       rolloutId: z.string().optional(),
+      warmup: z.enum(["golden", "synthetic", "cold"]).optional(),
+      warning: z.string().optional(),
     })
     .nullable(),
   lastError: z.string().nullable(),
+  /** Resident versions that were staged cold (no warm-up input worked), with the node's warning. */
+  cold: z.record(z.string(), z.string()).optional(),
 });
 
 export const nodeRecordSchema = z.object({

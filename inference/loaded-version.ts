@@ -1,26 +1,24 @@
 /**
  * One model version loaded into onnxruntime: its session, model card and the counts that decide
  * when the session may be released. Loading checks that the ONNX file's inputs and outputs are the
- * ones its cutover.json declares; warming up runs the golden vectors (compared within their
- * tolerance) or, without any, a few runs on generated inputs.
+ * ones its cutover.json declares; warming up (warm-up.ts) runs the golden vectors, or synthetic inputs
+ * as a best effort.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { MODEL_CARD_FILE, MODEL_FILE } from "../core/artifact-layout.js";
 import { ErrorCode, errorMessage, StagingError } from "../core/errors.js";
-import { type Golden, type ModelCard, parseModelCard } from "../core/model-card.js";
+import { type ModelCard, parseModelCard } from "../core/model-card.js";
 import { signatureOfSession } from "../core/onnx-signature.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
-import { decodeInferRequest, encodeTensor, syntheticFeeds } from "./tensor-codec.js";
+import { type WarmupOptions, type WarmupResult, warmUpSession } from "./warm-up.js";
 
 export interface RuntimeOptions {
   /** onnxruntime execution providers in order of preference, e.g. ["cuda", "cpu"]. */
   readonly executionProviders: readonly string[];
   readonly intraOpThreads?: number;
 }
-
-const SYNTHETIC_RUNS = 3;
 
 export class LoadedVersion {
   /** Requests running on this session. */
@@ -29,6 +27,8 @@ export class LoadedVersion {
   retired = false;
   released = false;
   warmupMs = 0;
+  /** How the last warm-up went; `cold` until one ran. */
+  warmup: WarmupResult = { mode: "cold", warning: "not warmed up yet" };
 
   private constructor(
     readonly model: string,
@@ -73,66 +73,19 @@ export class LoadedVersion {
     return new LoadedVersion(model, version, dir, card, session, Math.round(performance.now() - started));
   }
 
-  /** Runs the golden vectors, or a few synthetic inputs. Fails with GOLDEN_MISMATCH or WARMUP_FAILED. */
-  async warmUp(): Promise<void> {
+  /**
+   * Runs the golden vectors (a failure refuses the version: GOLDEN_MISMATCH or WARMUP_FAILED), or
+   * synthetic inputs as a best effort: a model that rejects every guess is staged cold, with a warning.
+   */
+  async warmUp(options: WarmupOptions = {}): Promise<WarmupResult> {
     const started = performance.now();
-    if (this.card.golden) await this.checkGolden(this.card.golden);
-    else {
-      for (let run = 0; run < SYNTHETIC_RUNS; run++) {
-        try {
-          await this.session.run(syntheticFeeds(this.card.inputs));
-        } catch (error) {
-          throw new StagingError(
-            ErrorCode.WarmupFailed,
-            `${this.model}/${this.version}: warm-up run failed: ${errorMessage(error)}`,
-            {
-              cause: error,
-            },
-          );
-        }
-      }
-    }
+    this.warmup = await warmUpSession(
+      `${this.model}/${this.version}`,
+      this.card,
+      (feeds) => this.session.run(feeds),
+      options,
+    );
     this.warmupMs = Math.round(performance.now() - started);
-  }
-
-  private async checkGolden(golden: Golden): Promise<void> {
-    const { absolute, relative } = golden.tolerance;
-    for (const [index, goldenCase] of golden.cases.entries()) {
-      let results: ort.InferenceSession.ReturnType;
-      try {
-        const { feeds } = decodeInferRequest(goldenCase.request, this.card.inputs);
-        results = await this.session.run(feeds);
-      } catch (error) {
-        throw new StagingError(
-          ErrorCode.WarmupFailed,
-          `${this.model}/${this.version}: golden case ${index} did not run: ${errorMessage(error)}`,
-          {
-            cause: error,
-          },
-        );
-      }
-      for (const expected of goldenCase.response.outputs) {
-        const tensor = results[expected.name];
-        const mismatch = (detail: string) =>
-          new StagingError(
-            ErrorCode.GoldenMismatch,
-            `${this.model}/${this.version}: golden case ${index}, output ${expected.name}: ${detail}`,
-          );
-        if (tensor === undefined) throw mismatch("not produced");
-        const actual = encodeTensor(expected.name, tensor);
-        if (actual.shape.join(",") !== expected.shape.join(","))
-          throw mismatch(`shape [${actual.shape}] ≠ [${expected.shape}]`);
-        const wanted = (expected.data as unknown[]).flat(Number.POSITIVE_INFINITY);
-        for (const [i, value] of actual.data.entries()) {
-          const want = wanted[i];
-          const close =
-            typeof value === "number" && typeof want === "number"
-              ? Math.abs(value - want) <= absolute + relative * Math.abs(want)
-              : value === want;
-          if (!close)
-            throw mismatch(`value ${i} is ${value}, expected ${want} (±${absolute} + ${relative}×|expected|)`);
-        }
-      }
-    }
+    return this.warmup;
   }
 }

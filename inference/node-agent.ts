@@ -34,6 +34,7 @@ import { AppliedStore } from "./applied-record.js";
 import { LoadedVersion, type RuntimeOptions } from "./loaded-version.js";
 import type { NodeMetrics } from "./metrics.js";
 import { ModelSlot } from "./model-slot.js";
+import type { WarmupOptions, WarmupResult } from "./warm-up.js";
 
 export interface NodeAgentOptions {
   readonly nodeId: string;
@@ -45,6 +46,8 @@ export interface NodeAgentOptions {
   readonly fetcher: VersionFetcher;
   readonly trustedKeys: readonly TrustedKey[];
   readonly runtime: RuntimeOptions;
+  /** Synthetic warm-up settings for versions without golden vectors. */
+  readonly warmup?: WarmupOptions;
   readonly cacheDir: string;
   readonly keepWarm: number;
   /** Versions per model kept in the disk cache beyond the resident ones (default 2). */
@@ -61,7 +64,10 @@ export class NodeAgent {
   readonly slots = new Map<string, ModelSlot>();
   private readonly queues = new Map<string, Promise<void>>();
   private readonly subscriptions = new Map<string, Unsubscribe>();
-  private readonly stagingState = new Map<string, { version: string; state: StagedState; rolloutId?: string }>();
+  private readonly stagingState = new Map<
+    string,
+    { version: string; state: StagedState; rolloutId?: string } & Partial<WarmupResult>
+  >();
   private readonly lastError = new Map<string, string | null>();
   /** The last rollout each model answered `prepare` for (staged or failed), so it is answered once. */
   private readonly answered = new Map<string, string>();
@@ -124,7 +130,7 @@ export class NodeAgent {
         const dir = this.options.fetcher.versionDir(model, version);
         await verifyFolder(dir, this.options.trustedKeys);
         const loaded = await LoadedVersion.load(model, version, dir, this.options.runtime);
-        await loaded.warmUp();
+        await this.warmUp(loaded);
         const slot = this.slot(model);
         slot.stage(loaded, null);
         slot.promote(version, revision);
@@ -234,7 +240,7 @@ export class NodeAgent {
       }
       setState("warming");
       try {
-        await loaded.warmUp();
+        await this.warmUp(loaded);
       } catch (error) {
         await loaded.session.release();
         throw error;
@@ -250,6 +256,13 @@ export class NodeAgent {
     }
   }
 
+  /** Warms a loaded version up; a cold one (no synthetic input worked) is logged with its warning. */
+  private async warmUp(loaded: LoadedVersion): Promise<WarmupResult> {
+    const result = await loaded.warmUp(this.options.warmup);
+    if (result.warning !== undefined) this.log(result.warning);
+    return result;
+  }
+
   private async prepare(message: PrepareMessage): Promise<void> {
     const { model, version, rolloutId } = message;
     const { nodeId } = this.options;
@@ -263,9 +276,26 @@ export class NodeAgent {
       this.lastError.set(model, null);
       const [loadMs, warmupMs] = loadedNow ? [loaded.loadMs, loaded.warmupMs] : [0, 0];
       // The answer also goes into the heartbeat: a controller that missed the message still sees it.
-      this.stagingState.set(model, { version, state: "staged", rolloutId });
+      const { mode, warning } = loaded.warmup;
+      this.stagingState.set(model, {
+        version,
+        state: "staged",
+        rolloutId,
+        mode,
+        ...(warning !== undefined ? { warning } : {}),
+      });
       void this.heartbeat();
-      await this.report(model, { type: "staged", nodeId, model, version, rolloutId, loadMs, warmupMs });
+      await this.report(model, {
+        type: "staged",
+        nodeId,
+        model,
+        version,
+        rolloutId,
+        loadMs,
+        warmupMs,
+        warmup: mode,
+        ...(warning !== undefined ? { warning } : {}),
+      });
     } catch (error) {
       const code = error instanceof CutoverError ? error.code : "INTERNAL";
       this.lastError.set(model, errorMessage(error));
@@ -437,12 +467,26 @@ export class NodeAgent {
   record(): NodeRecord {
     const models: NodeRecord["models"] = {};
     for (const [model, slot] of this.slots) {
+      const staging = this.stagingState.get(model);
+      const cold = slot.all().filter((loaded) => loaded.warmup.mode === "cold");
       models[model] = {
         active: slot.active?.version ?? null,
         revision: slot.revision,
         warm: slot.warm.map((loaded) => loaded.version),
-        staged: this.stagingState.get(model) ?? null,
+        staged:
+          staging === undefined
+            ? null
+            : {
+                version: staging.version,
+                state: staging.state,
+                ...(staging.rolloutId !== undefined ? { rolloutId: staging.rolloutId } : {}),
+                ...(staging.mode !== undefined ? { warmup: staging.mode } : {}),
+                ...(staging.warning !== undefined ? { warning: staging.warning } : {}),
+              },
         lastError: this.lastError.get(model) ?? null,
+        ...(cold.length > 0
+          ? { cold: Object.fromEntries(cold.map((loaded) => [loaded.version, loaded.warmup.warning ?? "staged cold"])) }
+          : {}),
       };
     }
     const provider = this.options.runtime.executionProviders[0] ?? "cpu";

@@ -87,6 +87,7 @@ export async function startNodeOn(
     },
     cacheDir: config.cacheDir,
     keepWarm: config.keepWarm,
+    ...(config.warmupSymbolicDim ? { warmup: { symbolicDim: config.warmupSymbolicDim } } : {}),
     cacheSpare: config.cacheSpare,
     resyncMs: config.resyncMs,
     heartbeatTtlMs: config.heartbeatTtlMs,

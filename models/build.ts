@@ -4,6 +4,10 @@
  *   models/demo-classifier/v1, v2   features FP32 [batch, 4] → probabilities FP32 [batch, 3]
  *                                   (same schema, different weights: the answers differ visibly)
  *   models/demo-classifier/v3       features FP32 [batch, 8]: an incompatible input schema
+ *   models/framer/v1, v2            audio FP32 [batch, samples] + sr INT64 scalar → energy FP32 [batch, frames]:
+ *                                   frames of sr/100 samples, like a voice-activity front end. Synthetic
+ *                                   warm-up inputs (sr 0) cannot run it; sample.json is a valid request.
+ *                                   v2 has other weights (a gain of 1.5): same schema, other answers
  *   models/large/ (with --large)    x FP32 [batch, 4096] → y: one MatMul with a 4096×4096 FP32 weight
  *                                   (64 MiB, not committed): slow enough to load to watch a blue/green swap
  *
@@ -104,6 +108,80 @@ function classifierModel(features: number, classes: number, seed: number): Uint8
   );
 }
 
+function int64Tensor(name: string, dims: number[], values: bigint[]): Onnx.ITensorProto {
+  const data = BigInt64Array.from(values);
+  return {
+    name,
+    dims,
+    dataType: onnx.TensorProto.DataType.INT64,
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
+}
+
+/**
+ * Frame energies at a sample rate: audio [batch, samples] is cut into frames of sr/100 samples and
+ * each frame's mean square, times `gain`, is the output. With sr 0 (what synthetic inputs give) the
+ * frame length is 0 and onnxruntime refuses the Reshape; samples must be a multiple of sr/100.
+ */
+function framerModel(gain: number): Uint8Array {
+  return encodeModel(
+    {
+      name: "framer",
+      node: [
+        { opType: "Div", input: ["sr", "hundred"], output: ["hop"], name: "hop" },
+        { opType: "Unsqueeze", input: ["hop", "axis0"], output: ["hop1"], name: "hop1" },
+        {
+          opType: "Concat",
+          input: ["keep_batch", "any_frames", "hop1"],
+          output: ["frame_shape"],
+          name: "frame_shape",
+          attribute: [{ name: "axis", type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
+        },
+        { opType: "Reshape", input: ["audio", "frame_shape"], output: ["frames"], name: "frames" },
+        { opType: "Mul", input: ["frames", "frames"], output: ["squares"], name: "squares" },
+        {
+          opType: "ReduceMean",
+          input: ["squares"],
+          output: ["mean_square"],
+          name: "mean_square",
+          attribute: [
+            { name: "axes", type: onnx.AttributeProto.AttributeType.INTS, ints: [2] },
+            { name: "keepdims", type: onnx.AttributeProto.AttributeType.INT, i: 0 },
+          ],
+        },
+        { opType: "Mul", input: ["mean_square", "gain"], output: ["energy"], name: "energy" },
+      ],
+      initializer: [
+        int64Tensor("hundred", [], [100n]),
+        int64Tensor("axis0", [1], [0n]),
+        int64Tensor("keep_batch", [1], [0n]),
+        int64Tensor("any_frames", [1], [-1n]),
+        floatTensor("gain", [], Float32Array.of(gain)),
+      ],
+      input: [
+        floatInput("audio", ["batch", "samples"]),
+        { name: "sr", type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [] } } } },
+      ],
+      output: [floatInput("energy", ["batch", "frames"])],
+    },
+    `frame energies, gain ${gain}`,
+  );
+}
+
+/** An OIP request for the framer: 20 ms of a 440 Hz tone at 16 kHz, then 20 ms of a quieter one. */
+function framerSample(): unknown {
+  const audio = Array.from({ length: 640 }, (_, i) => {
+    const amplitude = i < 320 ? 0.5 : 0.1;
+    return Math.round(amplitude * Math.sin((2 * Math.PI * 440 * i) / 16000) * 1e4) / 1e4;
+  });
+  return {
+    inputs: [
+      { name: "audio", shape: [1, 640], datatype: "FP32", data: audio },
+      { name: "sr", shape: [], datatype: "INT64", data: [16000] },
+    ],
+  };
+}
+
 /** A model whose load time is dominated by one large weight. */
 function largeModel(size: number): Uint8Array {
   const random = seededRandom(7);
@@ -162,6 +240,15 @@ async function main(): Promise<void> {
     [0.5, -1.2, 3.3, 0.1, 1, 2, 3, 4],
   ]);
   console.log(`wrote demo-classifier v1, v2, v3 under ${out}`);
+  for (const [version, gain] of [
+    ["v1", 1],
+    ["v2", 1.5],
+  ] as const) {
+    await mkdir(join(out, "framer", version), { recursive: true });
+    await writeFile(join(out, "framer", version, "model.onnx"), framerModel(gain));
+  }
+  await writeFile(join(out, "framer/sample.json"), `${JSON.stringify(framerSample())}\n`);
+  console.log(`wrote framer v1, v2 and sample.json under ${out}`);
   if (values.large) {
     const dir = join(out, "large");
     const random = seededRandom(11);

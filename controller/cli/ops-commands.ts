@@ -48,14 +48,26 @@ function watchStaging(api: ControllerClient, model: string, target: () => string
   };
 }
 
+/** One line per node serving a version that was staged cold (no warm-up input worked). */
+function coldWarnings(model: string, nodes: readonly NodeRecord[]): string[] {
+  return nodes.flatMap((node) =>
+    Object.entries(node.models[model]?.cold ?? {}).map(([version, warning]) =>
+      version === node.models[model]?.active
+        ? `warning: ${node.nodeId}: ${warning}`
+        : `note: ${node.nodeId}: ${warning}`,
+    ),
+  );
+}
+
 function rolloutLines(result: RolloutResult): string[] {
   return [
     result.message,
     ...result.nodes.map(
       (node) =>
-        `  ${node.nodeId}  ${node.outcome}${node.loadMs !== undefined ? `  load ${node.loadMs} ms` : ""}${node.warmupMs !== undefined ? `  warm-up ${node.warmupMs} ms` : ""}`,
+        `  ${node.nodeId}  ${node.outcome}${node.loadMs !== undefined ? `  load ${node.loadMs} ms` : ""}${node.warmupMs !== undefined ? `  warm-up ${node.warmupMs} ms` : ""}${node.warmup === "cold" ? " (cold)" : ""}`,
     ),
     ...(result.switchSpreadMs !== undefined ? [`switch spread ${result.switchSpreadMs} ms`] : []),
+    ...(result.warnings ?? []).map((warning) => `warning: ${warning}`),
   ];
 }
 
@@ -166,7 +178,9 @@ export function registerOpsCommands(program: Command, context: CliContext): void
                 const status = node.models[model];
                 return [
                   node.nodeId,
-                  status?.active ?? "-",
+                  status?.active
+                    ? `${status.active}${status.cold?.[status.active] !== undefined ? " (cold)" : ""}`
+                    : "-",
                   String(status?.revision ?? "-"),
                   status?.warm.join(",") || "-",
                   status?.staged ? `${status.staged.version} (${status.staged.state})` : "-",
@@ -174,6 +188,7 @@ export function registerOpsCommands(program: Command, context: CliContext): void
                 ];
               }),
             ])),
+        ...coldWarnings(model, detail.nodes),
       ]);
     });
 
@@ -198,7 +213,7 @@ export function registerOpsCommands(program: Command, context: CliContext): void
             entry.outcome,
             String(entry.revision),
             String(entry.nodes.length),
-            entry.reason ?? "",
+            entry.reason ?? (entry.warnings?.length ? `warning: ${entry.warnings.join("; ")}` : ""),
           ]),
         ]),
       );

@@ -1,5 +1,6 @@
 /** `cutover push`, `cutover models`, `cutover versions`: publishing to and reading the store. */
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
+import { RECORDED_TOLERANCE, type Tolerance } from "../../core/golden-recording.js";
 import { loadSigningKey } from "../../core/oms/keys.js";
 import { sourceFromCiEnvironment } from "../ci-source.js";
 import { pushVersion } from "../publisher.js";
@@ -11,11 +12,34 @@ interface PushFlags {
   version: string;
   key: string;
   golden?: string;
+  sample?: string[];
+  toleranceAbsolute?: number;
+  toleranceRelative?: number;
   commit?: string;
   pipeline?: string;
   repository?: string;
   ignorePaths?: string[];
   json?: boolean;
+}
+
+function toleranceValue(flag: string): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (value.trim() === "" || !Number.isFinite(parsed) || parsed < 0)
+      throw new InvalidArgumentError(`${flag} must be a number ≥ 0`);
+    return parsed;
+  };
+}
+
+/** Both parts of the tolerance when either flag is given (the other keeps its default). */
+function tolerance(flags: PushFlags): { tolerance?: Tolerance } {
+  if (flags.toleranceAbsolute === undefined && flags.toleranceRelative === undefined) return {};
+  return {
+    tolerance: {
+      absolute: flags.toleranceAbsolute ?? RECORDED_TOLERANCE.full.absolute,
+      relative: flags.toleranceRelative ?? RECORDED_TOLERANCE.full.relative,
+    },
+  };
 }
 
 export function registerRegistryCommands(program: Command, context: CliContext): void {
@@ -26,6 +50,21 @@ export function registerRegistryCommands(program: Command, context: CliContext):
     .requiredOption("--version <version>", "version name (immutable once pushed)")
     .requiredOption("--key <file>", "private signing key (PEM)")
     .option("--golden <file>", "golden vectors (OIP v2 requests and expected responses) to embed in cutover.json")
+    .option(
+      "--sample <file>",
+      "an OIP v2 infer request body: run through the model now, recorded with its outputs as golden vectors that every node checks (repeatable)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option(
+      "--tolerance-absolute <x>",
+      "golden tolerance: |actual − expected| ≤ absolute + relative×|expected| (default for samples: 1e-4, FP16 outputs 1e-2)",
+      toleranceValue("--tolerance-absolute"),
+    )
+    .option(
+      "--tolerance-relative <x>",
+      "golden tolerance, relative part (default for samples: 1e-3, FP16 outputs 1e-2)",
+      toleranceValue("--tolerance-relative"),
+    )
     .option("--commit <sha>", "source commit (default: from the CI environment)")
     .option("--pipeline <url>", "CI pipeline or run URL (default: from the CI environment)")
     .option("--repository <name>", "source repository (default: from the CI environment)")
@@ -50,6 +89,8 @@ export function registerRegistryCommands(program: Command, context: CliContext):
           signingKey,
           source,
           ...(flags.golden ? { goldenPath: flags.golden } : {}),
+          ...(flags.sample ? { samplePaths: flags.sample } : {}),
+          ...tolerance(flags),
           ...(flags.ignorePaths ? { ignorePaths: flags.ignorePaths } : {}),
           onProgress: (p) => progress.update(p.doneBytes, p.totalBytes, `${p.phase} ${p.file}`),
         });
@@ -57,6 +98,9 @@ export function registerRegistryCommands(program: Command, context: CliContext):
         printResult(flags, result, () => [
           `pushed ${result.model}/${result.version}: ${result.files} file(s), ${formatBytes(result.bytes)} → ${result.location}`,
           `signed by ${result.signerHint}; manifest digest ${result.digest}`,
+          result.goldenCases > 0
+            ? `golden vectors: ${result.goldenCases} case(s)${result.recordedSamples > 0 ? ` (${result.recordedSamples} recorded from --sample)` : ""}; every node checks them before serving`
+            : "no golden vectors: nodes warm up on synthetic inputs (best effort; a model that rejects them is served cold). --sample FILE (an infer request) records outputs every node checks",
         ]);
       } finally {
         progress.done();

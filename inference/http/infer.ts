@@ -7,10 +7,10 @@
  */
 import { InputError } from "../../core/errors.js";
 import { isModelName, isVersionName } from "../../core/names.js";
+import { decodeInferRequest, encodeTensor, type OipTensor } from "../../core/tensor-codec.js";
 import type { NodeMetrics } from "../metrics.js";
 import type { Lease } from "../model-slot.js";
 import type { NodeAgent } from "../node-agent.js";
-import { decodeInferRequest, encodeTensor, type OipTensor } from "../tensor-codec.js";
 
 export type OipStatus = 400 | 404 | 413 | 500 | 503;
 

@@ -22,7 +22,7 @@ import { createStatement, serializeBundle, signStatement } from "../../core/oms/
 import { verifyBundle } from "../../core/oms/verifier.js";
 import { ModelRegistry } from "../../core/registry.js";
 import { FolderStore } from "../../core/store/index.js";
-import { decodeInferRequest, inferRequestSchema, isPlainInferRequest } from "../../inference/tensor-codec.js";
+import { decodeInferRequest, inferRequestSchema, isPlainInferRequest } from "../../core/tensor-codec.js";
 import { DEMO } from "../support/registry-contract.js";
 import { tempDir } from "../support/temp-dir.js";
 

@@ -1,7 +1,7 @@
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import type { OipDatatype, TensorSpec } from "../../core/model-card.js";
-import { decodeInferRequest, encodeTensor, syntheticFeeds } from "../../inference/tensor-codec.js";
+import { decodeInferRequest, encodeTensor, syntheticFeeds } from "../../core/tensor-codec.js";
 
 function spec(datatype: OipDatatype, shape: TensorSpec["shape"] = ["batch", 2]): TensorSpec[] {
   return [{ name: "x", datatype, shape }];

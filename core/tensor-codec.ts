@@ -6,8 +6,8 @@
  */
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
-import { InputError } from "../core/errors.js";
-import { type OipDatatype, oipDatatypeSchema, type TensorSpec } from "../core/model-card.js";
+import { InputError } from "./errors.js";
+import { type OipDatatype, oipDatatypeSchema, type TensorSpec } from "./model-card.js";
 
 const tensorSchema = z.object({
   name: z.string().min(1),
@@ -271,11 +271,17 @@ export function encodeTensor(name: string, tensor: ort.Tensor): OipTensor {
   return { name, shape: tensor.dims.map(Number), datatype, data };
 }
 
-/** Inputs that satisfy the metadata: symbolic dimensions → 1, zeros of the right type (for warm-up). */
-export function syntheticFeeds(inputs: readonly TensorSpec[]): Record<string, ort.Tensor> {
+/**
+ * Inputs generated from the metadata for a warm-up: zeros of the right type, fixed dimensions as
+ * declared, each symbolic dimension as `symbolic(axis)` says (default 1).
+ */
+export function syntheticFeeds(
+  inputs: readonly TensorSpec[],
+  symbolic: (axis: number) => number = () => 1,
+): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const spec of inputs) {
-    const shape = spec.shape.map((dim) => (typeof dim === "number" && dim > 0 ? dim : 1));
+    const shape = spec.shape.map((dim, axis) => (typeof dim === "number" && dim > 0 ? dim : symbolic(axis)));
     const count = elementCount(shape);
     const values =
       spec.datatype === "BYTES"

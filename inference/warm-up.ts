@@ -1,0 +1,122 @@
+/**
+ * Warm-up of a freshly loaded session, before it may serve.
+ *
+ * With golden vectors (cutover.json) the warm-up is the gate: every case must run and match within
+ * its tolerance, or the version is refused (WARMUP_FAILED, GOLDEN_MISMATCH). Without them it is best
+ * effort: synthetic inputs are generated from the metadata, most plausible shape first, and when the
+ * model rejects every guess (a minimum length, a sample rate it branches on, token ids that must be
+ * valid) the version is staged *cold* with a warning instead of being refused — nothing was proven
+ * wrong with it, only that cutover could not guess a valid input. `push --sample` records real inputs
+ * and their outputs as golden vectors, which turns the warm-up back into a gate.
+ */
+import type * as ort from "onnxruntime-node";
+import { ErrorCode, errorMessage, StagingError } from "../core/errors.js";
+import type { Golden, ModelCard } from "../core/model-card.js";
+import { decodeInferRequest, encodeTensor, syntheticFeeds } from "../core/tensor-codec.js";
+
+/** How a version was warmed up: golden vectors, synthetic inputs, or not at all (cold). */
+export type WarmupMode = "golden" | "synthetic" | "cold";
+
+export interface WarmupResult {
+  readonly mode: WarmupMode;
+  /** Why the version is cold: what the model said to the last synthetic guess. */
+  readonly warning?: string;
+}
+
+export interface WarmupOptions {
+  /** Length given to symbolic dimensions other than the first in the first synthetic guess (default 32). */
+  readonly symbolicDim?: number;
+}
+
+/** Runs on the guess that worked, after the first. */
+const SYNTHETIC_RUNS = 3;
+export const DEFAULT_SYMBOLIC_DIM = 32;
+
+type Run = (feeds: Record<string, ort.Tensor>) => Promise<ort.InferenceSession.ReturnType>;
+
+/** The synthetic shapes tried in order: batch 1 with longer other dims, all long, then all 1. */
+function syntheticGuesses(symbolicDim: number): { readonly label: string; readonly dim: (axis: number) => number }[] {
+  return [
+    { label: `batch 1, other symbolic dimensions ${symbolicDim}`, dim: (axis) => (axis === 0 ? 1 : symbolicDim) },
+    { label: `every symbolic dimension ${symbolicDim}`, dim: () => symbolicDim },
+    { label: "every symbolic dimension 1", dim: () => 1 },
+  ];
+}
+
+/** Warms a session up; throws StagingError only when golden vectors fail. */
+export async function warmUpSession(
+  label: string,
+  card: ModelCard,
+  run: Run,
+  options: WarmupOptions = {},
+): Promise<WarmupResult> {
+  if (card.golden) {
+    await checkGolden(label, card, card.golden, run);
+    return { mode: "golden" };
+  }
+  const failures: string[] = [];
+  for (const guess of syntheticGuesses(options.symbolicDim ?? DEFAULT_SYMBOLIC_DIM)) {
+    let feeds: Record<string, ort.Tensor>;
+    try {
+      feeds = syntheticFeeds(card.inputs, guess.dim);
+    } catch (error) {
+      // An input type onnxruntime-node cannot build (BF16): no guess can work.
+      failures.push(errorMessage(error));
+      break;
+    }
+    try {
+      await run(feeds);
+    } catch (error) {
+      failures.push(`${guess.label}: ${errorMessage(error)}`);
+      continue;
+    }
+    for (let repeat = 1; repeat < SYNTHETIC_RUNS; repeat++) await run(feeds);
+    return { mode: "synthetic" };
+  }
+  return {
+    mode: "cold",
+    warning:
+      `${label} was staged cold: the model rejected every synthetic warm-up input (${failures.at(-1) ?? "no input could be built"}); ` +
+      "push it with --sample FILE to check real inputs on every node",
+  };
+}
+
+async function checkGolden(label: string, card: ModelCard, golden: Golden, run: Run): Promise<void> {
+  const { absolute, relative } = golden.tolerance;
+  for (const [index, goldenCase] of golden.cases.entries()) {
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      const { feeds } = decodeInferRequest(goldenCase.request, card.inputs);
+      results = await run(feeds);
+    } catch (error) {
+      throw new StagingError(
+        ErrorCode.WarmupFailed,
+        `${label}: golden case ${index} did not run: ${errorMessage(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    for (const expected of goldenCase.response.outputs) {
+      const tensor = results[expected.name];
+      const mismatch = (detail: string) =>
+        new StagingError(
+          ErrorCode.GoldenMismatch,
+          `${label}: golden case ${index}, output ${expected.name}: ${detail}`,
+        );
+      if (tensor === undefined) throw mismatch("not produced");
+      const actual = encodeTensor(expected.name, tensor);
+      if (actual.shape.join(",") !== expected.shape.join(","))
+        throw mismatch(`shape [${actual.shape}] ≠ [${expected.shape}]`);
+      const wanted = (expected.data as unknown[]).flat(Number.POSITIVE_INFINITY);
+      for (const [i, value] of actual.data.entries()) {
+        const want = wanted[i];
+        const close =
+          typeof value === "number" && typeof want === "number"
+            ? Math.abs(value - want) <= absolute + relative * Math.abs(want)
+            : value === want;
+        if (!close) throw mismatch(`value ${i} is ${value}, expected ${want} (±${absolute} + ${relative}×|expected|)`);
+      }
+    }
+  }
+}
