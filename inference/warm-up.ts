@@ -67,7 +67,7 @@ export async function warmUpSession(
     try {
       await run(feeds);
     } catch (error) {
-      failures.push(`${guess.label}: ${errorMessage(error)}`);
+      failures.push(`${guess.label}: ${oneLine(errorMessage(error))}`);
       continue;
     }
     for (let repeat = 1; repeat < SYNTHETIC_RUNS; repeat++) await run(feeds);
@@ -79,6 +79,11 @@ export async function warmUpSession(
       `${label} was staged cold: the model rejected every synthetic warm-up input (${failures.at(-1) ?? "no input could be built"}); ` +
       "push it with --sample FILE to check real inputs on every node",
   };
+}
+
+/** onnxruntime's messages end in a newline and may span lines; a warning is one line. */
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
 }
 
 async function checkGolden(label: string, card: ModelCard, golden: Golden, run: Run): Promise<void> {

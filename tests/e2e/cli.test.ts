@@ -131,6 +131,38 @@ describe("push, versions and verify against the store", () => {
     expect(again.stderr).toMatch(/^cutover: ALREADY_EXISTS: version demo\/v1 is already published/);
   });
 
+  it("push --sample records golden vectors from an infer request; without one it says what samples give", async () => {
+    const framer = join(DEMO, "../framer");
+    const base = ["push", join(framer, "v1"), "--model", "framer", "--key", join(key, "cutover.key")];
+    const sampled = await runCli([...base, "--version", "s1", "--sample", join(framer, "sample.json")], env);
+    expect(sampled.stderr).toBe("");
+    expect(sampled.stdout).toMatch(
+      /\ngolden vectors: 1 case\(s\) \(1 recorded from --sample\); every node checks them before serving\n$/,
+    );
+    const bare = await runCli([...base, "--version", "s2"], env);
+    expect(bare.stdout).toMatch(/\nno golden vectors: nodes warm up on synthetic inputs .*--sample FILE/);
+
+    const short = join(work.path, "short-sample.json");
+    await writeFile(
+      short,
+      JSON.stringify({
+        inputs: [
+          { name: "audio", shape: [1, 100], datatype: "FP32", data: Array(100).fill(0) },
+          { name: "sr", shape: [], datatype: "INT64", data: [16000] },
+        ],
+      }),
+    );
+    const rejected = await runCli([...base, "--version", "s3", "--sample", short], env);
+    expect(rejected.code).toBe(1);
+    expect(rejected.stderr).toMatch(
+      /^cutover: MODEL_INVALID: push: the model rejected sample .*short-sample\.json: .*reshaped/,
+    );
+    const versions = JSON.parse((await runCli(["versions", "framer", "--json"], env)).stdout) as {
+      versions: { version: string }[];
+    };
+    expect(versions.versions.map((v) => v.version)).toEqual(["s1", "s2"]);
+  });
+
   it("a bad model name is refused with the rule", async () => {
     const run = await runCli(["versions", "Bad/Name"], env);
     expect(run.code).toBe(1);
