@@ -31,9 +31,10 @@ import { verifyFolder } from "../core/oms/verifier.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
 import type { VersionFetcher } from "../core/version-fetcher.js";
 import { AppliedStore } from "./applied-record.js";
-import { LoadedVersion, type RuntimeOptions } from "./loaded-version.js";
+import { LoadedVersion } from "./loaded-version.js";
 import type { NodeMetrics } from "./metrics.js";
 import { ModelSlot } from "./model-slot.js";
+import { type RuntimeOptions, SessionOpener } from "./session-opener.js";
 
 export interface NodeAgentOptions {
   readonly nodeId: string;
@@ -70,6 +71,8 @@ export class NodeAgent {
   /** The last swap per model, to confirm a promote that arrives after a resync already applied it. */
   private readonly lastSwap = new Map<string, { version: string; revision: number; at: number }>();
   private readonly applied: AppliedStore;
+  /** Makes every session; remembers, for this agent's life, the execution providers that cannot start. */
+  private readonly sessions: SessionOpener;
   private readonly startedAt = new Date().toISOString();
   private resyncTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -78,6 +81,7 @@ export class NodeAgent {
 
   constructor(private readonly options: NodeAgentOptions) {
     this.applied = new AppliedStore(options.cacheDir);
+    this.sessions = new SessionOpener({ ...options.runtime, log: (line) => this.log(line) });
   }
 
   private log(line: string): void {
@@ -123,7 +127,7 @@ export class NodeAgent {
       try {
         const dir = this.options.fetcher.versionDir(model, version);
         await verifyFolder(dir, this.options.trustedKeys);
-        const loaded = await LoadedVersion.load(model, version, dir, this.options.runtime);
+        const loaded = await LoadedVersion.load(model, version, dir, this.sessions);
         await loaded.warmUp();
         const slot = this.slot(model);
         slot.stage(loaded, null);
@@ -221,7 +225,7 @@ export class NodeAgent {
       const fetched = await this.options.fetcher.fetch(model, version);
       this.options.metrics.fetchedBytes.inc(fetched.downloadedBytes);
       setState("loading");
-      const loaded = await LoadedVersion.load(model, version, fetched.dir, this.options.runtime);
+      const loaded = await LoadedVersion.load(model, version, fetched.dir, this.sessions);
       if (!allowIncompatible && slot.active !== null) {
         const reasons = schemaIncompatibilities(slot.active.card, loaded.card);
         if (reasons.length > 0) {
