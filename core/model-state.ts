@@ -74,11 +74,17 @@ export const nodeModelStatusSchema = z.object({
     })
     .nullable(),
   lastError: z.string().nullable(),
+  /**
+   * The execution provider each resident version (active, warm, staged) runs on, after fallback.
+   * Absent from nodes older than this field.
+   */
+  providers: z.record(z.string(), z.string()).optional(),
 });
 
 export const nodeRecordSchema = z.object({
   nodeId: z.string(),
   url: z.string(),
+  /** The providers the node's sessions run on, "+"-joined in preference order; "none" before any load. */
   executionProvider: z.string(),
   startedAt: z.string(),
   updatedAt: z.string(),

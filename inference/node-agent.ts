@@ -96,7 +96,7 @@ export class NodeAgent {
         void loaded.session
           .release()
           .catch((error: unknown) => this.log(`release of ${model}/${loaded.version} failed: ${errorMessage(error)}`));
-        this.updateResidentGauge();
+        this.updateSessionGauges();
       });
       this.slots.set(model, slot);
     }
@@ -263,7 +263,7 @@ export class NodeAgent {
       const { loaded, loadedNow } = await this.stage(model, version, message.allowIncompatible ?? false);
       const slot = this.slot(model);
       if (slot.active !== loaded) slot.stage(loaded, rolloutId);
-      this.updateResidentGauge();
+      this.updateSessionGauges();
       this.lastError.set(model, null);
       const [loadMs, warmupMs] = loadedNow ? [loaded.loadMs, loaded.warmupMs] : [0, 0];
       // The answer also goes into the heartbeat: a controller that missed the message still sees it.
@@ -348,14 +348,21 @@ export class NodeAgent {
     for (const [name, slot] of this.slots)
       if (slot.active) this.options.metrics.activeVersion.set({ model: name, version: slot.active.version }, 1);
     this.options.metrics.swaps.inc({ model, kind });
-    this.updateResidentGauge();
+    this.updateSessionGauges();
     this.log(`${model} now serves ${version}`);
   }
 
-  private updateResidentGauge(): void {
+  private updateSessionGauges(): void {
+    const { residentSessions, executionProvider } = this.options.metrics;
     let resident = 0;
-    for (const slot of this.slots.values()) resident += slot.all().length;
-    this.options.metrics.residentSessions.set(resident);
+    executionProvider.reset();
+    for (const [model, slot] of this.slots) {
+      for (const loaded of slot.all()) {
+        resident++;
+        executionProvider.set({ model, version: loaded.version, provider: loaded.provider }, 1);
+      }
+    }
+    residentSessions.set(resident);
   }
 
   /** Makes `version` active at `revision`, staging it first if it is not resident. */
@@ -437,23 +444,35 @@ export class NodeAgent {
     );
   }
 
-  /** This node's heartbeat record. */
+  /**
+   * This node's heartbeat record. Each model lists the execution provider of every resident version;
+   * `executionProvider` is the set of providers the resident sessions run on, in the configured order
+   * and joined with "+" (e.g. "cpu", or "cuda+cpu" when one version had to fall back), or "none"
+   * while no session is loaded.
+   */
   record(): NodeRecord {
     const models: NodeRecord["models"] = {};
+    const inUse = new Set<string>();
     for (const [model, slot] of this.slots) {
+      const providers: Record<string, string> = {};
+      for (const loaded of slot.all()) {
+        providers[loaded.version] = loaded.provider;
+        inUse.add(loaded.provider);
+      }
       models[model] = {
         active: slot.active?.version ?? null,
         revision: slot.revision,
         warm: slot.warm.map((loaded) => loaded.version),
         staged: this.stagingState.get(model) ?? null,
         lastError: this.lastError.get(model) ?? null,
+        providers,
       };
     }
-    const provider = this.options.runtime.executionProviders[0] ?? "cpu";
+    const providers = this.sessions.preference.filter((provider) => inUse.has(provider));
     return {
       nodeId: this.options.nodeId,
       url: this.options.url,
-      executionProvider: provider,
+      executionProvider: providers.length > 0 ? providers.join("+") : "none",
       startedAt: this.startedAt,
       updatedAt: new Date().toISOString(),
       serves: [...this.options.models],
