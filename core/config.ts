@@ -67,7 +67,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: "CUTOVER_MODELS", description: "comma-separated models this node serves; every model when unset" },
   {
     name: "CUTOVER_EXECUTION_PROVIDERS",
-    description: "onnxruntime execution providers in order, e.g. cuda,cpu",
+    description:
+      "onnxruntime execution providers in order of preference, e.g. cuda,cpu: each version loads on the first that works",
     default: "cpu",
   },
   {

@@ -83,11 +83,17 @@ export const nodeModelStatusSchema = z.object({
   lastError: z.string().nullable(),
   /** Resident versions that were staged cold (no warm-up input worked), with the node's warning. */
   cold: z.record(z.string(), z.string()).optional(),
+  /**
+   * The execution provider each resident version (active, warm, staged) runs on, after fallback.
+   * Absent from nodes older than this field.
+   */
+  providers: z.record(z.string(), z.string()).optional(),
 });
 
 export const nodeRecordSchema = z.object({
   nodeId: z.string(),
   url: z.string(),
+  /** The providers the node's sessions run on, "+"-joined in preference order; "none" before any load. */
   executionProvider: z.string(),
   startedAt: z.string(),
   updatedAt: z.string(),

@@ -6,19 +6,14 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import { MODEL_CARD_FILE, MODEL_FILE } from "../core/artifact-layout.js";
 import { ErrorCode, errorMessage, StagingError } from "../core/errors.js";
 import { type ModelCard, parseModelCard } from "../core/model-card.js";
 import { signatureOfSession } from "../core/onnx-signature.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
+import type { SessionOpener } from "./session-opener.js";
 import { type WarmupOptions, type WarmupResult, warmUpSession } from "./warm-up.js";
-
-export interface RuntimeOptions {
-  /** onnxruntime execution providers in order of preference, e.g. ["cuda", "cpu"]. */
-  readonly executionProviders: readonly string[];
-  readonly intraOpThreads?: number;
-}
 
 export class LoadedVersion {
   /** Requests running on this session. */
@@ -36,11 +31,16 @@ export class LoadedVersion {
     readonly dir: string,
     readonly card: ModelCard,
     readonly session: ort.InferenceSession,
+    /** The execution provider the session runs on (the first configured one that took the model). */
+    readonly provider: string,
     readonly loadMs: number,
   ) {}
 
-  /** Creates the session from a verified version folder. Fails with LOAD_FAILED or INCOMPATIBLE_SCHEMA. */
-  static async load(model: string, version: string, dir: string, runtime: RuntimeOptions): Promise<LoadedVersion> {
+  /**
+   * Creates the session from a verified version folder, on the first execution provider that takes
+   * it. Fails with LOAD_FAILED (naming every provider and why) or INCOMPATIBLE_SCHEMA.
+   */
+  static async load(model: string, version: string, dir: string, sessions: SessionOpener): Promise<LoadedVersion> {
     const started = performance.now();
     let card: ModelCard;
     try {
@@ -48,19 +48,7 @@ export class LoadedVersion {
     } catch (error) {
       throw new StagingError(ErrorCode.LoadFailed, `${model}/${version}: ${errorMessage(error)}`, { cause: error });
     }
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(join(dir, MODEL_FILE), {
-        executionProviders: [...runtime.executionProviders],
-        ...(runtime.intraOpThreads ? { intraOpNumThreads: runtime.intraOpThreads } : {}),
-      });
-    } catch (error) {
-      throw new StagingError(
-        ErrorCode.LoadFailed,
-        `${model}/${version}: onnxruntime cannot load model.onnx: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
+    const { session, provider } = await sessions.open(`${model}/${version}`, join(dir, MODEL_FILE));
     const actual = signatureOfSession(session);
     const lies = [...schemaIncompatibilities(card, actual), ...schemaIncompatibilities(actual, card)];
     if (lies.length > 0) {
@@ -70,7 +58,7 @@ export class LoadedVersion {
         `${model}/${version}: model.onnx does not match its cutover.json: ${lies.join("; ")}`,
       );
     }
-    return new LoadedVersion(model, version, dir, card, session, Math.round(performance.now() - started));
+    return new LoadedVersion(model, version, dir, card, session, provider, Math.round(performance.now() - started));
   }
 
   /**

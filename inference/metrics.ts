@@ -51,6 +51,12 @@ export class NodeMetrics {
     help: "onnxruntime sessions loaded (active, warm, staged, or draining)",
     registers: [this.registry],
   });
+  readonly executionProvider = new Gauge({
+    name: "cutover_execution_provider_info",
+    help: "1 for the execution provider each resident version's session runs on (after any fallback)",
+    labelNames: ["model", "version", "provider"] as const,
+    registers: [this.registry],
+  });
 
   /** Label children per label set, bound once: every infer request counts and times itself. */
   private readonly requestChildren = new Map<string, { inc(): void }>();

@@ -31,9 +31,10 @@ import { verifyFolder } from "../core/oms/verifier.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
 import type { VersionFetcher } from "../core/version-fetcher.js";
 import { AppliedStore } from "./applied-record.js";
-import { LoadedVersion, type RuntimeOptions } from "./loaded-version.js";
+import { LoadedVersion } from "./loaded-version.js";
 import type { NodeMetrics } from "./metrics.js";
 import { ModelSlot } from "./model-slot.js";
+import { type RuntimeOptions, SessionOpener } from "./session-opener.js";
 import type { WarmupOptions, WarmupResult } from "./warm-up.js";
 
 export interface NodeAgentOptions {
@@ -76,6 +77,8 @@ export class NodeAgent {
   /** The last swap per model, to confirm a promote that arrives after a resync already applied it. */
   private readonly lastSwap = new Map<string, { version: string; revision: number; at: number }>();
   private readonly applied: AppliedStore;
+  /** Makes every session; remembers, for this agent's life, the execution providers that cannot start. */
+  private readonly sessions: SessionOpener;
   private readonly startedAt = new Date().toISOString();
   private resyncTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -84,6 +87,7 @@ export class NodeAgent {
 
   constructor(private readonly options: NodeAgentOptions) {
     this.applied = new AppliedStore(options.cacheDir);
+    this.sessions = new SessionOpener({ ...options.runtime, log: (line) => this.log(line) });
   }
 
   private log(line: string): void {
@@ -98,7 +102,7 @@ export class NodeAgent {
         void loaded.session
           .release()
           .catch((error: unknown) => this.log(`release of ${model}/${loaded.version} failed: ${errorMessage(error)}`));
-        this.updateResidentGauge();
+        this.updateSessionGauges();
       });
       this.slots.set(model, slot);
     }
@@ -129,7 +133,7 @@ export class NodeAgent {
       try {
         const dir = this.options.fetcher.versionDir(model, version);
         await verifyFolder(dir, this.options.trustedKeys);
-        const loaded = await LoadedVersion.load(model, version, dir, this.options.runtime);
+        const loaded = await LoadedVersion.load(model, version, dir, this.sessions);
         await this.warmUp(loaded);
         const slot = this.slot(model);
         slot.stage(loaded, null);
@@ -227,7 +231,7 @@ export class NodeAgent {
       const fetched = await this.options.fetcher.fetch(model, version);
       this.options.metrics.fetchedBytes.inc(fetched.downloadedBytes);
       setState("loading");
-      const loaded = await LoadedVersion.load(model, version, fetched.dir, this.options.runtime);
+      const loaded = await LoadedVersion.load(model, version, fetched.dir, this.sessions);
       if (!allowIncompatible && slot.active !== null) {
         const reasons = schemaIncompatibilities(slot.active.card, loaded.card);
         if (reasons.length > 0) {
@@ -272,7 +276,7 @@ export class NodeAgent {
       const { loaded, loadedNow } = await this.stage(model, version, message.allowIncompatible ?? false);
       const slot = this.slot(model);
       if (slot.active !== loaded) slot.stage(loaded, rolloutId);
-      this.updateResidentGauge();
+      this.updateSessionGauges();
       this.lastError.set(model, null);
       const [loadMs, warmupMs] = loadedNow ? [loaded.loadMs, loaded.warmupMs] : [0, 0];
       // The answer also goes into the heartbeat: a controller that missed the message still sees it.
@@ -374,14 +378,21 @@ export class NodeAgent {
     for (const [name, slot] of this.slots)
       if (slot.active) this.options.metrics.activeVersion.set({ model: name, version: slot.active.version }, 1);
     this.options.metrics.swaps.inc({ model, kind });
-    this.updateResidentGauge();
+    this.updateSessionGauges();
     this.log(`${model} now serves ${version}`);
   }
 
-  private updateResidentGauge(): void {
+  private updateSessionGauges(): void {
+    const { residentSessions, executionProvider } = this.options.metrics;
     let resident = 0;
-    for (const slot of this.slots.values()) resident += slot.all().length;
-    this.options.metrics.residentSessions.set(resident);
+    executionProvider.reset();
+    for (const [model, slot] of this.slots) {
+      for (const loaded of slot.all()) {
+        resident++;
+        executionProvider.set({ model, version: loaded.version, provider: loaded.provider }, 1);
+      }
+    }
+    residentSessions.set(resident);
   }
 
   /** Makes `version` active at `revision`, staging it first if it is not resident. */
@@ -463,12 +474,23 @@ export class NodeAgent {
     );
   }
 
-  /** This node's heartbeat record. */
+  /**
+   * This node's heartbeat record. Each model lists the execution provider of every resident version;
+   * `executionProvider` is the set of providers the resident sessions run on, in the configured order
+   * and joined with "+" (e.g. "cpu", or "cuda+cpu" when one version had to fall back), or "none"
+   * while no session is loaded.
+   */
   record(): NodeRecord {
     const models: NodeRecord["models"] = {};
+    const inUse = new Set<string>();
     for (const [model, slot] of this.slots) {
       const staging = this.stagingState.get(model);
       const cold = slot.all().filter((loaded) => loaded.warmup.mode === "cold");
+      const providers: Record<string, string> = {};
+      for (const loaded of slot.all()) {
+        providers[loaded.version] = loaded.provider;
+        inUse.add(loaded.provider);
+      }
       models[model] = {
         active: slot.active?.version ?? null,
         revision: slot.revision,
@@ -487,13 +509,14 @@ export class NodeAgent {
         ...(cold.length > 0
           ? { cold: Object.fromEntries(cold.map((loaded) => [loaded.version, loaded.warmup.warning ?? "staged cold"])) }
           : {}),
+        providers,
       };
     }
-    const provider = this.options.runtime.executionProviders[0] ?? "cpu";
+    const providers = this.sessions.preference.filter((provider) => inUse.has(provider));
     return {
       nodeId: this.options.nodeId,
       url: this.options.url,
-      executionProvider: provider,
+      executionProvider: providers.length > 0 ? providers.join("+") : "none",
       startedAt: this.startedAt,
       updatedAt: new Date().toISOString(),
       serves: [...this.options.models],

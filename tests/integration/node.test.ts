@@ -3,14 +3,18 @@ import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
+import { startControllerServer } from "../../controller/server.js";
 import { encodeMessage, parseReport, type ReportMessage } from "../../core/messages.js";
+import type { NodeRecord } from "../../core/model-state.js";
 import { createRedis } from "../../core/redis/connection.js";
 import { RedisBus } from "../../core/redis/redis-bus.js";
 import { StateKeys } from "../../core/state-keys.js";
 import { createNodeApp } from "../../inference/http/app.js";
 import { InferEndpoint } from "../../inference/http/infer.js";
 import { NodeMetrics } from "../../inference/metrics.js";
+import { runCli } from "../support/cli.js";
 import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
+import { freePort } from "../support/free-port.js";
 import { FEATURES, infer, loadGenerator, startTestNode, type TestNode } from "../support/node-harness.js";
 
 let harness: ControllerHarness;
@@ -136,6 +140,43 @@ describe("a node follows the fleet state", () => {
     await activate(controller, "v1");
     await expect.poll(cached).toEqual(["v1", "v4"]);
     expect((await infer(node.url)).version).toBe("v1");
+  });
+});
+
+describe("execution providers", () => {
+  it("configured cuda,cpu without the CUDA library: serves on cpu, and the node record, `cutover nodes` (--json) and /metrics say cpu", async () => {
+    const prefix = `node${prefixNumber++}:`;
+    const controller = await harness.controller(prefix);
+    const node = await startTestNode(harness, prefix, "g1", { executionProviders: ["cuda", "cpu"] });
+    nodes.push(node);
+    expect(node.node.agent.record().executionProvider).toBe("none");
+    await activate(controller, "v1");
+    await activate(controller, "v2");
+    expect((await infer(node.url)).version).toBe("v2");
+    const record = node.node.agent.record();
+    expect(record.executionProvider).toBe("cpu");
+    expect(record.models[MODEL]?.providers).toEqual({ v1: "cpu", v2: "cpu" });
+
+    const server = await startControllerServer({ ...harness.config(prefix), port: await freePort() });
+    try {
+      const env = { CUTOVER_URL: `http://127.0.0.1:${server.port}` };
+      const listed = await runCli(["nodes", "--json"], env);
+      expect(listed.code).toBe(0);
+      expect((JSON.parse(listed.stdout) as { nodes: NodeRecord[] }).nodes).toMatchObject([
+        {
+          nodeId: "g1",
+          executionProvider: "cpu",
+          models: { [MODEL]: { active: "v2", providers: { v1: "cpu", v2: "cpu" } } },
+        },
+      ]);
+      expect((await runCli(["nodes"], env)).stdout).toMatch(/\ng1 +http:\/\/127\.0\.0\.1\/g1 +cpu +demo@v2 /);
+    } finally {
+      await server.close();
+    }
+    const metrics = await (await fetch(`${node.url}/metrics`)).text();
+    expect(metrics).toMatch(/\ncutover_execution_provider_info\{model="demo",version="v1",provider="cpu"\} 1\n/);
+    expect(metrics).toMatch(/\ncutover_execution_provider_info\{model="demo",version="v2",provider="cpu"\} 1\n/);
+    expect(metrics.match(/^cutover_execution_provider_info\{/gm)).toHaveLength(2);
   });
 });
 

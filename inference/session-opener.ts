@@ -1,0 +1,147 @@
+/**
+ * Creates onnxruntime sessions on the configured execution providers, falling back in order.
+ *
+ * onnxruntime-node does not fall back by itself: a session asked for ["cuda", "cpu"] throws when the
+ * CUDA provider library is missing. So the opener tries the providers one after the other, each
+ * attempt with that provider and the ones after it (so onnxruntime can still place nodes the first
+ * cannot run on a later one, e.g. tensorrt → cuda), and reports the provider the session runs on.
+ *
+ * Two kinds of failure are told apart:
+ * - a provider that cannot start in this process (it fails on a one-node probe model; see
+ *   probe-model.ts) is found once, before the first load, logged once, and skipped for the rest of
+ *   the process: a node does not retry a missing CUDA library on every version;
+ * - a provider that starts but fails on one model (a bad or too large model) is only skipped for that
+ *   load: the next version tries it again.
+ */
+import * as ort from "onnxruntime-node";
+import { ConfigError, ErrorCode, errorMessage, StagingError } from "../core/errors.js";
+import { probeModelBytes } from "./probe-model.js";
+
+/** The onnxruntime call that makes a session, passed in so tests can stand in for a provider. */
+export type CreateSession = (
+  model: string | Uint8Array,
+  options: ort.InferenceSession.SessionOptions,
+) => Promise<ort.InferenceSession>;
+
+/** How a node runs its models: parsed from its configuration. */
+export interface RuntimeOptions {
+  /** onnxruntime execution providers in order of preference, e.g. ["cuda", "cpu"]. */
+  readonly executionProviders: readonly string[];
+  readonly intraOpThreads?: number;
+}
+
+export interface SessionOpenerOptions extends RuntimeOptions {
+  readonly log?: (line: string) => void;
+  /** Default: onnxruntime-node's `InferenceSession.create`. */
+  readonly createSession?: CreateSession;
+}
+
+/** A session and the execution provider it runs on (the first of those it was created with). */
+export interface OpenedSession {
+  readonly session: ort.InferenceSession;
+  readonly provider: string;
+}
+
+export class SessionOpener {
+  /** The configured providers, in order of preference. */
+  readonly preference: readonly string[];
+  private readonly intraOpThreads: number | undefined;
+  private readonly createSession: CreateSession;
+  private readonly log: (line: string) => void;
+  private readonly unavailableProviders = new Map<string, string>();
+  private probed: Promise<readonly string[]> | undefined;
+
+  constructor(options: SessionOpenerOptions) {
+    const providers = options.executionProviders;
+    if (providers.length === 0) throw new ConfigError("executionProviders: name at least one provider, e.g. cpu");
+    const repeated = providers.find((provider, index) => providers.indexOf(provider) !== index);
+    if (repeated !== undefined) throw new ConfigError(`executionProviders: ${repeated} is listed twice`);
+    const threads = options.intraOpThreads;
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
+      throw new ConfigError(`intraOpThreads: ${threads} is not a positive integer`);
+    }
+    this.preference = [...providers];
+    this.intraOpThreads = threads;
+    this.createSession = options.createSession ?? ((model, sessionOptions) => createOrtSession(model, sessionOptions));
+    this.log = options.log ?? (() => undefined);
+  }
+
+  /** Providers found unable to start in this process, with onnxruntime's error for each. */
+  unavailable(): ReadonlyMap<string, string> {
+    return this.unavailableProviders;
+  }
+
+  /**
+   * Creates a session for the model file on the first provider that takes it. `label` names the
+   * model in logs and errors (e.g. "demo/v1"). Fails with LOAD_FAILED naming every provider and why.
+   */
+  async open(label: string, modelPath: string): Promise<OpenedSession> {
+    const available = await this.availableProviders();
+    const skipped: string[] = [];
+    let lastError: unknown;
+    for (const provider of this.preference) {
+      const unavailable = this.unavailableProviders.get(provider);
+      if (unavailable !== undefined) {
+        skipped.push(`${provider}: unavailable in this process (${unavailable})`);
+        continue;
+      }
+      try {
+        const session = await this.createSession(
+          modelPath,
+          this.sessionOptions(available.slice(available.indexOf(provider))),
+        );
+        this.log(`${label} runs on ${provider}${skipped.length > 0 ? `; skipped ${skipped.join("; ")}` : ""}`);
+        return { session, provider };
+      } catch (error) {
+        lastError = error;
+        skipped.push(`${provider}: ${errorMessage(error)}`);
+        this.log(`${label}: ${provider} cannot load model.onnx: ${errorMessage(error)}`);
+      }
+    }
+    throw new StagingError(
+      ErrorCode.LoadFailed,
+      `${label}: no execution provider can load model.onnx: ${skipped.join("; ")}`,
+      { cause: lastError },
+    );
+  }
+
+  private sessionOptions(providers: readonly string[]): ort.InferenceSession.SessionOptions {
+    return {
+      executionProviders: [...providers],
+      ...(this.intraOpThreads !== undefined ? { intraOpNumThreads: this.intraOpThreads } : {}),
+    };
+  }
+
+  /** The configured providers that start here, found once (concurrent first loads share the probe). */
+  private availableProviders(): Promise<readonly string[]> {
+    this.probed ??= this.probe();
+    return this.probed;
+  }
+
+  private async probe(): Promise<readonly string[]> {
+    const available: string[] = [];
+    for (const provider of this.preference) {
+      try {
+        const session = await this.createSession(probeModelBytes(), this.sessionOptions([provider]));
+        await session.release();
+        available.push(provider);
+      } catch (error) {
+        this.unavailableProviders.set(provider, errorMessage(error));
+        this.log(
+          `execution provider ${provider} is unavailable in this process: ${errorMessage(error)}; skipped until restart`,
+        );
+      }
+    }
+    return available;
+  }
+}
+
+/** onnxruntime's `create` takes a path and bytes in separate overloads. */
+function createOrtSession(
+  model: string | Uint8Array,
+  options: ort.InferenceSession.SessionOptions,
+): Promise<ort.InferenceSession> {
+  return typeof model === "string"
+    ? ort.InferenceSession.create(model, options)
+    : ort.InferenceSession.create(model, options);
+}
