@@ -31,6 +31,7 @@ import { verifyFolder } from "../core/oms/verifier.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
 import type { VersionFetcher } from "../core/version-fetcher.js";
 import { AppliedStore } from "./applied-record.js";
+import { DesiredVersions } from "./desired-versions.js";
 import { LoadedVersion, type RuntimeOptions } from "./loaded-version.js";
 import type { NodeMetrics } from "./metrics.js";
 import { ModelSlot } from "./model-slot.js";
@@ -70,6 +71,8 @@ export class NodeAgent {
   /** The last swap per model, to confirm a promote that arrives after a resync already applied it. */
   private readonly lastSwap = new Map<string, { version: string; revision: number; at: number }>();
   private readonly applied: AppliedStore;
+  /** Per model, the active version this node should serve, as it last learnt it. */
+  private readonly desired = new DesiredVersions();
   private readonly startedAt = new Date().toISOString();
   private resyncTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -99,6 +102,14 @@ export class NodeAgent {
     return slot;
   }
 
+  /**
+   * Ready (`/v2/health/ready`): it serves the desired active version of every model it is assigned that
+   * has one, and there is at least one. Before any state was read that is what applied.json names.
+   */
+  ready(): boolean {
+    return this.desired.ready((model) => this.slots.get(model)?.active?.version);
+  }
+
   private serves(model: string): boolean {
     return this.options.models.length === 0 || this.options.models.includes(model);
   }
@@ -120,6 +131,7 @@ export class NodeAgent {
     const record = await this.applied.read();
     for (const [model, { version, revision }] of Object.entries(record.models)) {
       if (!this.serves(model)) continue;
+      this.desired.learn(model, version, revision);
       try {
         const dir = this.options.fetcher.versionDir(model, version);
         await verifyFolder(dir, this.options.trustedKeys);
@@ -166,6 +178,7 @@ export class NodeAgent {
   private handle(message: CommandMessage): void {
     const { model } = message;
     if (message.type === "promote") {
+      this.desired.learn(model, message.version, message.revision);
       // The swap itself is synchronous; when the version is already resident it happens here,
       // without waiting behind the queue.
       const slot = this.slot(model);
@@ -389,6 +402,7 @@ export class NodeAgent {
   }
 
   private async reconcile(model: string, state: ModelState): Promise<void> {
+    this.desired.learn(model, state.active, state.revision);
     const slot = this.slot(model);
     if (
       slot.staged !== null &&
