@@ -258,7 +258,11 @@ export class NodeAgent {
     } catch (error) {
       this.stagingState.set(model, { version, state: "failed" });
       this.options.metrics.staging.observe({ model, outcome: "failed" }, (performance.now() - started) / 1000);
-      if (error instanceof CutoverError) this.options.metrics.verificationFailures.inc({ reason: error.code });
+      const code = error instanceof CutoverError ? error.code : "INTERNAL";
+      this.options.metrics.stagingFailures.inc({ code });
+      if (error instanceof CutoverError && error.isVerificationFailure) {
+        this.options.metrics.verificationFailures.inc({ reason: code });
+      }
       throw error;
     }
   }
