@@ -42,8 +42,14 @@ export class NodeMetrics {
   });
   readonly verificationFailures = new Counter({
     name: "cutover_verification_failures_total",
-    help: "Versions refused, by reason code",
+    help: "Versions refused because the artifact or its signature did not verify, by reason code",
     labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly stagingFailures = new Counter({
+    name: "cutover_staging_failures_total",
+    help: "Versions that failed to stage for any reason (store, verification, load, warm-up), by code",
+    labelNames: ["code"] as const,
     registers: [this.registry],
   });
   readonly residentSessions = new Gauge({

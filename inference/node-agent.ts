@@ -31,6 +31,7 @@ import { verifyFolder } from "../core/oms/verifier.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
 import type { VersionFetcher } from "../core/version-fetcher.js";
 import { AppliedStore } from "./applied-record.js";
+import { DesiredVersions } from "./desired-versions.js";
 import { LoadedVersion } from "./loaded-version.js";
 import type { NodeMetrics } from "./metrics.js";
 import { ModelSlot } from "./model-slot.js";
@@ -79,6 +80,8 @@ export class NodeAgent {
   private readonly applied: AppliedStore;
   /** Makes every session; remembers, for this agent's life, the execution providers that cannot start. */
   private readonly sessions: SessionOpener;
+  /** Per model, the active version this node should serve, as it last learnt it. */
+  private readonly desired = new DesiredVersions();
   private readonly startedAt = new Date().toISOString();
   private resyncTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -109,6 +112,14 @@ export class NodeAgent {
     return slot;
   }
 
+  /**
+   * Ready (`/v2/health/ready`): it serves the desired active version of every model it is assigned that
+   * has one, and there is at least one. Before any state was read that is what applied.json names.
+   */
+  ready(): boolean {
+    return this.desired.ready((model) => this.slots.get(model)?.active?.version);
+  }
+
   private serves(model: string): boolean {
     return this.options.models.length === 0 || this.options.models.includes(model);
   }
@@ -130,6 +141,7 @@ export class NodeAgent {
     const record = await this.applied.read();
     for (const [model, { version, revision }] of Object.entries(record.models)) {
       if (!this.serves(model)) continue;
+      this.desired.learn(model, version, revision);
       try {
         const dir = this.options.fetcher.versionDir(model, version);
         await verifyFolder(dir, this.options.trustedKeys);
@@ -176,6 +188,7 @@ export class NodeAgent {
   private handle(message: CommandMessage): void {
     const { model } = message;
     if (message.type === "promote") {
+      this.desired.learn(model, message.version, message.revision);
       // The swap itself is synchronous; when the version is already resident it happens here,
       // without waiting behind the queue.
       const slot = this.slot(model);
@@ -255,7 +268,11 @@ export class NodeAgent {
     } catch (error) {
       this.stagingState.set(model, { version, state: "failed" });
       this.options.metrics.staging.observe({ model, outcome: "failed" }, (performance.now() - started) / 1000);
-      if (error instanceof CutoverError) this.options.metrics.verificationFailures.inc({ reason: error.code });
+      const code = error instanceof CutoverError ? error.code : "INTERNAL";
+      this.options.metrics.stagingFailures.inc({ code });
+      if (error instanceof CutoverError && error.isVerificationFailure) {
+        this.options.metrics.verificationFailures.inc({ reason: code });
+      }
       throw error;
     }
   }
@@ -430,6 +447,7 @@ export class NodeAgent {
   }
 
   private async reconcile(model: string, state: ModelState): Promise<void> {
+    this.desired.learn(model, state.active, state.revision);
     const slot = this.slot(model);
     if (
       slot.staged !== null &&

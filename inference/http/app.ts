@@ -37,8 +37,7 @@ export function createNodeApp(options: NodeAppOptions): Hono {
   app.get("/v2", (c) => c.json({ name: "cutover", version: options.serverVersion, extensions: [] }));
   app.get("/v2/health/live", (c) => c.json({ live: true }));
   app.get("/v2/health/ready", (c) => {
-    const models = [...agent.slots.values()];
-    const ready = models.length > 0 && models.every((slot) => slot.active !== null);
+    const ready = agent.ready();
     return c.json({ ready }, ready ? 200 : 503);
   });
 

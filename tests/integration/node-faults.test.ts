@@ -172,7 +172,7 @@ describe("a promote that arrives after a resync already applied it", () => {
 });
 
 describe("a node restarted while Redis and S3 are both down", () => {
-  it("serves its last applied version from the local cache, re-verified", async () => {
+  it("serves its last applied version from the local cache, re-verified, and is ready; with nothing applied it is not", async () => {
     const prefix = "restart:";
     const controller = await harness.controller(prefix);
     const first = await node(prefix, "r1");
@@ -186,6 +186,9 @@ describe("a node restarted while Redis and S3 are both down", () => {
       const answer = await infer(second.url);
       expect([answer.status, answer.version]).toEqual([200, "v2"]);
       expect((await fetch(`${second.url}/v2/health/ready`)).status).toBe(200);
+      // No applied.json and no state to read: it serves nothing.
+      const empty = await node(prefix, "r2");
+      expect((await fetch(`${empty.url}/v2/health/ready`)).status).toBe(503);
     } finally {
       await Promise.all([harness.redis.start(), harness.s3.start()]);
     }

@@ -200,14 +200,17 @@ describe("an incompatible version the operator forces", () => {
 });
 
 describe("a bad artifact fails staging with its own code, and the old version keeps serving", () => {
+  // The third column: whether it is a verification failure (the artifact or its signature), which
+  // cutover_verification_failures_total counts; cutover_staging_failures_total counts every one.
   it.each([
-    ["bad-byte", "DIGEST_MISMATCH"],
-    ["extra", "UNEXPECTED_FILE"],
-    ["v9", "UNTRUSTED_KEY"],
-    ["not-onnx", "LOAD_FAILED"],
-    ["golden-bad", "GOLDEN_MISMATCH"],
-    ["v3", "INCOMPATIBLE_SCHEMA"],
-  ] as const)("%s → %s", async (version, code) => {
+    ["bad-byte", "DIGEST_MISMATCH", true],
+    ["extra", "UNEXPECTED_FILE", true],
+    ["v9", "UNTRUSTED_KEY", true],
+    ["not-onnx", "LOAD_FAILED", false],
+    ["golden-bad", "GOLDEN_MISMATCH", false],
+    ["v3", "INCOMPATIBLE_SCHEMA", false],
+    ["never-pushed", "NOT_FOUND", false],
+  ] as const)("%s → %s (verification failure: %s)", async (version, code, verification) => {
     const {
       prefix,
       controller,
@@ -231,6 +234,13 @@ describe("a bad artifact fails staging with its own code, and the old version ke
       expect(reports[0]).toMatchObject({ type: "failed", version, code });
       const answer = await infer(node?.url ?? "");
       expect([answer.status, answer.version]).toEqual([200, "v1"]);
+      const metrics = await (await fetch(`${node?.url}/metrics`)).text();
+      expect(metrics.match(/^cutover_staging_failures_total\{.*$/gm)).toEqual([
+        `cutover_staging_failures_total{code="${code}"} 1`,
+      ]);
+      expect(metrics.match(/^cutover_verification_failures_total\{.*$/gm) ?? []).toEqual(
+        verification ? [`cutover_verification_failures_total{reason="${code}"} 1`] : [],
+      );
     } finally {
       redis.disconnect();
       subscriber.disconnect();

@@ -14,7 +14,7 @@ import type { ControllerConfig } from "../../core/config.js";
 import type { SigningKey } from "../../core/oms/keys.js";
 import { serializeBundle, signFolder } from "../../core/oms/signer.js";
 import { ModelRegistry } from "../../core/registry.js";
-import { readObject, S3Store } from "../../core/store/index.js";
+import { type ObjectStore, readObject, S3Store } from "../../core/store/index.js";
 import { type RedisTestServer, startRedisServer } from "./redis-server.js";
 import { DEMO } from "./registry-contract.js";
 import { type S3TestServer, startS3Server } from "./s3-server.js";
@@ -32,7 +32,20 @@ export interface ControllerHarness {
   config(prefix: string): ControllerConfig;
   controller(prefix: string, tuning?: ControllerTuning, overrides?: Partial<ControllerConfig>): Promise<Controller>;
   node(prefix: string, nodeId: string, script: Partial<ScriptedNodeOptions>): Promise<ScriptedNode>;
+  /**
+   * Publishes one of the demo versions' folders as `model`/`version`, signed by the trusted key; with
+   * `corrupt`, a byte of its model.onnx is changed after signing (it passes the controller's signature
+   * check and fails on a node with DIGEST_MISMATCH).
+   */
+  publish(model: string, version: string, from: "v1" | "v2", options?: { corrupt?: boolean }): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Changes one byte of a stored object, after it was signed. */
+async function corruptObject(store: ObjectStore, key: string): Promise<void> {
+  const bytes = await readObject(store, key);
+  bytes[bytes.length - 3] = (bytes[bytes.length - 3] ?? 0) ^ 0x10;
+  await store.put(key, bytes);
 }
 
 /**
@@ -46,10 +59,7 @@ async function pushBadVersions(registry: ModelRegistry, signer: SigningKey, work
   for (const version of ["bad-byte", "extra"]) {
     await pushVersion(registry, { path: join(DEMO, "v2"), model: MODEL, version, signingKey: signer });
   }
-  const modelKey = layout.fileKey(MODEL, "bad-byte", "model.onnx");
-  const bytes = await readObject(store, modelKey);
-  bytes[bytes.length - 3] = (bytes[bytes.length - 3] ?? 0) ^ 0x10;
-  await store.put(modelKey, bytes);
+  await corruptObject(store, layout.fileKey(MODEL, "bad-byte", "model.onnx"));
   await store.put(layout.fileKey(MODEL, "extra", "payload.sh"), Buffer.from("#!/bin/sh\n"));
 
   const notOnnx = join(workDir, "not-onnx");
@@ -146,6 +156,20 @@ export async function startControllerHarness(options: { persistRedis?: boolean }
       }).start();
       nodes.push(node);
       return node;
+    },
+    async publish(model, version, from, options = {}) {
+      const publisher = new ModelRegistry(
+        new S3Store({ bucket, endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials }),
+        new ArtifactLayout(),
+      );
+      try {
+        await pushVersion(publisher, { path: join(DEMO, from), model, version, signingKey: owner.signer });
+        if (options.corrupt) {
+          await corruptObject(publisher.store, publisher.layout.fileKey(model, version, "model.onnx"));
+        }
+      } finally {
+        publisher.store.close();
+      }
     },
     async stop() {
       await Promise.all(nodes.map((node) => node.close()));

@@ -72,9 +72,10 @@ export interface InferAnswer {
 
 export async function infer(
   url: string,
-  options: { version?: string; body?: unknown; raw?: string } = {},
+  options: { model?: string; version?: string; body?: unknown; raw?: string } = {},
 ): Promise<InferAnswer> {
-  const path = options.version ? `/v2/models/${MODEL}/versions/${options.version}/infer` : `/v2/models/${MODEL}/infer`;
+  const model = options.model ?? MODEL;
+  const path = options.version ? `/v2/models/${model}/versions/${options.version}/infer` : `/v2/models/${model}/infer`;
   const body =
     options.raw ??
     JSON.stringify(options.body ?? { inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: FEATURES }] });
@@ -88,20 +89,31 @@ export async function infer(
   return { status: response.status, ...(json.model_version ? { version: json.model_version } : {}), body: json };
 }
 
-/** Sends infer requests back to back from `concurrency` workers until stopped; records every answer. */
-export function loadGenerator(urls: readonly string[], concurrency: number) {
-  const answers: { status: number; version: string | undefined; sentAt: number; at: number; url: string }[] = [];
+/**
+ * Sends infer requests back to back from `concurrency` workers until stopped; records every answer.
+ * With several models, worker i asks `models[i % models.length]`.
+ */
+export function loadGenerator(urls: readonly string[], concurrency: number, models: readonly string[] = [MODEL]) {
+  const answers: {
+    status: number;
+    version: string | undefined;
+    sentAt: number;
+    at: number;
+    url: string;
+    model: string;
+  }[] = [];
   let running = true;
   const workers = Array.from({ length: concurrency }, async (_, worker) => {
     let i = worker;
+    const model = models[worker % models.length] ?? MODEL;
     while (running) {
       const url = urls[i++ % urls.length] ?? "";
       const sentAt = Date.now();
       try {
-        const answer = await infer(url);
-        answers.push({ status: answer.status, version: answer.version, sentAt, at: Date.now(), url });
+        const answer = await infer(url, { model });
+        answers.push({ status: answer.status, version: answer.version, sentAt, at: Date.now(), url, model });
       } catch (error) {
-        answers.push({ status: 0, version: String(error), sentAt, at: Date.now(), url });
+        answers.push({ status: 0, version: String(error), sentAt, at: Date.now(), url, model });
       }
     }
   });

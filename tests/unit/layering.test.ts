@@ -20,7 +20,7 @@ async function importsOf(file: string): Promise<string[]> {
     .map((s) => relative(ROOT, join(ROOT, file, "..", s)));
 }
 
-describe("the dependency rule of DESIGN.md", () => {
+describe("the dependency rule (docs/ARCHITECTURE.md): core imports neither plane, the planes never import each other", () => {
   it.each([
     ["core", ["controller/", "inference/", "bin/"]],
     ["controller", ["inference/", "bin/"]],
