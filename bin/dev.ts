@@ -114,7 +114,6 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
   });
   const { server } = await listen(controller.app.fetch, options.port, "127.0.0.1");
 
-  const models = await registry.listModels();
   const nodes: RunningNode[] = [];
   for (let i = 0; i < options.nodes; i++) {
     const port = options.nodePort + i;
@@ -128,7 +127,8 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       nodeId: `node-${i + 1}`,
       url: `http://127.0.0.1:${port}`,
       port,
-      models,
+      // Every model with state: one pushed into the store while dev runs can be activated too.
+      models: [],
       executionProviders: ["cpu"],
       keepWarm: 1,
       cacheSpare: 2,
@@ -171,11 +171,15 @@ export function devBanner(dev: RunningDev, dir: string): string[] {
     `  curl -s ${node}/v2/models/demo/infer -d ${request}`,
     "",
     "Flip it, watch the answers change, and roll back (in another terminal):",
-    `  export CUTOVER_URL=${dev.controllerUrl} CUTOVER_TOKEN=${dev.token}`,
+    `  export CUTOVER_URL=${dev.controllerUrl} CUTOVER_TOKEN=${dev.token} CUTOVER_STORE_DIR=${dir}/store`,
     "  npx cutover activate demo v2",
     "  npx cutover rollback demo",
     "  npx cutover status demo",
     "  npx cutover history demo",
+    "",
+    "Deploy a model of your own (an .onnx file or a folder holding model.onnx; SAMPLE.json is an infer request):",
+    `  npx cutover push MODEL.onnx --model NAME --version v1 --key ${dir}/keys/cutover.key --sample SAMPLE.json`,
+    "  npx cutover activate NAME v1",
     "",
     "Ctrl-C stops everything.",
   ];
