@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { parseClientConfig, parseControllerConfig } from "../../core/config.js";
 import { InputError } from "../../core/errors.js";
 import type { HistoryEntry, ModelState, NodeRecord } from "../../core/model-state.js";
-import type { RolloutResult } from "../rollout-coordinator.js";
+import type { RolloutResult } from "../rollout-result.js";
 import { startControllerServer } from "../server.js";
 import { ControllerClient } from "./api-client.js";
 import type { CliContext } from "./context.js";
