@@ -1,11 +1,13 @@
 /**
  * The `cutover` command line: parses the configuration once from the environment and hands it to
- * the commands. Exit codes: 0 success, 1 the operation failed (one line on stderr says why),
- * 2 the command line itself was wrong.
+ * the commands. Exit codes (controller/cli/exit-code.ts): 0 success, 1 the operation failed (one line
+ * on stderr says why), 2 the command line itself was wrong, 3 activate/rollback moved the pointer but
+ * not every node that staged the version confirmed serving it.
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import type { CliContext } from "../controller/cli/context.js";
+import { ExitCode, exitCodeOf } from "../controller/cli/exit-code.js";
 import { registerOpsCommands } from "../controller/cli/ops-commands.js";
 import { failureLine } from "../controller/cli/output.js";
 import { registerRegistryCommands } from "../controller/cli/registry-commands.js";
@@ -93,11 +95,11 @@ export async function main(
     registerNodeCommand(program, env, packageVersion());
     registerDevCommand(program);
     await program.parseAsync(argv, { from: "node" });
-    return 0;
+    return ExitCode.Ok;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    process.stderr.write(`${failureLine(error)}\n`);
-    return 1;
+    // Commander has already printed its own message (or the help).
+    if (!(error instanceof CommanderError)) process.stderr.write(`${failureLine(error)}\n`);
+    return exitCodeOf(error);
   }
 }
 

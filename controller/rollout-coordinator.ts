@@ -1,16 +1,28 @@
 /**
- * The two-phase fleet rollout (DESIGN.md "The rollout"):
+ * The two-phase fleet rollout:
  *
- *   lock → checks (published, signature, schema) → prepare → every live node staged
+ *   checks (published, signature, schema) → enough live nodes → lock → prepare → every live node staged
  *        → one atomic promotion → promote → nodes confirm → history
  *
- * Any node failure or the deadline aborts: the pointer stays, the caller gets every node's reason.
- * Nodes whose heartbeat expires stop counting; with no live node the pointer moves and the answer
- * says no node confirmed it. A controller that dies leaves a lock that expires and a `rollout` the
- * next attempt overwrites; nodes drop a staged version that is never promoted.
+ * Nothing moves unless enough live nodes serve the model (one; none with allowNoNodes; minNodes):
+ * with fewer the request is refused before the lock. Any node failure or the deadline aborts: the
+ * pointer stays, the caller gets every node's reason. Nodes whose heartbeat expires while staging
+ * stop counting, and if that leaves fewer staged than required the rollout aborts as well. After the
+ * promotion the pointer has moved whatever the nodes say; the answer names each staged node that did
+ * not confirm serving the target (`fullyConfirmed`, `unconfirmed`). A controller that dies leaves a
+ * lock that expires and a `rollout` the next attempt overwrites; nodes drop a staged version that is
+ * never promoted.
  */
 import type { Bus } from "../core/bus.js";
-import { ConfigError, ErrorCode, errorMessage, InputError, RolloutError, StateError } from "../core/errors.js";
+import {
+  ConfigError,
+  ErrorCode,
+  errorMessage,
+  InputError,
+  type RolloutCode,
+  RolloutError,
+  StateError,
+} from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
 import { encodeMessage, type StagedMessage } from "../core/messages.js";
 import type { ModelCard } from "../core/model-card.js";
@@ -27,36 +39,9 @@ import { verifyBundle } from "../core/oms/verifier.js";
 import type { ModelRegistry } from "../core/registry.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
 import { RolloutReports } from "./rollout-reports.js";
+import { type ActivateRequest, type RollbackRequest, requiredNodes } from "./rollout-request.js";
+import { confirmationOf, type RolloutResult, unchangedResult } from "./rollout-result.js";
 import type { RolloutLease, RolloutTransitions } from "./state/rollout-transitions.js";
-
-export interface ActivateRequest {
-  readonly model: string;
-  readonly version: string;
-  readonly by: string;
-  readonly action?: "activate" | "rollback";
-  readonly expectRevision?: number;
-  readonly allowIncompatible?: boolean;
-  /** How long nodes may take to stage (default 120 s). */
-  readonly timeoutMs?: number;
-}
-
-export interface RolloutResult {
-  readonly rolloutId: string | null;
-  readonly model: string;
-  readonly from: string | null;
-  readonly to: string;
-  readonly revision: number;
-  /** False when the target was already active: nothing was done. */
-  readonly changed: boolean;
-  readonly nodes: readonly NodeOutcome[];
-  /** Live nodes that confirmed serving the new version, of those that staged it. */
-  readonly confirmed: number;
-  /** What nodes warned about while staging (e.g. the version was staged cold), one line per node. */
-  readonly warnings?: readonly string[];
-  readonly switchSpreadMs?: number;
-  readonly durationMs: number;
-  readonly message: string;
-}
 
 export interface RolloutCoordinatorOptions {
   readonly fleet: FleetStateStore;
@@ -121,33 +106,30 @@ export class RolloutCoordinator {
   }
 
   /** Activates the previous version (or `to`) through the same protocol. */
-  async rollback(request: {
-    model: string;
-    to?: string;
-    by: string;
-    expectRevision?: number;
-    timeoutMs?: number;
-  }): Promise<RolloutResult> {
+  async rollback(request: RollbackRequest): Promise<RolloutResult> {
     await this.options.store.syncFromDurable(assertModelName(request.model));
     const state = await this.options.fleet.getModelState(request.model);
-    const target = request.to ?? state.previous;
+    const { to, ...rest } = request;
+    const target = to ?? state.previous;
     if (target === null || target === undefined) {
       throw new InputError(`${request.model} has no previous version to roll back to; use --to VERSION`);
     }
-    return this.activate({ ...request, version: target, action: "rollback", allowIncompatible: true });
+    return this.activate({ ...rest, version: target, action: "rollback", allowIncompatible: true });
   }
 
   async activate(request: ActivateRequest): Promise<RolloutResult> {
     const started = Date.now();
     const model = assertModelName(request.model);
     const version = assertVersionName(request.version);
+    const required = requiredNodes(request);
     const timeoutMs = request.timeoutMs ?? 120_000;
     await this.options.store.syncFromDurable(model);
     const current = await this.options.fleet.getModelState(model);
     if (current.active === version && current.rollout === null && request.expectRevision === undefined) {
-      return this.unchanged(model, version, current, started);
+      return unchangedResult(model, version, current, Date.now() - started);
     }
     await this.checkTarget(model, version, current, request.allowIncompatible ?? false);
+    await this.checkFleet(model, required);
 
     const lease = await this.options.store.begin(model, {
       target: version,
@@ -162,28 +144,13 @@ export class RolloutCoordinator {
       lease.rollout.id,
     );
     try {
-      return await this.run(lease, reports, request, timeoutMs, started);
+      return await this.run(lease, reports, request, { timeoutMs, required, started });
     } catch (error) {
       if (!(error instanceof RolloutError)) await this.abandon(lease, request, error, started);
       throw error;
     } finally {
       await reports.close();
     }
-  }
-
-  private unchanged(model: string, version: string, state: ModelState, started: number): RolloutResult {
-    return {
-      rolloutId: null,
-      model,
-      from: version,
-      to: version,
-      revision: state.revision,
-      changed: false,
-      nodes: [],
-      confirmed: 0,
-      durationMs: Date.now() - started,
-      message: `${model} already serves ${version} (revision ${state.revision}); nothing to do`,
-    };
   }
 
   /** The target must be published, signed by a trusted key, and fit the active version's schema. */
@@ -210,6 +177,22 @@ export class RolloutCoordinator {
     }
   }
 
+  /**
+   * Enough live nodes serve the model to start, checked before the lock so that a refusal leaves no
+   * trace: a pointer nobody serves must be asked for (allowNoNodes), not be what an empty fleet gets.
+   */
+  private async checkFleet(model: string, required: number): Promise<void> {
+    if (required === 0) return;
+    const live = (await this.liveNodes(model)).map((node) => node.nodeId).sort();
+    if (live.length >= required) return;
+    throw new RolloutError(
+      ErrorCode.NotEnoughNodes,
+      live.length === 0
+        ? `no live node serves ${model}; nothing changed (start a node, or allowNoNodes / --allow-no-nodes to set the pointer before a fleet starts)`
+        : `${live.length} live node(s) serve ${model} (${live.join(", ")}), fewer than the ${required} required (minNodes / --min-nodes); nothing changed`,
+    );
+  }
+
   private async liveNodes(model: string): Promise<NodeRecord[]> {
     return (await this.options.fleet.listNodes()).filter((node) => nodeServes(node, model));
   }
@@ -218,11 +201,11 @@ export class RolloutCoordinator {
     lease: RolloutLease,
     reports: RolloutReports,
     request: ActivateRequest,
-    timeoutMs: number,
-    started: number,
+    limits: { timeoutMs: number; required: number; started: number },
   ): Promise<RolloutResult> {
     const { fleet, bus, store } = this.options;
     const { model, rollout } = lease;
+    const { timeoutMs, required, started } = limits;
     const commands = fleet.keys.commandChannel(model);
     let live = new Set((await this.liveNodes(model)).map((node) => node.nodeId));
     const expected = new Set(live);
@@ -262,21 +245,12 @@ export class RolloutCoordinator {
             .filter((n) => n.outcome === "timeout")
             .map((n) => n.nodeId)
             .join(", ")}`;
-      await bus.publish(commands, encodeMessage({ type: "abort", model, rolloutId: rollout.id, reason }));
-      await this.finish(
-        lease,
-        request,
-        { outcome: "aborted", nodes, reason, revision: lease.startState.revision },
-        started,
-      );
-      throw new RolloutError(
-        ErrorCode.RolloutAborted,
-        `rollout of ${model}/${rollout.target} aborted, nothing changed: ${reason}`,
-        {
-          nodes,
-          rolloutId: rollout.id,
-        },
-      );
+      return this.abort(lease, request, { code: ErrorCode.RolloutAborted, nodes, reason, started });
+    }
+    if (expected.size < required) {
+      const reason = `only ${expected.size} node(s) staged ${rollout.target} (the others' heartbeats expired), fewer than the ${required} required`;
+      const nodes = this.prepareOutcomes(expected, reports);
+      return this.abort(lease, request, { code: ErrorCode.NotEnoughNodes, nodes, reason, started });
     }
 
     const promoted = await store.promote(lease);
@@ -291,7 +265,7 @@ export class RolloutCoordinator {
         rolloutId: rollout.id,
       }),
     );
-    const staged = [...expected];
+    const staged = [...expected].sort();
     await reports.waitFor(
       () => staged.every((nodeId) => reports.promoted.has(nodeId) || !live.has(nodeId)),
       this.confirmTimeoutMs,
@@ -301,15 +275,20 @@ export class RolloutCoordinator {
     const nodes = staged.map((nodeId): NodeOutcome => {
       const prepared = reports.prepared.get(nodeId);
       const confirmation = reports.promoted.get(nodeId);
+      const missing = live.has(nodeId)
+        ? `no confirmation within ${this.confirmTimeoutMs} ms`
+        : "its heartbeat expired before it confirmed";
       return {
         nodeId,
         outcome: confirmation ? "promoted" : "unconfirmed",
+        ...(confirmation ? {} : { reason: missing }),
         ...(prepared?.type === "staged" ? stagedDetails(prepared) : {}),
         ...(confirmation ? { switchedAt: confirmation.at } : {}),
       };
     });
     const times = nodes.flatMap((node) => (node.switchedAt === undefined ? [] : [node.switchedAt]));
     const switchSpreadMs = times.length > 0 ? Math.max(...times) - Math.min(...times) : undefined;
+    const { reason, ...confirmation } = confirmationOf(model, rollout.target, promoted.revision, nodes);
     const entry = await this.finish(
       lease,
       request,
@@ -317,11 +296,11 @@ export class RolloutCoordinator {
         outcome: "promoted",
         nodes,
         revision: promoted.revision,
+        ...(reason !== undefined ? { reason } : {}),
         ...(switchSpreadMs !== undefined ? { switchSpreadMs } : {}),
       },
       started,
     );
-    const confirmed = times.length;
     const warnings = entry.warnings ?? [];
     return {
       rolloutId: rollout.id,
@@ -331,17 +310,36 @@ export class RolloutCoordinator {
       revision: promoted.revision,
       changed: true,
       nodes,
-      confirmed,
+      ...confirmation,
       ...(switchSpreadMs !== undefined ? { switchSpreadMs } : {}),
       durationMs: Date.parse(entry.finishedAt) - started,
       ...(warnings.length > 0 ? { warnings } : {}),
-      message:
-        staged.length === 0
-          ? `${model} → ${rollout.target} at revision ${promoted.revision}; no live node serves ${model}, so no node confirmed it`
-          : `${model} → ${rollout.target} at revision ${promoted.revision}; ${confirmed}/${staged.length} node(s) confirmed`,
     };
   }
 
+  /** Tells the nodes to drop the staged target, records the abort, and refuses: the pointer stays. */
+  private async abort(
+    lease: RolloutLease,
+    request: ActivateRequest,
+    outcome: { code: RolloutCode; nodes: NodeOutcome[]; reason: string; started: number },
+  ): Promise<never> {
+    const { model, rollout } = lease;
+    const { code, nodes, reason, started } = outcome;
+    await this.options.bus.publish(
+      this.options.fleet.keys.commandChannel(model),
+      encodeMessage({ type: "abort", model, rolloutId: rollout.id, reason }),
+    );
+    await this.finish(
+      lease,
+      request,
+      { outcome: "aborted", nodes, reason, revision: lease.startState.revision },
+      started,
+    );
+    throw new RolloutError(code, `rollout of ${model}/${rollout.target} aborted, nothing changed: ${reason}`, {
+      nodes,
+      rolloutId: rollout.id,
+    });
+  }
   private prepareOutcomes(expected: ReadonlySet<string>, reports: RolloutReports): NodeOutcome[] {
     const ids = new Set([...expected, ...reports.prepared.keys()]);
     return [...ids].sort().map((nodeId): NodeOutcome => {

@@ -49,6 +49,16 @@ export const ErrorCode = {
   IncompatibleSchema: "INCOMPATIBLE_SCHEMA",
   /** A node failed to stage the target, or not every node staged it in time: nothing changed. */
   RolloutAborted: "ROLLOUT_ABORTED",
+  /**
+   * Fewer live nodes serve the model than the rollout requires (one, unless allowNoNodes; or
+   * minNodes): refused before anything changed.
+   */
+  NotEnoughNodes: "NOT_ENOUGH_NODES",
+  /**
+   * The pointer moved, but not every node that staged the target confirmed serving it. Never an
+   * HTTP error (the answer is a 200 with `fullyConfirmed: false`); the CLI exits 3 with it.
+   */
+  PromoteUnconfirmed: "PROMOTE_UNCONFIRMED",
   /** A missing or wrong bearer token. */
   Unauthorized: "UNAUTHORIZED",
   /** onnxruntime could not create a session from the model. */
@@ -165,14 +175,23 @@ export interface NodeReason {
   readonly reason?: string;
 }
 
-/** A rollout that could not go ahead; `nodes` holds every node's reason when nodes were involved. */
+export type RolloutCode =
+  | typeof ErrorCode.RolloutAborted
+  | typeof ErrorCode.IncompatibleSchema
+  | typeof ErrorCode.NotEnoughNodes
+  | typeof ErrorCode.PromoteUnconfirmed;
+
+/**
+ * A rollout that could not go ahead, or (PROMOTE_UNCONFIRMED) went ahead without every node's
+ * confirmation; `nodes` holds every node's reason when nodes were involved.
+ */
 export class RolloutError extends CutoverError {
   override readonly name = "RolloutError";
-  declare readonly code: typeof ErrorCode.RolloutAborted | typeof ErrorCode.IncompatibleSchema;
+  declare readonly code: RolloutCode;
   readonly nodes: readonly NodeReason[];
   readonly rolloutId: string | undefined;
   constructor(
-    code: typeof ErrorCode.RolloutAborted | typeof ErrorCode.IncompatibleSchema,
+    code: RolloutCode,
     message: string,
     options: { nodes?: readonly NodeReason[]; rolloutId?: string; cause?: unknown } = {},
   ) {

@@ -1,15 +1,18 @@
 /**
  * The ops commands, talking to a running controller (CUTOVER_URL, CUTOVER_TOKEN): `activate`,
- * `rollback`, `status`, `history`, `nodes`, and `controller` to run one.
+ * `rollback`, `status`, `history`, `nodes`, and `controller` to run one. A rollout that moved the
+ * pointer without every staged node's confirmation prints its result, then fails with
+ * PROMOTE_UNCONFIRMED (exit 3).
  */
 import type { Command } from "commander";
 import { parseClientConfig, parseControllerConfig } from "../../core/config.js";
-import { InputError } from "../../core/errors.js";
+import { ErrorCode, InputError, RolloutError } from "../../core/errors.js";
 import type { HistoryEntry, ModelState, NodeRecord } from "../../core/model-state.js";
-import type { RolloutResult } from "../rollout-coordinator.js";
+import type { RolloutResult } from "../rollout-result.js";
 import { startControllerServer } from "../server.js";
 import { ControllerClient } from "./api-client.js";
 import type { CliContext } from "./context.js";
+import { ROLLOUT_EXIT_CODES } from "./exit-code.js";
 import { formatTable, printResult } from "./output.js";
 
 interface ModelDetail {
@@ -64,7 +67,7 @@ function rolloutLines(result: RolloutResult): string[] {
     result.message,
     ...result.nodes.map(
       (node) =>
-        `  ${node.nodeId}  ${node.outcome}${node.loadMs !== undefined ? `  load ${node.loadMs} ms` : ""}${node.warmupMs !== undefined ? `  warm-up ${node.warmupMs} ms` : ""}${node.warmup === "cold" ? " (cold)" : ""}`,
+        `  ${node.nodeId}  ${node.outcome}${node.loadMs !== undefined ? `  load ${node.loadMs} ms` : ""}${node.warmupMs !== undefined ? `  warm-up ${node.warmupMs} ms` : ""}${node.warmup === "cold" ? " (cold)" : ""}${node.reason !== undefined ? `  ${node.reason}` : ""}`,
     ),
     ...(result.switchSpreadMs !== undefined ? [`switch spread ${result.switchSpreadMs} ms`] : []),
     ...(result.warnings ?? []).map((warning) => `warning: ${warning}`),
@@ -88,21 +91,58 @@ async function runRollout(
     stop();
   }
   printResult({ json }, result, () => rolloutLines(result));
+  // Printed first, then refused: the pointer moved, but a pipeline must not read this as "served".
+  if (result.fullyConfirmed === false) {
+    const missing = result.nodes.filter((node) => result.unconfirmed.includes(node.nodeId));
+    throw new RolloutError(
+      ErrorCode.PromoteUnconfirmed,
+      `${result.model} → ${result.to} at revision ${result.revision}, but ${missing.length} of ${result.nodes.length} node(s) did not confirm serving it: ${result.unconfirmed.join(", ")}`,
+      { nodes: missing, ...(result.rolloutId !== null ? { rolloutId: result.rolloutId } : {}) },
+    );
+  }
+}
+
+interface NodeFlags {
+  allowNoNodes?: boolean;
+  minNodes?: number;
+}
+
+function parseMinNodes(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InputError("--min-nodes must be an integer ≥ 1");
+  return parsed;
+}
+
+/** --allow-no-nodes and --min-nodes, as activate and rollback both take them. */
+function withNodeOptions(command: Command): Command {
+  return command
+    .option("--allow-no-nodes", "go ahead with no live node serving MODEL (sets the pointer before a fleet starts)")
+    .option("--min-nodes <n>", "refuse unless at least N live nodes serve MODEL (default 1)", parseMinNodes)
+    .addHelpText("after", ROLLOUT_EXIT_CODES);
+}
+
+function nodeBody(flags: NodeFlags): NodeFlags {
+  return {
+    ...(flags.allowNoNodes ? { allowNoNodes: true } : {}),
+    ...(flags.minNodes !== undefined ? { minNodes: flags.minNodes } : {}),
+  };
 }
 
 export function registerOpsCommands(program: Command, context: CliContext): void {
-  program
-    .command("activate <model> <version>")
-    .description("make VERSION the active version of MODEL on every node (two-phase, fleet-wide)")
-    .option("--timeout <seconds>", "how long nodes may take to stage it", "120")
-    .option("--allow-incompatible", "activate even if its inputs/outputs do not fit the active version's")
-    .option("--expect-revision <n>", "refuse unless the model is at this revision")
+  withNodeOptions(
+    program
+      .command("activate <model> <version>")
+      .description("make VERSION the active version of MODEL on every node (two-phase, fleet-wide)")
+      .option("--timeout <seconds>", "how long nodes may take to stage it", "120")
+      .option("--allow-incompatible", "activate even if its inputs/outputs do not fit the active version's")
+      .option("--expect-revision <n>", "refuse unless the model is at this revision"),
+  )
     .option("--json", "print the result as JSON")
     .action(
       async (
         model: string,
         version: string,
-        flags: { timeout: string; allowIncompatible?: boolean; expectRevision?: string; json?: boolean },
+        flags: NodeFlags & { timeout: string; allowIncompatible?: boolean; expectRevision?: string; json?: boolean },
       ) => {
         const timeoutMs = Math.round(Number(flags.timeout) * 1000);
         if (!Number.isFinite(timeoutMs) || timeoutMs < 100)
@@ -112,6 +152,7 @@ export function registerOpsCommands(program: Command, context: CliContext): void
           timeoutMs,
           ...(flags.allowIncompatible ? { allowIncompatible: true } : {}),
           ...(flags.expectRevision !== undefined ? { expectRevision: Number(flags.expectRevision) } : {}),
+          ...nodeBody(flags),
         };
         await runRollout(
           context,
@@ -124,13 +165,15 @@ export function registerOpsCommands(program: Command, context: CliContext): void
       },
     );
 
-  program
-    .command("rollback <model>")
-    .description("activate the previous version of MODEL again (instant while it is still warm on the nodes)")
-    .option("--to <version>", "roll back to this version instead of the previous one")
+  withNodeOptions(
+    program
+      .command("rollback <model>")
+      .description("activate the previous version of MODEL again (instant while it is still warm on the nodes)")
+      .option("--to <version>", "roll back to this version instead of the previous one"),
+  )
     .option("--json", "print the result as JSON")
-    .action(async (model: string, flags: { to?: string; json?: boolean }) => {
-      const body = flags.to ? { to: flags.to } : {};
+    .action(async (model: string, flags: NodeFlags & { to?: string; json?: boolean }) => {
+      const body = { ...(flags.to ? { to: flags.to } : {}), ...nodeBody(flags) };
       await runRollout(
         context,
         model,

@@ -32,6 +32,7 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   [ErrorCode.RolloutInProgress]: 409,
   [ErrorCode.RevisionMismatch]: 409,
   [ErrorCode.LockLost]: 409,
+  [ErrorCode.NotEnoughNodes]: 409,
   [ErrorCode.AlreadyExists]: 409,
   [ErrorCode.IncompatibleSchema]: 422,
   [ErrorCode.ModelInvalid]: 422,
@@ -47,17 +48,23 @@ export function statusOf(error: unknown): ContentfulStatusCode {
   return STATUS[error.code] ?? 500;
 }
 
+/** What activate and rollback both take: the revision guard, the staging deadline, the nodes required. */
+const rolloutFields = {
+  expectRevision: z.number().int().nonnegative().optional(),
+  timeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+  allowNoNodes: z.boolean().optional(),
+  minNodes: z.number().int().min(1).max(100_000).optional(),
+};
+
 const activateBody = z.strictObject({
   version: z.string(),
-  expectRevision: z.number().int().nonnegative().optional(),
   allowIncompatible: z.boolean().optional(),
-  timeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+  ...rolloutFields,
 });
 
 const rollbackBody = z.strictObject({
   to: z.string().optional(),
-  expectRevision: z.number().int().nonnegative().optional(),
-  timeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+  ...rolloutFields,
 });
 
 async function parseBody<T>(request: Request, schema: z.ZodType<T>): Promise<T> {

@@ -79,7 +79,8 @@ async function scalePoint(count: number, warmFlips: number, log: (line: string) 
   const admin = new Redis(fleet.redis.url);
   const listener = new Redis(fleet.redis.url);
   try {
-    await fleet.activate("v1");
+    // The pointer first, then the nodes join and load it.
+    await fleet.activate("v1", { allowNoNodes: true });
     const joinStarted = performance.now();
     const env = {
       ...fleet.env,

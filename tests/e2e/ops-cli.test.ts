@@ -69,3 +69,105 @@ describe("cutover activate / rollback / status / history / nodes against a runni
     );
   });
 });
+
+describe("activate and rollback tell a pipeline whether the fleet serves the version", () => {
+  const servers: RunningController[] = [];
+  afterAll(() => Promise.all(servers.map((server) => server.close())));
+
+  /** A controller of its own on `prefix`, so that this test alone decides which nodes are live. */
+  async function controllerOn(prefix: string): Promise<Record<string, string>> {
+    const server = await startControllerServer(
+      { ...harness.config(prefix), port: await freePort() },
+      { confirmTimeoutMs: 1_000 },
+    );
+    servers.push(server);
+    return { CUTOVER_URL: `http://127.0.0.1:${server.port}`, CUTOVER_TOKEN: TOKEN };
+  }
+
+  async function active(on: Record<string, string>): Promise<string | null> {
+    const status = await runCli(["status", MODEL, "--json"], on);
+    return (JSON.parse(status.stdout) as { state: { active: string | null } }).state.active;
+  }
+
+  it("no live node: exit 1 NOT_ENOUGH_NODES and nothing moves; --allow-no-nodes sets the pointer; --min-nodes refuses", async () => {
+    const on = await controllerOn("cli-empty:");
+    const refused = await runCli(["activate", MODEL, "v1"], on);
+    expect([refused.code, refused.stdout, refused.stderr]).toEqual([
+      1,
+      "",
+      "cutover: NOT_ENOUGH_NODES: no live node serves demo; nothing changed (start a node, or allowNoNodes / --allow-no-nodes to set the pointer before a fleet starts)\n",
+    ]);
+    expect(await active(on)).toBeNull();
+
+    const allowed = await runCli(["activate", MODEL, "v1", "--allow-no-nodes"], on);
+    expect([allowed.code, allowed.stdout]).toEqual([
+      0,
+      "demo → v1 at revision 1; no live node serves demo (allowed): nodes load it when they start\n",
+    ]);
+    expect(await active(on)).toBe("v1");
+
+    await harness.node("cli-empty:", "e1", {});
+    const tooFew = await runCli(["activate", MODEL, "v2", "--min-nodes", "2"], on);
+    expect([tooFew.code, tooFew.stderr]).toEqual([
+      1,
+      "cutover: NOT_ENOUGH_NODES: 1 live node(s) serve demo (e1), fewer than the 2 required (minNodes / --min-nodes); nothing changed\n",
+    ]);
+    const badFlag = await runCli(["rollback", MODEL, "--min-nodes", "0"], on);
+    expect([badFlag.code, badFlag.stderr]).toEqual([1, "cutover: INVALID_INPUT: --min-nodes must be an integer ≥ 1\n"]);
+    expect(await active(on)).toBe("v1");
+  }, 60_000);
+
+  it("a node that staged but did not confirm: exit 3, the node named in text and --json, the pointer moved, history says so", async () => {
+    const on = await controllerOn("cli-mute:");
+    await harness.node("cli-mute:", "m1", {});
+    await harness.node("cli-mute:", "m2", { confirm: false });
+
+    const text = await runCli(["activate", MODEL, "v1"], on);
+    expect(text.code).toBe(3);
+    expect(text.stdout).toBe(
+      [
+        "demo → v1 at revision 1; 1/2 node(s) confirmed, not confirmed: m2 (no confirmation within 1000 ms)",
+        "  m1  promoted  load 12 ms  warm-up 3 ms",
+        "  m2  unconfirmed  load 12 ms  warm-up 3 ms  no confirmation within 1000 ms",
+        "switch spread 0 ms",
+        "",
+      ].join("\n"),
+    );
+    expect(text.stderr).toBe(
+      "cutover: PROMOTE_UNCONFIRMED: demo → v1 at revision 1, but 1 of 2 node(s) did not confirm serving it: m2\n",
+    );
+
+    const json = await runCli(["activate", MODEL, "v2", "--json"], on);
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      to: "v2",
+      revision: 2,
+      confirmed: 1,
+      fullyConfirmed: false,
+      unconfirmed: ["m2"],
+    });
+    expect(await active(on)).toBe("v2");
+
+    const history = await runCli(["history", MODEL], on);
+    expect(history.stdout.split("\n")[1]).toMatch(
+      / activate +alice +v1 +v2 +promoted +2 +2 +1\/2 node\(s\) confirmed; not confirmed: m2 \(no confirmation within 1000 ms\)$/,
+    );
+
+    const rollback = await runCli(["rollback", MODEL, "--json"], on);
+    expect(rollback.code).toBe(3);
+    expect(JSON.parse(rollback.stdout)).toMatchObject({ to: "v1", revision: 3, unconfirmed: ["m2"] });
+    expect(rollback.stderr).toMatch(/^cutover: PROMOTE_UNCONFIRMED: .*: m2\n$/);
+  }, 60_000);
+
+  it("--help of activate and rollback lists the exit codes", async () => {
+    for (const command of ["activate", "rollback"]) {
+      const help = await runCli([command, "--help"]);
+      expect(help.code, command).toBe(0);
+      expect(help.stdout).toMatch(/--allow-no-nodes/);
+      expect(help.stdout).toMatch(/--min-nodes <n>/);
+      expect(help.stdout).toMatch(
+        /\n {2}3 {2}promoted \(the pointer moved\), but not every node that staged it confirmed/,
+      );
+    }
+  });
+});

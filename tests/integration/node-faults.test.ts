@@ -20,11 +20,11 @@ afterAll(async () => {
   await harness.stop();
 });
 
-async function activate(controller: Controller, version: string) {
+async function activate(controller: Controller, version: string, extra: Record<string, unknown> = {}) {
   const response = await controller.app.request(`/v1/models/${MODEL}/activate`, {
     method: "POST",
     headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify({ version, timeoutMs: 20_000 }),
+    body: JSON.stringify({ version, timeoutMs: 20_000, ...extra }),
   });
   return (await response.json()) as Record<string, unknown>;
 }
@@ -49,7 +49,13 @@ describe("a node when Redis goes away", () => {
 
     cut.redisProxy?.block();
     await expect.poll(async () => (await controller.fleet.listNodes()).length, { timeout: 5_000 }).toBe(0);
-    expect(await activate(controller, "v2")).toMatchObject({ to: "v2", confirmed: 0 });
+    // Its heartbeat expired: to the controller no node serves the model, so this must be asked for.
+    expect(await activate(controller, "v2")).toMatchObject({ error: { code: "NOT_ENOUGH_NODES" } });
+    expect(await activate(controller, "v2", { allowNoNodes: true })).toMatchObject({
+      to: "v2",
+      confirmed: 0,
+      fullyConfirmed: true,
+    });
     const whileCut = await infer(cut.url);
     expect([whileCut.status, whileCut.version]).toEqual([200, "v1"]);
 

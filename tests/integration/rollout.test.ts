@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Controller } from "../../controller/controller.js";
-import type { RolloutResult } from "../../controller/rollout-coordinator.js";
+import type { Controller, ControllerTuning } from "../../controller/controller.js";
+import type { RolloutResult } from "../../controller/rollout-result.js";
 import { ArtifactLayout } from "../../core/artifact-layout.js";
 import type { HistoryEntry } from "../../core/model-state.js";
 import { createObjectStore, readObject } from "../../core/store/index.js";
@@ -26,9 +26,9 @@ async function post(controller: Controller, path: string, body: unknown, headers
   };
 }
 
-async function setup(): Promise<{ prefix: string; controller: Controller }> {
+async function setup(tuning: ControllerTuning = {}): Promise<{ prefix: string; controller: Controller }> {
   const prefix = `r${prefixNumber++}:`;
-  return { prefix, controller: await harness.controller(prefix) };
+  return { prefix, controller: await harness.controller(prefix, tuning) };
 }
 
 describe("activate and rollback", () => {
@@ -38,7 +38,15 @@ describe("activate and rollback", () => {
 
     const first = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v1" });
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ from: null, to: "v1", revision: 1, changed: true, confirmed: 2 });
+    expect(first.body).toMatchObject({
+      from: null,
+      to: "v1",
+      revision: 1,
+      changed: true,
+      confirmed: 2,
+      fullyConfirmed: true,
+      unconfirmed: [],
+    });
     const second = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v2", expectRevision: 1 });
     expect(second.body).toMatchObject({ from: "v1", to: "v2", revision: 2, confirmed: 2 });
     expect((second.body as unknown as RolloutResult).switchSpreadMs).toBeGreaterThanOrEqual(0);
@@ -85,7 +93,11 @@ describe("activate and rollback", () => {
 
   it("a stale expectRevision → 409 REVISION_MISMATCH", async () => {
     const { controller } = await setup();
-    const result = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v1", expectRevision: 7 });
+    const result = await post(controller, `/v1/models/${MODEL}/activate`, {
+      version: "v1",
+      expectRevision: 7,
+      allowNoNodes: true,
+    });
     expect(result.status).toBe(409);
     expect(result.body.error).toMatchObject({
       code: "REVISION_MISMATCH",
@@ -136,12 +148,152 @@ describe("when nodes do not stage", () => {
     expect((result.body as unknown as RolloutResult).nodes.map((node) => node.nodeId)).toEqual(["n1"]);
   });
 
-  it("no live node: the pointer moves and the answer says no node confirmed it", async () => {
+  it("a live node whose heartbeat expires while staging leaves fewer staged than required: aborted", async () => {
+    const { prefix, controller } = await setup();
+    const dying = await harness.node(prefix, "dying", { onPrepare: "ignore", heartbeatTtlMs: 2_000 });
+    dying.stopHeartbeats();
+    const result = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v1", timeoutMs: 10_000 });
+    expect([result.status, result.body.error?.code]).toEqual([409, "NOT_ENOUGH_NODES"]);
+    expect(result.body.error?.message).toMatch(
+      /^rollout of demo\/v1 aborted, nothing changed: only 0 node\(s\) staged v1 \(the others' heartbeats expired\), fewer than the 1 required$/,
+    );
+    expect(await controller.fleet.getModelState(MODEL)).toMatchObject({ active: null, revision: 0, rollout: null });
+    expect((await controller.fleet.history(MODEL))[0]).toMatchObject({ outcome: "aborted", to: "v1", revision: 0 });
+  });
+});
+
+describe("how many live nodes a rollout needs", () => {
+  it("no live node → 409 NOT_ENOUGH_NODES before anything changes: no lock, no pointer, no history", async () => {
     const { controller } = await setup();
-    const result = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v2" });
+    const refused = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v2" });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toEqual({
+      code: "NOT_ENOUGH_NODES",
+      message:
+        "no live node serves demo; nothing changed (start a node, or allowNoNodes / --allow-no-nodes to set the pointer before a fleet starts)",
+    });
+    expect(await controller.fleet.getModelState(MODEL)).toMatchObject({ active: null, revision: 0, rollout: null });
+    expect(await controller.fleet.history(MODEL)).toEqual([]);
+
+    // No lock was left behind: the same activation with allowNoNodes goes through at once.
+    const allowed = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v2", allowNoNodes: true });
+    expect(allowed.status).toBe(200);
+    expect(allowed.body).toMatchObject({
+      to: "v2",
+      revision: 1,
+      confirmed: 0,
+      nodes: [],
+      fullyConfirmed: true,
+      unconfirmed: [],
+      message: "demo → v2 at revision 1; no live node serves demo (allowed): nodes load it when they start",
+    });
+    expect((await controller.fleet.getModelState(MODEL)).active).toBe("v2");
+
+    // Rollback asks the same: refused with nobody serving, unless allowed.
+    const back = await post(controller, `/v1/models/${MODEL}/rollback`, { to: "v1" });
+    expect([back.status, back.body.error?.code]).toEqual([409, "NOT_ENOUGH_NODES"]);
+    expect((await controller.fleet.getModelState(MODEL)).active).toBe("v2");
+    const allowedBack = await post(controller, `/v1/models/${MODEL}/rollback`, { to: "v1", allowNoNodes: true });
+    expect(allowedBack.body).toMatchObject({ from: "v2", to: "v1", revision: 2, fullyConfirmed: true });
+  });
+
+  it("minNodes: fewer live nodes → 409 naming them, and no node hears a prepare; enough → promoted", async () => {
+    const { prefix, controller } = await setup();
+    const first = await harness.node(prefix, "n1", {});
+    const refused = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v1", minNodes: 2 });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toEqual({
+      code: "NOT_ENOUGH_NODES",
+      message: "1 live node(s) serve demo (n1), fewer than the 2 required (minNodes / --min-nodes); nothing changed",
+    });
+    expect(first.received).toEqual([]);
+    expect(await controller.fleet.getModelState(MODEL)).toMatchObject({ active: null, revision: 0 });
+
+    await harness.node(prefix, "n2", {});
+    const enough = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v1", minNodes: 2 });
+    expect(enough.body).toMatchObject({ to: "v1", revision: 1, confirmed: 2, fullyConfirmed: true });
+  });
+
+  it("the options are checked: minNodes is an integer ≥ 1, allowNoNodes a boolean, and they exclude each other", async () => {
+    const { controller } = await setup();
+    const cases: [string, unknown, RegExp][] = [
+      [`/v1/models/${MODEL}/activate`, { version: "v1", minNodes: 0 }, /^invalid request body: minNodes: /],
+      [`/v1/models/${MODEL}/activate`, { version: "v1", minNodes: 1.5 }, /^invalid request body: minNodes: /],
+      [`/v1/models/${MODEL}/activate`, { version: "v1", allowNoNodes: "yes" }, /^invalid request body: allowNoNodes: /],
+      [`/v1/models/${MODEL}/rollback`, { to: "v1", minNodes: -1 }, /^invalid request body: minNodes: /],
+      [
+        `/v1/models/${MODEL}/activate`,
+        { version: "v1", allowNoNodes: true, minNodes: 2 },
+        /^allowNoNodes \(--allow-no-nodes\) and minNodes \(--min-nodes\) exclude each other$/,
+      ],
+    ];
+    for (const [path, body, message] of cases) {
+      const result = await post(controller, path, body);
+      expect([result.status, result.body.error?.code], JSON.stringify(body)).toEqual([400, "INVALID_INPUT"]);
+      expect(result.body.error?.message).toMatch(message);
+    }
+    expect((await controller.fleet.getModelState(MODEL)).revision).toBe(0);
+  });
+});
+
+describe("when a node that staged does not confirm the promotion", () => {
+  it("the pointer moves, the answer says fullyConfirmed: false and names the node; history says so; rollback too", async () => {
+    const { prefix, controller } = await setup({ confirmTimeoutMs: 1_000 });
+    await harness.node(prefix, "n1", {});
+    const mute = await harness.node(prefix, "n2", { confirm: false });
+
+    const result = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v1" });
     expect(result.status).toBe(200);
-    expect(result.body).toMatchObject({ to: "v2", revision: 1, confirmed: 0, nodes: [] });
-    expect(result.body.message).toMatch(/no live node serves demo, so no node confirmed it/);
+    expect(result.body).toMatchObject({
+      to: "v1",
+      revision: 1,
+      changed: true,
+      confirmed: 1,
+      fullyConfirmed: false,
+      unconfirmed: ["n2"],
+      message: "demo → v1 at revision 1; 1/2 node(s) confirmed, not confirmed: n2 (no confirmation within 1000 ms)",
+    });
+    expect((result.body as unknown as RolloutResult).nodes.map(({ nodeId, outcome }) => [nodeId, outcome])).toEqual([
+      ["n1", "promoted"],
+      ["n2", "unconfirmed"],
+    ]);
+    expect(mute.received.map((m) => m.type)).toEqual(["prepare", "promote"]);
+    expect(await controller.fleet.getModelState(MODEL)).toMatchObject({ active: "v1", revision: 1, rollout: null });
+    const [entry] = await controller.fleet.history(MODEL);
+    expect(entry).toMatchObject({
+      action: "activate",
+      outcome: "promoted",
+      revision: 1,
+      reason: "1/2 node(s) confirmed; not confirmed: n2 (no confirmation within 1000 ms)",
+    });
+    expect(entry?.nodes.find((node) => node.nodeId === "n2")).toMatchObject({
+      outcome: "unconfirmed",
+      reason: "no confirmation within 1000 ms",
+    });
+
+    await post(controller, `/v1/models/${MODEL}/activate`, { version: "v2" });
+    const back = await post(controller, `/v1/models/${MODEL}/rollback`, {});
+    expect(back.status).toBe(200);
+    expect(back.body).toMatchObject({ to: "v1", revision: 3, fullyConfirmed: false, unconfirmed: ["n2"] });
+    expect((await controller.fleet.history(MODEL))[0]).toMatchObject({ action: "rollback", outcome: "promoted" });
+  });
+
+  it("a node whose heartbeat expires after staging is named with that reason, without waiting out the timeout", async () => {
+    const { prefix, controller } = await setup({ confirmTimeoutMs: 20_000 });
+    await harness.node(prefix, "n1", {});
+    const cut = await harness.node(prefix, "cut", { confirm: false, heartbeatTtlMs: 500, stageDelayMs: 100 });
+    const pending = post(controller, `/v1/models/${MODEL}/activate`, { version: "v1" });
+    await expect.poll(() => cut.received.map((m) => m.type)).toEqual(["prepare", "promote"]);
+    cut.stopHeartbeats();
+    const started = Date.now();
+    const result = await pending;
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.body).toMatchObject({
+      fullyConfirmed: false,
+      unconfirmed: ["cut"],
+      message:
+        "demo → v1 at revision 1; 1/2 node(s) confirmed, not confirmed: cut (its heartbeat expired before it confirmed)",
+    });
   });
 });
 
@@ -172,18 +324,21 @@ describe("checks before anything is published on the bus", () => {
     const store = createObjectStore(harness.config("").store);
     const signatureKey = new ArtifactLayout().signatureKey(MODEL, "v4");
     const signature = await readObject(store, signatureKey);
+    // No node: the pointer alone is what these activations are about.
+    const activate = (on: Controller, version: string) =>
+      post(on, `/v1/models/${MODEL}/activate`, { version, allowNoNodes: true });
     try {
-      expect((await post(controller, `/v1/models/${MODEL}/activate`, { version: "v4" })).status).toBe(200);
+      expect((await activate(controller, "v4")).status).toBe(200);
       await store.delete(signatureKey);
       // Versions are immutable: this controller checked v4 once and does not read it again.
-      expect((await post(controller, `/v1/models/${MODEL}/activate`, { version: "v1" })).status).toBe(200);
-      expect((await post(controller, `/v1/models/${MODEL}/activate`, { version: "v4" })).status).toBe(200);
+      expect((await activate(controller, "v1")).status).toBe(200);
+      expect((await activate(controller, "v4")).status).toBe(200);
       // Another controller reads the store: v4 is not published any more.
       const { controller: fresh } = await setup();
-      const missing = await post(fresh, `/v1/models/${MODEL}/activate`, { version: "v4" });
+      const missing = await activate(fresh, "v4");
       expect([missing.status, missing.body.error?.code]).toEqual([404, "NOT_FOUND"]);
       await store.put(signatureKey, signature);
-      expect((await post(fresh, `/v1/models/${MODEL}/activate`, { version: "v4" })).status).toBe(200);
+      expect((await activate(fresh, "v4")).status).toBe(200);
     } finally {
       await store.put(signatureKey, signature);
       store.close();
@@ -211,7 +366,7 @@ describe("the HTTP API", () => {
     const bob = await post(
       controller,
       `/v1/models/${MODEL}/activate`,
-      { version: "v1" },
+      { version: "v1", allowNoNodes: true },
       { authorization: "Bearer bob-token-0123456789abcdef" },
     );
     expect(bob.status).toBe(200);

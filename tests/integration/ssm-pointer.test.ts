@@ -97,6 +97,9 @@ describe("a controller with CUTOVER_STATE=ssm", () => {
       { pointers: { kind: "ssm", path: "/cutover/it", endpoint: ssm.endpoint, region: "us-east-1" } },
     );
     await harness.node(prefix, "n1", {});
+    // A rollout needs a live node: after a Redis restart, wait for the node's next heartbeat.
+    const nodeBack = () =>
+      expect.poll(() => controller.fleet.listNodes().then((nodes) => nodes.length), { timeout: 10_000 }).toBe(1);
     expect((await activate(controller, "v1")).body).toMatchObject({ to: "v1", revision: 1 });
     expect((await parameter(`/cutover/it/${MODEL}`)).value).toMatchObject({
       active: "v1",
@@ -107,6 +110,7 @@ describe("a controller with CUTOVER_STATE=ssm", () => {
     await harness.redis.kill();
     await harness.redis.start();
     await expect.poll(() => controller.fleet.getModelState(MODEL).then((s) => s.revision), { timeout: 10_000 }).toBe(0);
+    await nodeBack();
 
     const second = await activate(controller, "v2");
     expect(second.body).toMatchObject({ from: "v1", to: "v2", revision: 2 });
@@ -118,6 +122,7 @@ describe("a controller with CUTOVER_STATE=ssm", () => {
 
     await harness.redis.kill();
     await harness.redis.start();
+    await nodeBack();
     const rollback = await controller.app.request(`/v1/models/${MODEL}/rollback`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },

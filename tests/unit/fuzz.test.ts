@@ -283,6 +283,8 @@ describe("fuzz: the controller's API bodies", () => {
             expectRevision: fc.oneof(fc.nat(5), fc.anything()),
             allowIncompatible: fc.anything(),
             timeoutMs: fc.oneof(fc.integer({ min: -10, max: 500 }), fc.anything()),
+            allowNoNodes: fc.oneof(fc.boolean(), fc.anything()),
+            minNodes: fc.oneof(fc.integer({ min: -2, max: 3 }), fc.anything()),
           },
           { requiredKeys: [] },
         )
