@@ -334,6 +334,24 @@ row shows the node flat then — and a pool keyed by version so that a version c
 }`;
 }
 
+/**
+ * The CUDA path has not been measured: kept in the generated file so that a regeneration does not drop
+ * the record of why. Replace it with figures once a GPU run is possible.
+ */
+const GPU_SECTION = `## GPU (CUDA execution provider): not run
+
+\`CUTOVER_EXECUTION_PROVIDERS=cuda,cpu\` has not been measured on a GPU. onnxruntime-node's CUDA provider
+libraries (libonnxruntime_providers_cuda.so and its shared bridge) are not in its npm package: its install
+script downloads them from NuGet, which neither these build machines nor the lent GPU machine (an H200,
+2026-11-27: no network; its image's package list has Python onnxruntime 1.30, the CPU build, and CUDA 13
+libraries, while the 1.30 provider is built for CUDA 12) can reach. What is tested without a GPU: \`cuda,cpu\` falls back to the CPU, the node
+reports \`cpu\` (record, \`cutover nodes\`, \`cutover_execution_provider_info\`), and \`cuda\` alone fails
+with LOAD_FAILED naming the provider (tests/unit/session-opener.test.ts, tests/integration/node.test.ts).
+To measure on a GPU: build infra/Dockerfile.gpu (it installs the CUDA 12 provider), push the
+\`npm run models -- --large\` model, run a node with \`cuda,cpu\`, and read the load time from \`activate\` and requests/s from a load
+generator such as tests/bench/load-worker.mjs.
+`;
+
 async function main(): Promise<void> {
   const bytes = Number(process.env.BENCH_FETCH_BYTES ?? GIB);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -371,7 +389,8 @@ ${reduced}
 Reproduce: \`npm ci && npm run bench\` (needs no network; starts its own s3rver, or uses MinIO through
 testcontainers when a Docker engine answers, or \`CUTOVER_S3_ENDPOINT\` with AWS_* credentials).
 
-${sections.join("\n")}`;
+${sections.join("\n")}
+${GPU_SECTION}`;
   await writeFile(join(ROOT, "docs/benchmarks.md"), markdown);
   log("wrote docs/benchmarks.md");
 }
