@@ -25,7 +25,7 @@ import {
 } from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
 import { encodeMessage, type StagedMessage } from "../core/messages.js";
-import type { ModelCard } from "../core/model-card.js";
+import { assertCardIdentity, type ModelCard } from "../core/model-card.js";
 import {
   type HistoryEntry,
   type ModelState,
@@ -164,10 +164,12 @@ export class RolloutCoordinator {
     await remembered(this.verified, `${model}/${version}`, async () => {
       verifyBundle(await registry.readSignature(model, version), trustedKeys);
     });
-    if (current.active === null || allowIncompatible) return;
     const card = (name: string) =>
       remembered(this.cards, `${model}/${name}`, () => registry.readModelCard(model, name));
-    const [next, active] = await Promise.all([card(version), card(current.active)]);
+    const next = await card(version);
+    assertCardIdentity(next, model, version);
+    if (current.active === null || allowIncompatible) return;
+    const active = await card(current.active);
     const reasons = schemaIncompatibilities(active, next);
     if (reasons.length > 0) {
       throw new RolloutError(

@@ -27,6 +27,11 @@ export const ErrorCode = {
   UnexpectedFile: "UNEXPECTED_FILE",
   /** A resource name that escapes the model folder, or a symlink where none is allowed. */
   UnsafePath: "UNSAFE_PATH",
+  /**
+   * A correctly signed version whose signed cutover.json names another model or version than the one
+   * asked for: a signed version copied under another name (a substitution).
+   */
+  IdentityMismatch: "IDENTITY_MISMATCH",
   /** A model card (cutover.json) or ONNX file that cannot be read. */
   ModelInvalid: "MODEL_INVALID",
   /** The object or version does not exist in the store. */
@@ -81,6 +86,7 @@ const verificationCodes = new Set<ErrorCode>([
   ErrorCode.MissingFile,
   ErrorCode.UnexpectedFile,
   ErrorCode.UnsafePath,
+  ErrorCode.IdentityMismatch,
 ]);
 
 /** The base class: a code, a one-line message, and the cause kept. */
@@ -124,7 +130,8 @@ export type VerificationCode =
   | typeof ErrorCode.SubjectMismatch
   | typeof ErrorCode.MissingFile
   | typeof ErrorCode.UnexpectedFile
-  | typeof ErrorCode.UnsafePath;
+  | typeof ErrorCode.UnsafePath
+  | typeof ErrorCode.IdentityMismatch;
 
 /** The artifact is not what its signature says, or the signature is not trusted. */
 export class VerificationError extends CutoverError {

@@ -5,7 +5,7 @@
  * run as the warm-up before a version may serve.
  */
 import { z } from "zod";
-import { ModelError } from "./errors.js";
+import { ErrorCode, ModelError, VerificationError } from "./errors.js";
 
 /** Open Inference Protocol v2 tensor datatypes. */
 export const OIP_DATATYPES = [
@@ -94,6 +94,19 @@ export function parseModelCard(bytes: string | Uint8Array): ModelCard {
   const parsed = modelCardSchema.safeParse(json);
   if (!parsed.success) throw new ModelError(`cutover.json is invalid: ${describe(parsed.error)}`);
   return parsed.data;
+}
+
+/**
+ * The signed card must name the model and version it was fetched as: signatures cover the files, not
+ * the folder they were copied to, so a version signed as demo/v2 and copied to types/v9 verifies —
+ * this check is what refuses it (IDENTITY_MISMATCH).
+ */
+export function assertCardIdentity(card: Pick<ModelCard, "model" | "version">, model: string, version: string): void {
+  if (card.model === model && card.version === version) return;
+  throw new VerificationError(
+    ErrorCode.IdentityMismatch,
+    `${model}/${version}: its signed cutover.json says it is ${card.model}/${card.version}; a signed version copied under another name is refused`,
+  );
 }
 
 /** Parses a golden-vectors file (`push --golden FILE`) and checks it against the model's signature. */

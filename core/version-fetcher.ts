@@ -31,10 +31,11 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { ArtifactLayout } from "./artifact-layout.js";
+import { type ArtifactLayout, MODEL_CARD_FILE } from "./artifact-layout.js";
 import { type BackoffOptions, backoffDelay, sleep } from "./backoff.js";
 import { CutoverError, ErrorCode, errorMessage, StoreError, VerificationError } from "./errors.js";
 import { mapLimit } from "./map-limit.js";
+import { assertCardIdentity, parseModelCard } from "./model-card.js";
 import type { TrustedKey } from "./oms/keys.js";
 import { createIgnoreMatcher, type ManifestEntry } from "./oms/manifest.js";
 import { SIGNATURE_FILE } from "./oms/signer.js";
@@ -84,6 +85,20 @@ export interface PruneResult {
   readonly versions: readonly string[];
   readonly blobs: number;
   readonly bytes: number;
+}
+
+/**
+ * A version that carries a model card (every version `push` made) must be the model and version it was
+ * asked for; checked on the verified bytes before the version folder appears in the cache.
+ */
+async function checkIdentity(
+  model: string,
+  version: string,
+  files: readonly { readonly name: string; readonly path: string }[],
+): Promise<void> {
+  const card = files.find((file) => file.name === MODEL_CARD_FILE);
+  if (card === undefined) return;
+  assertCardIdentity(parseModelCard(await readFile(card.path)), model, version);
 }
 
 export class VersionFetcher {
@@ -216,6 +231,7 @@ export class VersionFetcher {
       }
       return { ...entry, path, size };
     });
+    await checkIdentity(model, version, files);
     const dir = await this.materialize(model, version, files, bundleBytes);
     return { model, version, dir, manifest, files, downloadedBytes, reusedBytes };
   }

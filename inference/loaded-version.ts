@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type * as ort from "onnxruntime-node";
 import { MODEL_CARD_FILE, MODEL_FILE } from "../core/artifact-layout.js";
 import { ErrorCode, errorMessage, StagingError } from "../core/errors.js";
-import { type ModelCard, parseModelCard } from "../core/model-card.js";
+import { assertCardIdentity, type ModelCard, parseModelCard } from "../core/model-card.js";
 import { signatureOfSession } from "../core/onnx-signature.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
 import type { SessionOpener } from "./session-opener.js";
@@ -48,6 +48,7 @@ export class LoadedVersion {
     } catch (error) {
       throw new StagingError(ErrorCode.LoadFailed, `${model}/${version}: ${errorMessage(error)}`, { cause: error });
     }
+    assertCardIdentity(card, model, version);
     const { session, provider } = await sessions.open(`${model}/${version}`, join(dir, MODEL_FILE));
     const actual = signatureOfSession(session);
     const lies = [...schemaIncompatibilities(card, actual), ...schemaIncompatibilities(actual, card)];
