@@ -99,10 +99,12 @@ describe.skipIf(CUDA_INSTALLED)("execution providers fall back in order (no CUDA
 
   it("cuda alone: LOAD_FAILED naming cuda and its error", async () => {
     const sessions = new SessionOpener({ executionProviders: ["cuda"] });
-    const error = await loadFailure(LoadedVersion.load("demo", "v1", await versionFolder("only-cuda"), sessions));
+    const error = await loadFailure(
+      LoadedVersion.load("demo", "only-cuda", await versionFolder("only-cuda"), sessions),
+    );
     expect(error.code).toBe(ErrorCode.LoadFailed);
     expect(error.message).toMatch(
-      /^demo\/v1: no execution provider can load model\.onnx: cuda: unavailable in this process \(.*Failed to load shared library\)$/,
+      /^demo\/only-cuda: no execution provider can load model\.onnx: cuda: unavailable in this process \(.*Failed to load shared library\)$/,
     );
   });
 
@@ -153,7 +155,7 @@ describe("a model that fails does not poison its provider", () => {
       log: (line) => lines.push(line),
     });
     const big = await LoadedVersion.load("demo", "too-big", await versionFolder("too-big"), sessions);
-    const next = await LoadedVersion.load("demo", "v1", await versionFolder("next"), sessions);
+    const next = await LoadedVersion.load("demo", "next", await versionFolder("next"), sessions);
     expect([big.provider, next.provider]).toEqual(["cpu", "cuda"]);
     expect(sessions.unavailable().size).toBe(0);
     expect(calls.map(({ model, providers }) => `${model.split("/").at(-2) ?? model} ${providers.join(",")}`)).toEqual([
