@@ -41,8 +41,11 @@ export interface PushOptions {
    * gave, as a golden case (after any from `goldenPath`).
    */
   readonly samplePaths?: readonly string[];
-  /** The golden tolerance; default: the golden file's, else {@link recordedTolerance} for samples. */
-  readonly tolerance?: Tolerance;
+  /**
+   * Either part of the golden tolerance, overriding the default: the golden file's, or
+   * {@link recordedTolerance} for samples, or the looser of both when there are both.
+   */
+  readonly tolerance?: Partial<Tolerance>;
   readonly source?: PushSource;
   /** Paths inside the folder to leave out (not uploaded, not signed). */
   readonly ignorePaths?: readonly string[];
@@ -145,7 +148,10 @@ async function buildModelCard(options: PushOptions, modelPath: string, created: 
       ? await recordGolden({ modelPath, samplePaths, inputs, tolerance: recordedTolerance(outputs) })
       : undefined;
   const cases = [...(handMade?.cases ?? []), ...(recorded?.cases ?? [])];
-  const tolerance = options.tolerance ?? handMade?.tolerance ?? recorded?.tolerance;
+  if (cases.length === 0 && options.tolerance !== undefined) {
+    throw new InputError("push: a golden tolerance was given, but there are no golden vectors (--golden or --sample)");
+  }
+  const tolerance = { ...goldenTolerance(handMade?.tolerance, recorded?.tolerance), ...options.tolerance };
   return modelCardSchema.parse({
     schemaVersion: 1,
     model: options.model,
@@ -156,6 +162,19 @@ async function buildModelCard(options: PushOptions, modelPath: string, created: 
     outputs,
     ...(cases.length > 0 ? { golden: { tolerance, cases } } : {}),
   });
+}
+
+/**
+ * One tolerance covers every case: the hand-written file's, the recorded default, or — when both
+ * kinds of case are there — the looser of the two in each part, so that recorded outputs keep the
+ * room another execution provider needs.
+ */
+function goldenTolerance(handMade: Tolerance | undefined, recorded: Tolerance | undefined): Tolerance | undefined {
+  if (handMade === undefined || recorded === undefined) return handMade ?? recorded;
+  return {
+    absolute: Math.max(handMade.absolute, recorded.absolute),
+    relative: Math.max(handMade.relative, recorded.relative),
+  };
 }
 
 /** Publishes one version. Fails with ALREADY_EXISTS when the version is published already. */

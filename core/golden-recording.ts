@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import * as ort from "onnxruntime-node";
 import { errorMessage, InputError, ModelError } from "./errors.js";
-import type { Golden, OipDatatype, TensorSpec } from "./model-card.js";
+import type { Golden, TensorSpec } from "./model-card.js";
 import { decodeInferRequest, encodeTensor } from "./tensor-codec.js";
 
 /** A golden tolerance: |actual − expected| ≤ absolute + relative × |expected|. */
@@ -83,19 +83,21 @@ export async function recordGolden(options: RecordOptions): Promise<Golden> {
         throw new ModelError(`push: the model rejected sample ${path}: ${errorMessage(error)}`, { cause: error });
       }
       const requested = decoded.request.outputs?.map((output) => output.name);
-      const outputs = (requested ?? Object.keys(results)).flatMap((name) => {
+      const outputs = (requested ?? Object.keys(results)).map((name) => {
         const tensor = results[name];
-        return tensor === undefined ? [] : [encodeTensor(name, tensor)];
+        if (tensor === undefined)
+          throw new InputError(`push: sample ${path} asks for output ${name}, which the model does not produce`);
+        return encodeTensor(name, tensor);
       });
-      if (outputs.length === 0) throw new InputError(`push: sample ${path} asks for no output the model produces`);
       cases.push({
         request: {
-          inputs: decoded.request.inputs.map(({ name, shape, datatype, data }) => ({
-            name,
-            shape,
-            datatype: datatype as OipDatatype,
-            data,
-          })),
+          // Decoding checked each input against the model's own spec: its datatype is that spec's.
+          inputs: options.inputs.flatMap((spec) => {
+            const given = decoded.request.inputs.find((input) => input.name === spec.name);
+            return given === undefined
+              ? []
+              : [{ name: spec.name, shape: given.shape, datatype: spec.datatype, data: given.data }];
+          }),
           ...(requested ? { outputs: requested.map((name) => ({ name })) } : {}),
         },
         response: { outputs },

@@ -270,29 +270,3 @@ export function encodeTensor(name: string, tensor: ort.Tensor): OipTensor {
   else data = Array.from(raw as ArrayLike<number>);
   return { name, shape: tensor.dims.map(Number), datatype, data };
 }
-
-/**
- * Inputs generated from the metadata for a warm-up: zeros of the right type, fixed dimensions as
- * declared, each symbolic dimension as `symbolic(axis)` says (default 1).
- */
-export function syntheticFeeds(
-  inputs: readonly TensorSpec[],
-  symbolic: (axis: number) => number = () => 1,
-): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const spec of inputs) {
-    const shape = spec.shape.map((dim, axis) => (typeof dim === "number" && dim > 0 ? dim : symbolic(axis)));
-    const count = elementCount(shape);
-    const values =
-      spec.datatype === "BYTES"
-        ? Array.from({ length: count }, () => "")
-        : spec.datatype === "BOOL"
-          ? Array(count).fill(false)
-          : Array(count).fill(0);
-    const ortType = OIP_TO_ORT[spec.datatype];
-    if (ortType === undefined)
-      throw new InputError(`input ${spec.name}: datatype ${spec.datatype} is not supported by onnxruntime-node`);
-    feeds[spec.name] = new ort.Tensor(ortType, typedData(spec.name, spec.datatype, values), shape);
-  }
-  return feeds;
-}

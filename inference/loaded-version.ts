@@ -22,8 +22,8 @@ export class LoadedVersion {
   retired = false;
   released = false;
   warmupMs = 0;
-  /** How the last warm-up went; `cold` until one ran. */
-  warmup: WarmupResult = { mode: "cold", warning: "not warmed up yet" };
+  /** How the warm-up went; undefined until it ran. */
+  warmup: WarmupResult | undefined;
 
   private constructor(
     readonly model: string,

@@ -297,14 +297,8 @@ export class NodeAgent {
       this.lastError.set(model, null);
       const [loadMs, warmupMs] = loadedNow ? [loaded.loadMs, loaded.warmupMs] : [0, 0];
       // The answer also goes into the heartbeat: a controller that missed the message still sees it.
-      const { mode, warning } = loaded.warmup;
-      this.stagingState.set(model, {
-        version,
-        state: "staged",
-        rolloutId,
-        mode,
-        ...(warning !== undefined ? { warning } : {}),
-      });
+      const warmup: Partial<WarmupResult> = loaded.warmup ?? {};
+      this.stagingState.set(model, { version, state: "staged", rolloutId, ...warmup });
       void this.heartbeat();
       await this.report(model, {
         type: "staged",
@@ -314,8 +308,8 @@ export class NodeAgent {
         rolloutId,
         loadMs,
         warmupMs,
-        warmup: mode,
-        ...(warning !== undefined ? { warning } : {}),
+        ...(warmup.mode !== undefined ? { warmup: warmup.mode } : {}),
+        ...(warmup.warning !== undefined ? { warning: warmup.warning } : {}),
       });
     } catch (error) {
       const code = error instanceof CutoverError ? error.code : "INTERNAL";
@@ -503,7 +497,7 @@ export class NodeAgent {
     const inUse = new Set<string>();
     for (const [model, slot] of this.slots) {
       const staging = this.stagingState.get(model);
-      const cold = slot.all().filter((loaded) => loaded.warmup.mode === "cold");
+      const cold = slot.all().filter((loaded) => loaded.warmup?.mode === "cold");
       const providers: Record<string, string> = {};
       for (const loaded of slot.all()) {
         providers[loaded.version] = loaded.provider;
@@ -525,7 +519,9 @@ export class NodeAgent {
               },
         lastError: this.lastError.get(model) ?? null,
         ...(cold.length > 0
-          ? { cold: Object.fromEntries(cold.map((loaded) => [loaded.version, loaded.warmup.warning ?? "staged cold"])) }
+          ? {
+              cold: Object.fromEntries(cold.map((loaded) => [loaded.version, loaded.warmup?.warning ?? "staged cold"])),
+            }
           : {}),
         providers,
       };

@@ -12,7 +12,8 @@
 import type * as ort from "onnxruntime-node";
 import { ErrorCode, errorMessage, StagingError } from "../core/errors.js";
 import type { Golden, ModelCard } from "../core/model-card.js";
-import { decodeInferRequest, encodeTensor, syntheticFeeds } from "../core/tensor-codec.js";
+import { decodeInferRequest, encodeTensor } from "../core/tensor-codec.js";
+import { type ShapeGuess, syntheticFeeds } from "./synthetic-inputs.js";
 
 /** How a version was warmed up: golden vectors, synthetic inputs, or not at all (cold). */
 export type WarmupMode = "golden" | "synthetic" | "cold";
@@ -31,15 +32,20 @@ export interface WarmupOptions {
 /** Runs on the guess that worked, after the first. */
 const SYNTHETIC_RUNS = 3;
 export const DEFAULT_SYMBOLIC_DIM = 32;
+/** A warning carries onnxruntime's words; bus messages and records stay small. */
+const MAX_WARNING_CHARS = 1000;
 
 type Run = (feeds: Record<string, ort.Tensor>) => Promise<ort.InferenceSession.ReturnType>;
 
 /** The synthetic shapes tried in order: batch 1 with longer other dims, all long, then all 1. */
-function syntheticGuesses(symbolicDim: number): { readonly label: string; readonly dim: (axis: number) => number }[] {
+function syntheticGuesses(symbolicDim: number): ShapeGuess[] {
   return [
-    { label: `batch 1, other symbolic dimensions ${symbolicDim}`, dim: (axis) => (axis === 0 ? 1 : symbolicDim) },
-    { label: `every symbolic dimension ${symbolicDim}`, dim: () => symbolicDim },
-    { label: "every symbolic dimension 1", dim: () => 1 },
+    {
+      label: `batch 1, other symbolic dimensions ${symbolicDim}`,
+      length: (leading) => (leading ? 1 : symbolicDim),
+    },
+    { label: `every symbolic dimension ${symbolicDim}`, length: () => symbolicDim },
+    { label: "every symbolic dimension 1", length: () => 1 },
   ];
 }
 
@@ -56,34 +62,27 @@ export async function warmUpSession(
   }
   const failures: string[] = [];
   for (const guess of syntheticGuesses(options.symbolicDim ?? DEFAULT_SYMBOLIC_DIM)) {
-    let feeds: Record<string, ort.Tensor>;
     try {
-      feeds = syntheticFeeds(card.inputs, guess.dim);
-    } catch (error) {
-      // An input type onnxruntime-node cannot build (BF16): no guess can work.
-      failures.push(errorMessage(error));
-      break;
-    }
-    try {
-      await run(feeds);
+      const feeds = syntheticFeeds(card.inputs, guess);
+      for (let repeat = 0; repeat < SYNTHETIC_RUNS; repeat++) await run(feeds);
+      return { mode: "synthetic" };
     } catch (error) {
       failures.push(`${guess.label}: ${oneLine(errorMessage(error))}`);
-      continue;
     }
-    for (let repeat = 1; repeat < SYNTHETIC_RUNS; repeat++) await run(feeds);
-    return { mode: "synthetic" };
   }
-  return {
-    mode: "cold",
-    warning:
-      `${label} was staged cold: the model rejected every synthetic warm-up input (${failures.at(-1) ?? "no input could be built"}); ` +
-      "push it with --sample FILE to check real inputs on every node",
-  };
+  const warning =
+    `${label} was staged cold: the model rejected every synthetic warm-up input (${failures.at(-1) ?? "none could be built"}); ` +
+    "push it with --sample FILE to check real inputs on every node";
+  return { mode: "cold", warning: clip(warning) };
 }
 
 /** onnxruntime's messages end in a newline and may span lines; a warning is one line. */
 function oneLine(text: string): string {
   return text.replace(/\s+/g, " ").trim();
+}
+
+function clip(text: string): string {
+  return text.length <= MAX_WARNING_CHARS ? text : `${text.slice(0, MAX_WARNING_CHARS - 1)}…`;
 }
 
 async function checkGolden(label: string, card: ModelCard, golden: Golden, run: Run): Promise<void> {

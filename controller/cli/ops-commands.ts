@@ -4,7 +4,7 @@
  * pointer without every staged node's confirmation prints its result, then fails with
  * PROMOTE_UNCONFIRMED (exit 3).
  */
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { parseClientConfig, parseControllerConfig } from "../../core/config.js";
 import { ErrorCode, InputError, RolloutError } from "../../core/errors.js";
 import type { HistoryEntry, ModelState, NodeRecord } from "../../core/model-state.js";
@@ -14,12 +14,7 @@ import { ControllerClient } from "./api-client.js";
 import type { CliContext } from "./context.js";
 import { ROLLOUT_EXIT_CODES } from "./exit-code.js";
 import { formatTable, printResult } from "./output.js";
-
-interface ModelDetail {
-  model: string;
-  state: ModelState;
-  nodes: NodeRecord[];
-}
+import { historyLines, type ModelDetail, modelDetailLines, rolloutLines } from "./rollout-view.js";
 
 function client(context: CliContext, needsToken: boolean): ControllerClient {
   const config = parseClientConfig(context.env);
@@ -49,29 +44,6 @@ function watchStaging(api: ControllerClient, model: string, target: () => string
     clearInterval(timer);
     process.stderr.write("\r\x1b[2K");
   };
-}
-
-/** One line per node serving a version that was staged cold (no warm-up input worked). */
-function coldWarnings(model: string, nodes: readonly NodeRecord[]): string[] {
-  return nodes.flatMap((node) =>
-    Object.entries(node.models[model]?.cold ?? {}).map(([version, warning]) =>
-      version === node.models[model]?.active
-        ? `warning: ${node.nodeId}: ${warning}`
-        : `note: ${node.nodeId}: ${warning}`,
-    ),
-  );
-}
-
-function rolloutLines(result: RolloutResult): string[] {
-  return [
-    result.message,
-    ...result.nodes.map(
-      (node) =>
-        `  ${node.nodeId}  ${node.outcome}${node.loadMs !== undefined ? `  load ${node.loadMs} ms` : ""}${node.warmupMs !== undefined ? `  warm-up ${node.warmupMs} ms` : ""}${node.warmup === "cold" ? " (cold)" : ""}${node.reason !== undefined ? `  ${node.reason}` : ""}`,
-    ),
-    ...(result.switchSpreadMs !== undefined ? [`switch spread ${result.switchSpreadMs} ms`] : []),
-    ...(result.warnings ?? []).map((warning) => `warning: ${warning}`),
-  ];
 }
 
 async function runRollout(
@@ -109,7 +81,8 @@ interface NodeFlags {
 
 function parseMinNodes(value: string): number {
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new InputError("--min-nodes must be an integer ≥ 1");
+  if (value.trim() === "" || !Number.isInteger(parsed) || parsed < 1)
+    throw new InvalidArgumentError("--min-nodes must be an integer ≥ 1");
   return parsed;
 }
 
@@ -210,29 +183,7 @@ export function registerOpsCommands(program: Command, context: CliContext): void
         return;
       }
       const detail = await api.get<ModelDetail>(`/v1/models/${encodeURIComponent(model)}`);
-      printResult(flags, detail, () => [
-        `${detail.model}: active ${detail.state.active ?? "-"}, previous ${detail.state.previous ?? "-"}, revision ${detail.state.revision}` +
-          (detail.state.rollout ? `, rollout → ${detail.state.rollout.target} by ${detail.state.rollout.by}` : ""),
-        ...(detail.nodes.length === 0
-          ? [`no live node serves ${model}`]
-          : formatTable([
-              ["NODE", "ACTIVE", "REVISION", "WARM", "STAGED", "LAST ERROR"],
-              ...detail.nodes.map((node) => {
-                const status = node.models[model];
-                return [
-                  node.nodeId,
-                  status?.active
-                    ? `${status.active}${status.cold?.[status.active] !== undefined ? " (cold)" : ""}`
-                    : "-",
-                  String(status?.revision ?? "-"),
-                  status?.warm.join(",") || "-",
-                  status?.staged ? `${status.staged.version} (${status.staged.state})` : "-",
-                  status?.lastError ?? "-",
-                ];
-              }),
-            ])),
-        ...coldWarnings(model, detail.nodes),
-      ]);
+      printResult(flags, detail, () => modelDetailLines(detail));
     });
 
   program
@@ -244,22 +195,7 @@ export function registerOpsCommands(program: Command, context: CliContext): void
       const { history } = await client(context, false).get<{ history: HistoryEntry[] }>(
         `/v1/models/${encodeURIComponent(model)}/history?limit=${encodeURIComponent(flags.limit)}`,
       );
-      printResult(flags, { model, history }, () =>
-        formatTable([
-          ["FINISHED", "ACTION", "BY", "FROM", "TO", "OUTCOME", "REVISION", "NODES", "REASON"],
-          ...history.map((entry) => [
-            entry.finishedAt,
-            entry.action,
-            entry.by,
-            entry.from ?? "-",
-            entry.to,
-            entry.outcome,
-            String(entry.revision),
-            String(entry.nodes.length),
-            entry.reason ?? (entry.warnings?.length ? `warning: ${entry.warnings.join("; ")}` : ""),
-          ]),
-        ]),
-      );
+      printResult(flags, { model, history }, () => historyLines(history));
     });
 
   program

@@ -31,13 +31,13 @@ function toleranceValue(flag: string): (value: string) => number {
   };
 }
 
-/** Both parts of the tolerance when either flag is given (the other keeps its default). */
-function tolerance(flags: PushFlags): { tolerance?: Tolerance } {
+/** The parts of the tolerance the flags give (the other keeps its default). */
+function tolerance(flags: PushFlags): { tolerance?: Partial<Tolerance> } {
   if (flags.toleranceAbsolute === undefined && flags.toleranceRelative === undefined) return {};
   return {
     tolerance: {
-      absolute: flags.toleranceAbsolute ?? RECORDED_TOLERANCE.full.absolute,
-      relative: flags.toleranceRelative ?? RECORDED_TOLERANCE.full.relative,
+      ...(flags.toleranceAbsolute !== undefined ? { absolute: flags.toleranceAbsolute } : {}),
+      ...(flags.toleranceRelative !== undefined ? { relative: flags.toleranceRelative } : {}),
     },
   };
 }

@@ -113,7 +113,8 @@ describe("activate and rollback tell a pipeline whether the fleet serves the ver
       "cutover: NOT_ENOUGH_NODES: 1 live node(s) serve demo (e1), fewer than the 2 required (minNodes / --min-nodes); nothing changed\n",
     ]);
     const badFlag = await runCli(["rollback", MODEL, "--min-nodes", "0"], on);
-    expect([badFlag.code, badFlag.stderr]).toEqual([1, "cutover: INVALID_INPUT: --min-nodes must be an integer ≥ 1\n"]);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toMatch(/--min-nodes must be an integer ≥ 1/);
     expect(await active(on)).toBe("v1");
   }, 60_000);
 

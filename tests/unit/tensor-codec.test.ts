@@ -1,7 +1,7 @@
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import type { OipDatatype, TensorSpec } from "../../core/model-card.js";
-import { decodeInferRequest, encodeTensor, syntheticFeeds } from "../../core/tensor-codec.js";
+import { decodeInferRequest, encodeTensor } from "../../core/tensor-codec.js";
 
 function spec(datatype: OipDatatype, shape: TensorSpec["shape"] = ["batch", 2]): TensorSpec[] {
   return [{ name: "x", datatype, shape }];
@@ -68,20 +68,5 @@ describe("onnxruntime tensors into OIP", () => {
       datatype: "INT64",
       data: [-3, 4],
     });
-  });
-
-  it("synthetic warm-up inputs: symbolic dimensions become 1, zeros of the right type", () => {
-    const feeds = syntheticFeeds([
-      { name: "a", datatype: "FP32", shape: ["batch", 4] },
-      { name: "b", datatype: "INT64", shape: ["", 2] },
-      { name: "c", datatype: "BYTES", shape: [3] },
-    ]);
-    expect([feeds.a?.dims, feeds.a?.type, feeds.b?.dims, feeds.b?.type, feeds.c?.dims]).toEqual([
-      [1, 4],
-      "float32",
-      [1, 2],
-      "int64",
-      [3],
-    ]);
   });
 });

@@ -2,12 +2,17 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type PushOptions, pushVersion } from "../../controller/publisher.js";
+import { ArtifactLayout } from "../../core/artifact-layout.js";
 import { ErrorCode } from "../../core/errors.js";
 import { recordedTolerance, recordGolden } from "../../core/golden-recording.js";
-import type { ModelCard } from "../../core/model-card.js";
+import type { ModelCard, TensorSpec } from "../../core/model-card.js";
 import { readOnnxSignature } from "../../core/onnx-signature.js";
-import { syntheticFeeds } from "../../core/tensor-codec.js";
+import { ModelRegistry } from "../../core/registry.js";
+import { FolderStore } from "../../core/store/index.js";
+import { SyntheticInputError, syntheticFeeds } from "../../inference/synthetic-inputs.js";
 import { warmUpSession } from "../../inference/warm-up.js";
+import { testKeyPair } from "../support/signing.js";
 import { tempDir } from "../support/temp-dir.js";
 
 const MODELS = join(import.meta.dirname, "../../models");
@@ -56,11 +61,61 @@ describe("synthetic warm-up (no golden vectors): best effort", () => {
     ]);
   });
 
-  it("tries batch 1 with long other dimensions, then all long, then all 1", () => {
-    const inputs = [{ name: "x", datatype: "FP32" as const, shape: ["batch", "time", 3] }];
-    const dims = (dim: (axis: number) => number) => [...(syntheticFeeds(inputs, dim).x?.dims ?? [])];
-    expect(dims((axis) => (axis === 0 ? 1 : 32))).toEqual([1, 32, 3]);
-    expect(dims(() => 1)).toEqual([1, 1, 3]);
+  it("guesses symbolic dimensions by name across inputs (a leading name is a batch), unnamed ones by place", () => {
+    const inputs: TensorSpec[] = [
+      { name: "input", datatype: "FP32", shape: ["batch", "samples"] },
+      { name: "state", datatype: "FP32", shape: [2, "batch", 128] },
+      { name: "sr", datatype: "INT64", shape: [] },
+      { name: "tokens", datatype: "INT64", shape: ["", ""] },
+      { name: "flags", datatype: "BOOL", shape: [3] },
+      { name: "text", datatype: "BYTES", shape: ["n"] }, // leading in its own input: a batch
+    ];
+    const feeds = syntheticFeeds(inputs, { label: "test", length: (leading) => (leading ? 1 : 32) });
+    expect(
+      Object.fromEntries(Object.entries(feeds).map(([name, tensor]) => [name, [tensor.type, tensor.dims]])),
+    ).toEqual({
+      input: ["float32", [1, 32]],
+      state: ["float32", [2, 1, 128]],
+      sr: ["int64", []],
+      tokens: ["int64", [1, 32]],
+      flags: ["bool", [3]],
+      text: ["string", [1]],
+    });
+    expect(feeds.sr?.data).toEqual(new BigInt64Array(1));
+  });
+
+  it("a guess too large to allocate, or a type onnxruntime-node cannot build, is skipped, not fatal", async () => {
+    const huge: TensorSpec[] = [{ name: "x", datatype: "FP32", shape: ["a", "b", "c", "d", "e", "f"] }];
+    expect(() => syntheticFeeds(huge, { label: "test", length: () => 32 })).toThrow(SyntheticInputError);
+    const runs: number[][] = [];
+    const card = { ...(await cardOf(DEMO)), inputs: huge };
+    const result = await warmUpSession("huge/v1", card, async (feeds) => {
+      runs.push([...(feeds.x?.dims ?? [])]);
+      return {};
+    });
+    // The first guess is 1×32⁵ = 33.5 M values: over the cap; the second too; the third (all 1) runs.
+    expect(result).toEqual({ mode: "synthetic" });
+    expect(runs).toEqual([
+      [1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 1, 1],
+    ]);
+    const bf16 = { ...card, inputs: [{ name: "x", datatype: "BF16" as const, shape: [1] }] };
+    const cold = await warmUpSession("bf16/v1", bf16, async () => ({}));
+    expect(cold.mode).toBe("cold");
+    expect(cold.warning).toMatch(/no tensor type for BF16/);
+  });
+
+  it("a run that fails after a guess worked makes the version cold, never an unexpected error", async () => {
+    let calls = 0;
+    const result = await warmUpSession("flaky/v1", await cardOf(DEMO), async () => {
+      calls++;
+      if (calls === 2) throw new Error("out of memory\n  at somewhere");
+      return {};
+    });
+    // Guess 1 fails on its second run; guesses 2 and 3 each run three times.
+    expect(result).toEqual({ mode: "synthetic" });
+    expect(calls).toBe(5);
   });
 
   it("a model that rejects every guess is staged cold, with the model's words in the warning", async () => {
@@ -147,6 +202,40 @@ describe("push --sample: golden vectors recorded from infer requests", () => {
         ),
       });
       await expect(record(join(dir.path, "missing.json"))).rejects.toMatchObject({ code: ErrorCode.InvalidInput });
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it("push: one tolerance for all cases — the looser of file and samples in each part, flags override a part", async () => {
+    const dir = await tempDir();
+    try {
+      const registry = new ModelRegistry(new FolderStore(join(dir.path, "store")), new ArtifactLayout());
+      const signingKey = testKeyPair().signer;
+      const push = (version: string, extra: Partial<PushOptions>) =>
+        pushVersion(registry, { path: join(MODELS, "framer/v1"), model: "framer", version, signingKey, ...extra });
+      const handMade = join(dir.path, "golden.json");
+      const recorded = await recordGolden({
+        modelPath: FRAMER,
+        samplePaths: [SAMPLE],
+        inputs: card.inputs,
+        tolerance: { absolute: 1e-6, relative: 0.5 },
+      });
+      await writeFile(handMade, JSON.stringify(recorded));
+      const tolerance = async (version: string) => (await registry.readModelCard("framer", version)).golden?.tolerance;
+
+      await push("both", { goldenPath: handMade, samplePaths: [SAMPLE] });
+      expect(await tolerance("both")).toEqual({ absolute: 1e-4, relative: 0.5 });
+      expect((await registry.readModelCard("framer", "both")).golden?.cases).toHaveLength(2);
+      await push("file", { goldenPath: handMade, tolerance: { absolute: 0.01 } });
+      expect(await tolerance("file")).toEqual({ absolute: 0.01, relative: 0.5 });
+      await push("sampled", { samplePaths: [SAMPLE], tolerance: { relative: 0.02 } });
+      expect(await tolerance("sampled")).toEqual({ absolute: 1e-4, relative: 0.02 });
+      await expect(push("none", { tolerance: { absolute: 1 } })).rejects.toMatchObject({
+        code: ErrorCode.InvalidInput,
+        message: expect.stringMatching(/no golden vectors/),
+      });
+      expect(await registry.isPublished("framer", "none")).toBe(false);
     } finally {
       await dir.cleanup();
     }
