@@ -78,8 +78,9 @@ export async function controllerCredentials(config: Pick<ControllerConfig, "toke
 /** The controller of a fleet: state in Redis (the pointer optionally in SSM), artifacts in the configured store. */
 export async function createController(config: ControllerConfig, tuning: ControllerTuning = {}): Promise<Controller> {
   const { tokens, trustedKeys } = await controllerCredentials(config);
-  const redis = createRedis({ url: config.redisUrl, name: "cutover-controller" });
-  const subscriber = createRedis({ url: config.redisUrl, name: "cutover-controller-sub" });
+  const timeoutMs = config.stateTimeoutMs;
+  const redis = createRedis({ url: config.redisUrl, name: "cutover-controller", timeoutMs });
+  const subscriber = createRedis({ url: config.redisUrl, name: "cutover-controller-sub", timeoutMs });
   const fleet = new RedisFleetState(redis, new StateKeys(config.redisPrefix));
   const registry = new ModelRegistry(createObjectStore(config.store), new ArtifactLayout(config.prefix));
   const pointers =
@@ -87,6 +88,7 @@ export async function createController(config: ControllerConfig, tuning: Control
       ? new SsmPointerStore({
           path: config.pointers.path,
           region: config.pointers.region,
+          timeoutMs,
           ...(config.pointers.endpoint ? { endpoint: config.pointers.endpoint } : {}),
         })
       : undefined;

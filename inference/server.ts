@@ -43,8 +43,9 @@ export async function startNode(
   config: NodeConfig,
   options: { serverVersion?: string; log?: (line: string) => void } = {},
 ): Promise<RunningNode> {
-  const redis = createRedis({ url: config.redisUrl, name: `cutover-node-${config.nodeId}` });
-  const subscriber = createRedis({ url: config.redisUrl, name: `cutover-node-${config.nodeId}-sub` });
+  const timeoutMs = config.stateTimeoutMs;
+  const redis = createRedis({ url: config.redisUrl, name: `cutover-node-${config.nodeId}`, timeoutMs });
+  const subscriber = createRedis({ url: config.redisUrl, name: `cutover-node-${config.nodeId}-sub`, timeoutMs });
   const backend: NodeBackend = {
     fleet: new RedisFleetState(redis, new StateKeys(config.redisPrefix)),
     bus: new RedisBus(redis, subscriber),
