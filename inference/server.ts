@@ -62,7 +62,10 @@ export async function startNode(
   }
 }
 
-/** A node on any backend: serves what it last applied, joins the fleet, then listens. */
+/**
+ * A node on any backend: loads what it last applied, listens, and joins the fleet in the background
+ * (`agent.joined`), so it serves its cached versions before the state store has answered.
+ */
 export async function startNodeOn(
   backend: NodeBackend,
   config: NodeConfig,

@@ -1,12 +1,14 @@
 /**
  * A state store that accepts connections and never answers (an overloaded Redis, a half-open link,
  * an SSM endpoint behind a black hole): every call fails with STATE_UNREACHABLE instead of hanging,
- * and the controller answers 503.
+ * the controller answers 503, and a node serves what it last applied without waiting for the state.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
 import { SsmPointerStore } from "../../controller/state/ssm-pointer-store.js";
+import { AppliedStore } from "../../inference/applied-record.js";
 import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
+import { infer, startTestNode, type TestNode } from "../support/node-harness.js";
 import { type SilentServer, startSilentServer } from "../support/silent-server.js";
 
 /** The bound these tests configure; the deadlines below are several times it. */
@@ -110,5 +112,47 @@ describe("SSM that accepts connections and never answers", () => {
       503,
       "STATE_UNREACHABLE",
     ]);
+  });
+});
+
+describe("a node whose Redis accepts connections and never answers", () => {
+  const nodes: TestNode[] = [];
+  afterAll(async () => {
+    await Promise.all(nodes.map((node) => node.close().catch(() => undefined)));
+  });
+
+  it("listens and serves its cached version before its first state read completes", async () => {
+    const prefix = "silent-node:";
+    const controller = await harness.controller(prefix);
+    const first = await startTestNode(harness, prefix, "s1");
+    nodes.push(first);
+    const activated = await controller.app.request(`/v1/models/${MODEL}/activate`, activate("v1"));
+    expect(activated.status).toBe(200);
+    const applied = new AppliedStore(first.config.cacheDir);
+    await expect.poll(async () => (await applied.read()).models[MODEL]?.version).toBe("v1");
+    await first.close();
+
+    const black = await startSilentServer();
+    try {
+      // A bound far longer than this test: no state read can complete while it runs.
+      const second = await startTestNode(harness, prefix, "s1", {
+        cacheDir: first.config.cacheDir,
+        redisUrl: black.redisUrl,
+        stateTimeoutMs: 120_000,
+        waitForJoin: false,
+      });
+      nodes.push(second);
+      let joined = false;
+      void second.node.agent.joined.then(() => {
+        joined = true;
+      });
+      const served = await settlesInTime(infer(second.url));
+      expect([served.status, served.version]).toEqual([200, "v1"]);
+      expect(joined).toBe(false);
+      expect(black.accepted()).toBeGreaterThan(0);
+    } finally {
+      // Dropping the connections fails the node's pending commands, so it closes at once.
+      await black.stop();
+    }
   });
 });
