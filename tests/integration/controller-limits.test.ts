@@ -1,0 +1,102 @@
+/** What the controller's API does not let a caller do: send a body of any size (413 at 16 KiB, the rest never read). */
+import { request as httpRequest } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningController, startControllerServer } from "../../controller/server.js";
+import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
+
+let harness: ControllerHarness;
+
+beforeAll(async () => {
+  harness = await startControllerHarness();
+});
+afterAll(() => harness.stop());
+
+const auth = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
+
+describe("request bodies are capped at 16 KiB", () => {
+  let server: RunningController;
+  beforeAll(async () => {
+    server = await startControllerServer(harness.config("body-cap:"));
+  });
+  afterAll(() => server.close());
+
+  interface Upload {
+    status: number;
+    body: { error?: { code: string; message: string } };
+    /** Bytes the socket accepted, before and after the answer, until the server closed it. */
+    sent: number;
+  }
+
+  /**
+   * POSTs `total` bytes of JSON-looking filler to activate, chunked unless `contentLength`, and goes
+   * on writing after the answer until everything is sent or the server closes the connection.
+   */
+  function upload(total: number, options: { contentLength?: boolean } = {}): Promise<Upload> {
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    return new Promise((resolve, reject) => {
+      let sent = 0;
+      let answer: Omit<Upload, "sent"> | undefined;
+      const request = httpRequest({
+        host: "127.0.0.1",
+        port: server.port,
+        method: "POST",
+        path: `/v1/models/${MODEL}/activate`,
+        agent: false,
+        headers: { ...auth, ...(options.contentLength ? { "content-length": String(total) } : {}) },
+      });
+      const settle = () => {
+        if (answer === undefined) reject(new Error(`the connection closed without an answer after ${sent} bytes`));
+        else resolve({ ...answer, sent });
+      };
+      request.on("response", (response) => {
+        let text = "";
+        response.on("data", (data: Buffer) => {
+          text += data.toString();
+        });
+        response.on("end", () => {
+          answer = { status: response.statusCode ?? 0, body: JSON.parse(text) };
+        });
+      });
+      request.on("error", () => undefined);
+      request.on("close", settle);
+      const pump = () => {
+        while (!request.destroyed && sent < total) {
+          sent += chunk.length;
+          if (!request.write(chunk)) {
+            request.once("drain", pump);
+            return;
+          }
+        }
+        if (sent >= total && !request.destroyed) request.end();
+      };
+      request.write("{");
+      pump();
+    });
+  }
+
+  it("a chunked body over the cap → 413 BODY_TOO_LARGE, and the server stops reading it", async () => {
+    const total = 256 * 1024 * 1024;
+    const answer = await upload(total);
+    expect([answer.status, answer.body.error?.code]).toEqual([413, "BODY_TOO_LARGE"]);
+    expect(answer.body.error?.message).toMatch(/over 16384 bytes/);
+    // The server closed the connection after answering: the socket took the cap and what the
+    // kernel's buffers hold, nowhere near the whole body.
+    expect(answer.sent).toBeLessThan(32 * 1024 * 1024);
+  });
+
+  it("a Content-Length over the cap → 413 before the body is read", async () => {
+    const answer = await upload(300 * 1024 * 1024, { contentLength: true });
+    expect([answer.status, answer.body.error?.code]).toEqual([413, "BODY_TOO_LARGE"]);
+  });
+
+  it("a body under the cap is read and checked as before", async () => {
+    const response = await fetch(`http://127.0.0.1:${server.port}/v1/models/${MODEL}/activate`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ version: "v1", padding: " ".repeat(8 * 1024) }),
+    });
+    const body = (await response.json()) as { error?: { code: string; message: string } };
+    expect([response.status, body.error?.code]).toEqual([400, "INVALID_INPUT"]);
+    expect(body.error?.message).toMatch(/padding/);
+  });
+});
