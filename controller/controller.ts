@@ -23,6 +23,7 @@ import { RolloutCoordinator, type RolloutCoordinatorOptions } from "./rollout-co
 import { RedisRolloutStore } from "./state/rollout-store.js";
 import type { RolloutTransitions } from "./state/rollout-transitions.js";
 import { SsmPointerStore } from "./state/ssm-pointer-store.js";
+import { VersionCatalog } from "./version-catalog.js";
 
 export interface Controller {
   readonly app: Hono<ControllerEnv>;
@@ -61,7 +62,8 @@ export function assembleController(backend: ControllerBackend, tuning: Controlle
     ...tuning,
     onFinished: (model, entry, durationMs) => metrics.recordRollout(model, entry, durationMs),
   });
-  const app = createControllerApp({ coordinator, fleet, registry, tokens, metrics });
+  const versions = new VersionCatalog(registry);
+  const app = createControllerApp({ coordinator, fleet, registry, versions, tokens, metrics });
   return { app, coordinator, fleet, registry, close: () => backend.close() };
 }
 

@@ -38,6 +38,7 @@ import type { TrustedKey } from "../core/oms/keys.js";
 import { verifyBundle } from "../core/oms/verifier.js";
 import type { ModelRegistry } from "../core/registry.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
+import { remembered } from "./remembered.js";
 import { RolloutReports } from "./rollout-reports.js";
 import { type ActivateRequest, type RollbackRequest, requiredNodes } from "./rollout-request.js";
 import { confirmationOf, type RolloutResult, unchangedResult } from "./rollout-result.js";
@@ -60,20 +61,6 @@ export interface RolloutCoordinatorOptions {
 
 /** How many checked versions (signature, model card) a coordinator remembers. */
 const CHECKED_VERSIONS = 256;
-
-/**
- * What `load` gives for `key`, loaded once: a failure (not published yet, untrusted, store down) is
- * not remembered, so the next call loads again. The oldest entries go beyond CHECKED_VERSIONS.
- */
-function remembered<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
-  const known = cache.get(key);
-  if (known !== undefined) return known;
-  const loading = load();
-  cache.set(key, loading);
-  loading.catch(() => cache.delete(key));
-  if (cache.size > CHECKED_VERSIONS) cache.delete(cache.keys().next().value ?? "");
-  return loading;
-}
 
 /** What a node's `staged` answer says about the version, for outcomes and history. */
 function stagedDetails(report: StagedMessage): Pick<NodeOutcome, "loadMs" | "warmupMs" | "warmup" | "warning"> {
@@ -161,12 +148,17 @@ export class RolloutCoordinator {
     allowIncompatible: boolean,
   ): Promise<void> {
     const { registry, trustedKeys } = this.options;
-    await remembered(this.verified, `${model}/${version}`, async () => {
-      verifyBundle(await registry.readSignature(model, version), trustedKeys);
-    });
+    await remembered(
+      this.verified,
+      `${model}/${version}`,
+      async () => {
+        verifyBundle(await registry.readSignature(model, version), trustedKeys);
+      },
+      CHECKED_VERSIONS,
+    );
     if (current.active === null || allowIncompatible) return;
     const card = (name: string) =>
-      remembered(this.cards, `${model}/${name}`, () => registry.readModelCard(model, name));
+      remembered(this.cards, `${model}/${name}`, () => registry.readModelCard(model, name), CHECKED_VERSIONS);
     const [next, active] = await Promise.all([card(version), card(current.active)]);
     const reasons = schemaIncompatibilities(active, next);
     if (reasons.length > 0) {

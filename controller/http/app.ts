@@ -13,6 +13,7 @@ import { assertModelName } from "../../core/names.js";
 import type { ModelRegistry } from "../../core/registry.js";
 import type { ControllerMetrics } from "../metrics.js";
 import type { RolloutCoordinator } from "../rollout-coordinator.js";
+import type { VersionCatalog } from "../version-catalog.js";
 import { parseJsonBody } from "./request-body.js";
 import { matchToken, type NamedToken } from "./tokens.js";
 
@@ -20,6 +21,8 @@ export interface ControllerAppOptions {
   readonly coordinator: RolloutCoordinator;
   readonly fleet: FleetStateStore;
   readonly registry: ModelRegistry;
+  /** Version summaries for the read routes, each version read from the store once. */
+  readonly versions: VersionCatalog;
   readonly tokens: readonly NamedToken[];
   readonly metrics: ControllerMetrics;
   /** Where unexpected errors go (default console.error). */
@@ -73,7 +76,7 @@ const rollbackBody = z.strictObject({
 export type ControllerEnv = { Variables: { by: string } };
 
 export function createControllerApp(options: ControllerAppOptions): Hono<ControllerEnv> {
-  const { coordinator, fleet, registry, metrics } = options;
+  const { coordinator, fleet, registry, versions: catalog, metrics } = options;
   const log = options.log ?? ((message, error) => console.error(message, error));
   const app = new Hono<ControllerEnv>();
 
@@ -142,7 +145,7 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
     const model = assertModelName(c.req.param("model"));
     const [state, versions, nodes] = await Promise.all([
       fleet.getModelState(model),
-      registry.listVersions(model),
+      catalog.list(model),
       fleet.listNodes(),
     ]);
     if (state.revision === 0 && state.rollout === null && versions.length === 0) {
@@ -154,7 +157,7 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
 
   app.get("/v1/models/:model/versions", async (c) => {
     const model = assertModelName(c.req.param("model"));
-    return c.json({ model, versions: await registry.listVersions(model) });
+    return c.json({ model, versions: await catalog.list(model) });
   });
 
   app.get("/v1/models/:model/history", async (c) => {

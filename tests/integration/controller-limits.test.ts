@@ -1,7 +1,27 @@
-/** What the controller's API does not let a caller do: send a body of any size (413 at 16 KiB, the rest never read). */
+/**
+ * What the controller's API does not let a caller do: send a body of any size (413 at 16 KiB, the
+ * rest never read), or make the controller read every version's files from the store on each open
+ * read (each version is read once).
+ */
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assembleController, type Controller, controllerCredentials } from "../../controller/controller.js";
 import { type RunningController, startControllerServer } from "../../controller/server.js";
+import { RedisRolloutStore } from "../../controller/state/rollout-store.js";
+import { ArtifactLayout } from "../../core/artifact-layout.js";
+import { createRedis } from "../../core/redis/connection.js";
+import { RedisFleetState } from "../../core/redis/fleet-state.js";
+import { RedisBus } from "../../core/redis/redis-bus.js";
+import { ModelRegistry } from "../../core/registry.js";
+import { StateKeys } from "../../core/state-keys.js";
+import {
+  createObjectStore,
+  type GetOptions,
+  type ObjectBody,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+} from "../../core/store/index.js";
 import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
 
 let harness: ControllerHarness;
@@ -98,5 +118,86 @@ describe("request bodies are capped at 16 KiB", () => {
     const body = (await response.json()) as { error?: { code: string; message: string } };
     expect([response.status, body.error?.code]).toEqual([400, "INVALID_INPUT"]);
     expect(body.error?.message).toMatch(/padding/);
+  });
+});
+
+/** An object store that records every call that reads an object or lists keys. */
+class CountingStore implements ObjectStore {
+  readonly reads: string[] = [];
+  constructor(private readonly inner: ObjectStore) {}
+  get location(): string {
+    return this.inner.location;
+  }
+  put(key: string, body: Buffer, options?: PutOptions): Promise<void> {
+    return this.inner.put(key, body, options);
+  }
+  get(key: string, options?: GetOptions): Promise<ObjectBody> {
+    this.reads.push(`GET ${key}`);
+    return this.inner.get(key, options);
+  }
+  head(key: string): Promise<ObjectInfo | undefined> {
+    this.reads.push(`HEAD ${key}`);
+    return this.inner.head(key);
+  }
+  list(prefix: string): AsyncIterable<ObjectInfo> {
+    this.reads.push(`LIST ${prefix}`);
+    return this.inner.list(prefix);
+  }
+  listFolders(prefix: string): Promise<string[]> {
+    this.reads.push(`LIST ${prefix}`);
+    return this.inner.listFolders(prefix);
+  }
+  delete(key: string): Promise<void> {
+    return this.inner.delete(key);
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
+describe("GET /v1/models/:model", () => {
+  let store: CountingStore;
+  let controller: Controller;
+  beforeAll(async () => {
+    const config = harness.config("version-reads:");
+    const redis = createRedis({ url: config.redisUrl, name: "version-reads" });
+    const subscriber = createRedis({ url: config.redisUrl, name: "version-reads-sub" });
+    const fleet = new RedisFleetState(redis, new StateKeys(config.redisPrefix));
+    store = new CountingStore(createObjectStore(config.store));
+    controller = assembleController({
+      fleet,
+      transitions: new RedisRolloutStore(fleet),
+      bus: new RedisBus(redis, subscriber),
+      registry: new ModelRegistry(store, new ArtifactLayout()),
+      ...(await controllerCredentials(config)),
+      lockTtlMs: config.lockTtlMs,
+      async close() {
+        store.close();
+        redis.disconnect();
+        subscriber.disconnect();
+      },
+    });
+  });
+  afterAll(() => controller.close());
+
+  it("reads each version's files from the store once: a second call lists the versions and reads nothing else", async () => {
+    const detail = async () => {
+      const response = await controller.app.request(`/v1/models/${MODEL}`);
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { versions: { version: string; created?: string; signerHint?: string }[] })
+        .versions;
+    };
+    const first = await detail();
+    expect(first.map((v) => v.version)).toEqual(expect.arrayContaining(["v1", "v2", "v3", "v4", "v9"]));
+    expect(first.find((v) => v.version === "v1")).toMatchObject({
+      created: expect.any(String),
+      signerHint: expect.any(String),
+    });
+    const perVersion = store.reads.filter((read) => read.startsWith("GET "));
+    expect(perVersion.length).toBeGreaterThanOrEqual(2 * first.length);
+
+    store.reads.length = 0;
+    expect(await detail()).toEqual(first);
+    expect(store.reads).toEqual([`LIST ${MODEL}/`]);
   });
 });
