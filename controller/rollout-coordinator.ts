@@ -22,6 +22,7 @@ import {
   type RolloutCode,
   RolloutError,
   StateError,
+  StoreError,
 } from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
 import { encodeMessage, type StagedMessage } from "../core/messages.js";
@@ -92,14 +93,26 @@ export class RolloutCoordinator {
     if (this.recheckMs * 3 > this.lockTtlMs) throw new ConfigError("rollout: lockTtlMs must be at least 3 × recheckMs");
   }
 
-  /** Activates the previous version (or `to`) through the same protocol. */
+  /**
+   * Activates the previous version (or `to`) through the same protocol. NOT_FOUND for a model the
+   * controller knows nothing of (no state, no published version); INVALID_INPUT for one without a
+   * previous version.
+   */
   async rollback(request: RollbackRequest): Promise<RolloutResult> {
-    await this.options.store.syncFromDurable(assertModelName(request.model));
-    const state = await this.options.fleet.getModelState(request.model);
+    const model = assertModelName(request.model);
+    await this.options.store.syncFromDurable(model);
+    const state = await this.options.fleet.getModelState(model);
     const { to, ...rest } = request;
     const target = to ?? state.previous;
     if (target === null || target === undefined) {
-      throw new InputError(`${request.model} has no previous version to roll back to; use --to VERSION`);
+      const { registry } = this.options;
+      if (state.revision === 0 && state.rollout === null && (await registry.listPublished(model)).length === 0) {
+        throw new StoreError(
+          ErrorCode.NotFound,
+          `no model ${model}: no state and no version in ${registry.store.location}`,
+        );
+      }
+      throw new InputError(`${model} has no previous version to roll back to; use --to VERSION`);
     }
     return this.activate({ ...rest, version: target, action: "rollback", allowIncompatible: true });
   }

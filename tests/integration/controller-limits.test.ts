@@ -1,7 +1,7 @@
 /**
  * What the controller's API does not let a caller do: send a body of any size (413 at 16 KiB, the
- * rest never read), or make the controller read every version's files from the store on each open
- * read (each version is read once).
+ * rest never read), roll back a model that does not exist (404), or make the controller read every
+ * version's files from the store on each open read (each version is read once).
  */
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -118,6 +118,22 @@ describe("request bodies are capped at 16 KiB", () => {
     const body = (await response.json()) as { error?: { code: string; message: string } };
     expect([response.status, body.error?.code]).toEqual([400, "INVALID_INPUT"]);
     expect(body.error?.message).toMatch(/padding/);
+  });
+});
+
+describe("rollback", () => {
+  it("of a model with no state and no version in the store → 404 NOT_FOUND; of one without a previous version → 400", async () => {
+    const controller = await harness.controller("rollback-unknown:");
+    const rollback = async (model: string) => {
+      const response = await controller.app.request(`/v1/models/${model}/rollback`, {
+        method: "POST",
+        headers: auth,
+        body: "{}",
+      });
+      return [response.status, ((await response.json()) as { error?: { code: string } }).error?.code];
+    };
+    expect(await rollback("no-such-model")).toEqual([404, "NOT_FOUND"]);
+    expect(await rollback(MODEL)).toEqual([400, "INVALID_INPUT"]);
   });
 });
 
