@@ -23,6 +23,7 @@ import { RolloutCoordinator, type RolloutCoordinatorOptions } from "./rollout-co
 import { RedisRolloutStore } from "./state/rollout-store.js";
 import type { RolloutTransitions } from "./state/rollout-transitions.js";
 import { SsmPointerStore } from "./state/ssm-pointer-store.js";
+import { VersionCatalog } from "./version-catalog.js";
 
 export interface Controller {
   readonly app: Hono<ControllerEnv>;
@@ -61,7 +62,8 @@ export function assembleController(backend: ControllerBackend, tuning: Controlle
     ...tuning,
     onFinished: (model, entry, durationMs) => metrics.recordRollout(model, entry, durationMs),
   });
-  const app = createControllerApp({ coordinator, fleet, registry, tokens, metrics });
+  const versions = new VersionCatalog(registry);
+  const app = createControllerApp({ coordinator, fleet, registry, versions, tokens, metrics });
   return { app, coordinator, fleet, registry, close: () => backend.close() };
 }
 
@@ -78,8 +80,9 @@ export async function controllerCredentials(config: Pick<ControllerConfig, "toke
 /** The controller of a fleet: state in Redis (the pointer optionally in SSM), artifacts in the configured store. */
 export async function createController(config: ControllerConfig, tuning: ControllerTuning = {}): Promise<Controller> {
   const { tokens, trustedKeys } = await controllerCredentials(config);
-  const redis = createRedis({ url: config.redisUrl, name: "cutover-controller" });
-  const subscriber = createRedis({ url: config.redisUrl, name: "cutover-controller-sub" });
+  const timeoutMs = config.stateTimeoutMs;
+  const redis = createRedis({ url: config.redisUrl, name: "cutover-controller", timeoutMs });
+  const subscriber = createRedis({ url: config.redisUrl, name: "cutover-controller-sub", timeoutMs });
   const fleet = new RedisFleetState(redis, new StateKeys(config.redisPrefix));
   const registry = new ModelRegistry(createObjectStore(config.store), new ArtifactLayout(config.prefix));
   const pointers =
@@ -87,6 +90,7 @@ export async function createController(config: ControllerConfig, tuning: Control
       ? new SsmPointerStore({
           path: config.pointers.path,
           region: config.pointers.region,
+          timeoutMs,
           ...(config.pointers.endpoint ? { endpoint: config.pointers.endpoint } : {}),
         })
       : undefined;

@@ -22,6 +22,7 @@ import {
   type RolloutCode,
   RolloutError,
   StateError,
+  StoreError,
 } from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
 import { encodeMessage, type StagedMessage } from "../core/messages.js";
@@ -38,6 +39,7 @@ import type { TrustedKey } from "../core/oms/keys.js";
 import { verifyBundle } from "../core/oms/verifier.js";
 import type { ModelRegistry } from "../core/registry.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
+import { remembered } from "./remembered.js";
 import { RolloutReports } from "./rollout-reports.js";
 import { type ActivateRequest, type RollbackRequest, requiredNodes } from "./rollout-request.js";
 import { confirmationOf, type RolloutResult, unchangedResult } from "./rollout-result.js";
@@ -60,20 +62,6 @@ export interface RolloutCoordinatorOptions {
 
 /** How many checked versions (signature, model card) a coordinator remembers. */
 const CHECKED_VERSIONS = 256;
-
-/**
- * What `load` gives for `key`, loaded once: a failure (not published yet, untrusted, store down) is
- * not remembered, so the next call loads again. The oldest entries go beyond CHECKED_VERSIONS.
- */
-function remembered<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
-  const known = cache.get(key);
-  if (known !== undefined) return known;
-  const loading = load();
-  cache.set(key, loading);
-  loading.catch(() => cache.delete(key));
-  if (cache.size > CHECKED_VERSIONS) cache.delete(cache.keys().next().value ?? "");
-  return loading;
-}
 
 /** What a node's `staged` answer says about the version, for outcomes and history. */
 function stagedDetails(report: StagedMessage): Pick<NodeOutcome, "loadMs" | "warmupMs" | "warmup" | "warning"> {
@@ -105,14 +93,26 @@ export class RolloutCoordinator {
     if (this.recheckMs * 3 > this.lockTtlMs) throw new ConfigError("rollout: lockTtlMs must be at least 3 × recheckMs");
   }
 
-  /** Activates the previous version (or `to`) through the same protocol. */
+  /**
+   * Activates the previous version (or `to`) through the same protocol. NOT_FOUND for a model the
+   * controller knows nothing of (no state, no published version); INVALID_INPUT for one without a
+   * previous version.
+   */
   async rollback(request: RollbackRequest): Promise<RolloutResult> {
-    await this.options.store.syncFromDurable(assertModelName(request.model));
-    const state = await this.options.fleet.getModelState(request.model);
+    const model = assertModelName(request.model);
+    await this.options.store.syncFromDurable(model);
+    const state = await this.options.fleet.getModelState(model);
     const { to, ...rest } = request;
     const target = to ?? state.previous;
     if (target === null || target === undefined) {
-      throw new InputError(`${request.model} has no previous version to roll back to; use --to VERSION`);
+      const { registry } = this.options;
+      if (state.revision === 0 && state.rollout === null && (await registry.listPublished(model)).length === 0) {
+        throw new StoreError(
+          ErrorCode.NotFound,
+          `no model ${model}: no state and no version in ${registry.store.location}`,
+        );
+      }
+      throw new InputError(`${model} has no previous version to roll back to; use --to VERSION`);
     }
     return this.activate({ ...rest, version: target, action: "rollback", allowIncompatible: true });
   }
@@ -161,11 +161,16 @@ export class RolloutCoordinator {
     allowIncompatible: boolean,
   ): Promise<void> {
     const { registry, trustedKeys } = this.options;
-    await remembered(this.verified, `${model}/${version}`, async () => {
-      verifyBundle(await registry.readSignature(model, version), trustedKeys);
-    });
+    await remembered(
+      this.verified,
+      `${model}/${version}`,
+      async () => {
+        verifyBundle(await registry.readSignature(model, version), trustedKeys);
+      },
+      CHECKED_VERSIONS,
+    );
     const card = (name: string) =>
-      remembered(this.cards, `${model}/${name}`, () => registry.readModelCard(model, name));
+      remembered(this.cards, `${model}/${name}`, () => registry.readModelCard(model, name), CHECKED_VERSIONS);
     const next = await card(version);
     assertCardIdentity(next, model, version);
     if (current.active === null || allowIncompatible) return;

@@ -41,6 +41,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   },
   { name: "CUTOVER_REDIS_PREFIX", description: "prefix of every Redis key and channel", default: "cutover:" },
   {
+    name: "CUTOVER_STATE_TIMEOUT_MS",
+    description:
+      "longest wait for one Redis command or one SSM call (retries included); past it the call fails with STATE_UNREACHABLE",
+    default: "2000",
+  },
+  {
     name: "CUTOVER_STATE",
     description:
       "where the active pointer lives: redis, or ssm (Redis still carries the lock, bus, heartbeats, history)",
@@ -136,6 +142,7 @@ const envSchema = z.object({
     z.url({ protocol: /^rediss?$/ }).optional(),
   ),
   CUTOVER_REDIS_PREFIX: optionalText,
+  CUTOVER_STATE_TIMEOUT_MS: positiveInt(100, 120_000),
   CUTOVER_STATE: z.preprocess((value) => (value === "" ? undefined : value), z.enum(["redis", "ssm"]).optional()),
   CUTOVER_SSM_PATH: optionalText,
   CUTOVER_SSM_ENDPOINT: z.preprocess((value) => (value === "" ? undefined : value), z.url().optional()),
@@ -228,9 +235,14 @@ export function parseArtifactConfig(env: Readonly<Record<string, string | undefi
   };
 }
 
+/** How long one Redis command or SSM call may take before it fails with STATE_UNREACHABLE. */
+export const DEFAULT_STATE_TIMEOUT_MS = 2_000;
+
 export interface StateConfig {
   readonly redisUrl: string;
   readonly redisPrefix: string;
+  /** CUTOVER_STATE_TIMEOUT_MS; DEFAULT_STATE_TIMEOUT_MS when absent (embedded configurations). */
+  readonly stateTimeoutMs?: number;
 }
 
 export type PointerConfig =
@@ -255,6 +267,7 @@ export function parseStateConfig(env: Readonly<Record<string, string | undefined
   return {
     redisUrl: e.CUTOVER_REDIS_URL ?? "redis://127.0.0.1:6379",
     redisPrefix: e.CUTOVER_REDIS_PREFIX ?? "cutover:",
+    stateTimeoutMs: e.CUTOVER_STATE_TIMEOUT_MS ?? DEFAULT_STATE_TIMEOUT_MS,
   };
 }
 

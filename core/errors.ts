@@ -7,6 +7,8 @@
 export const ErrorCode = {
   /** A model or version name, a path or an option that breaks its rule. */
   InvalidInput: "INVALID_INPUT",
+  /** A request body over the size the server accepts (HTTP 413). */
+  BodyTooLarge: "BODY_TOO_LARGE",
   /** Configuration (flags, environment) that cannot be used. */
   InvalidConfig: "INVALID_CONFIG",
   /** A signature bundle that is not a well-formed OMS v1.0 bundle. */

@@ -11,16 +11,34 @@ import { parseBundle } from "./oms/bundle.js";
 import { SIGNATURE_FILE } from "./oms/signer.js";
 import { type ObjectStore, readObject } from "./store/object-store.js";
 
-export interface VersionSummary {
+/** A published version as one listing of the store shows it. */
+export interface PublishedVersion {
   readonly model: string;
   readonly version: string;
   /** Bytes of all files of the version, signature included. */
   readonly size: number;
+  /** Files of the version, the signature not counted. */
   readonly files: number;
+}
+
+/** What a version says about itself, in its cutover.json and model.sig; fixed once it is published. */
+export interface VersionDetails {
   /** From cutover.json; undefined for a version pushed by another tool without one. */
   readonly created?: string;
   /** The signer's key hint from model.sig (hex SHA-256 of its SPKI PEM). */
   readonly signerHint?: string;
+}
+
+export type VersionSummary = PublishedVersion & VersionDetails;
+
+/** Oldest first by creation time, then by name. */
+export function byCreation(a: VersionSummary, b: VersionSummary): number {
+  return (a.created ?? "").localeCompare(b.created ?? "") || a.version.localeCompare(b.version);
+}
+
+/** A store failure worth trying again (not an absent or unreadable file). */
+function isPassing(error: unknown): boolean {
+  return error instanceof StoreError && error.retryable;
 }
 
 const READ_CONCURRENCY = 8;
@@ -37,8 +55,8 @@ export class ModelRegistry {
     return folders.filter(isModelName);
   }
 
-  /** Published versions of a model, oldest first by creation time (then by name). */
-  async listVersions(model: string): Promise<VersionSummary[]> {
+  /** Published versions of a model (those with a signature), as one listing of the store shows them. */
+  async listPublished(model: string): Promise<PublishedVersion[]> {
     const prefix = this.layout.modelPrefix(model);
     const byVersion = new Map<string, { size: number; files: number; signed: boolean }>();
     for await (const object of this.store.list(prefix)) {
@@ -50,24 +68,35 @@ export class ModelRegistry {
       if (rest.join("/") === SIGNATURE_FILE) entry.signed = true;
       byVersion.set(version, entry);
     }
-    const published = [...byVersion].filter(([, entry]) => entry.signed);
-    const summaries = await mapLimit(published, READ_CONCURRENCY, async ([version, entry]) => {
-      const [card, signerHint] = await Promise.all([
-        this.readModelCard(model, version).catch(() => undefined),
-        this.readSignerHint(model, version),
-      ]);
-      return {
-        model,
-        version,
-        size: entry.size,
-        files: entry.files - 1,
-        ...(card ? { created: card.created } : {}),
-        ...(signerHint ? { signerHint } : {}),
-      };
-    });
-    return summaries.sort(
-      (a, b) => (a.created ?? "").localeCompare(b.created ?? "") || a.version.localeCompare(b.version),
-    );
+    return [...byVersion]
+      .filter(([, entry]) => entry.signed)
+      .map(([version, entry]) => ({ model, version, size: entry.size, files: entry.files - 1 }));
+  }
+
+  /**
+   * A published version's creation time and signer hint, read from its cutover.json and model.sig.
+   * A file that is missing or does not parse leaves its field out; a store that fails rejects
+   * (STORE_UNREACHABLE), so that a caller remembering the answer does not remember a passing failure.
+   */
+  async readVersionDetails(model: string, version: string): Promise<VersionDetails> {
+    const [card, signerHint] = await Promise.all([
+      this.readModelCard(model, version).catch((error: unknown) => {
+        if (isPassing(error)) throw error;
+        return undefined;
+      }),
+      this.readSignerHint(model, version),
+    ]);
+    return { ...(card ? { created: card.created } : {}), ...(signerHint ? { signerHint } : {}) };
+  }
+
+  /** Published versions with their details, oldest first (a version whose details fail to read has none). */
+  async listVersions(model: string): Promise<VersionSummary[]> {
+    const published = await this.listPublished(model);
+    const summaries = await mapLimit(published, READ_CONCURRENCY, async (version) => ({
+      ...version,
+      ...(await this.readVersionDetails(model, version.version).catch(() => ({}))),
+    }));
+    return summaries.sort(byCreation);
   }
 
   /** True when the version's commit marker exists. */
@@ -98,9 +127,13 @@ export class ModelRegistry {
   }
 
   private async readSignerHint(model: string, version: string): Promise<string | undefined> {
+    const bytes = await this.readSignature(model, version).catch((error: unknown) => {
+      if (isPassing(error)) throw error;
+      return undefined;
+    });
+    if (bytes === undefined) return undefined;
     try {
-      const publicKey = parseBundle(await this.readSignature(model, version)).verificationMaterial.publicKey;
-      return publicKey?.hint;
+      return parseBundle(bytes).verificationMaterial.publicKey?.hint;
     } catch {
       return undefined;
     }

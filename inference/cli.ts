@@ -2,6 +2,7 @@
 import { hostname } from "node:os";
 import type { Command } from "commander";
 import { parseNodeConfig } from "../core/config.js";
+import { redactUrl } from "../core/redact.js";
 import { startNode } from "./server.js";
 
 export function registerNodeCommand(
@@ -18,7 +19,7 @@ export function registerNodeCommand(
       const running = await startNode(config, { serverVersion, log });
       log(
         `cutover node ${config.nodeId} listening on :${running.port} (models ${config.models.join(",") || "all"}, ` +
-          `providers ${config.executionProviders.join(",")}, Redis ${config.redisUrl})`,
+          `providers ${config.executionProviders.join(",")}, Redis ${redactUrl(config.redisUrl)})`,
       );
       await new Promise<void>((resolve) => {
         const stop = () => {

@@ -1,8 +1,9 @@
 /**
  * The node agent: keeps this node's models converged on the fleet state.
  *
- *   start    load what was last applied from the local cache (re-verified) and serve it, then read
- *            state, converge, subscribe, heartbeat — Redis or S3 being down does not stop serving
+ *   start    load what was last applied from the local cache (re-verified) and serve it; in the
+ *            background read state, converge, subscribe, heartbeat — Redis or S3 being down, or
+ *            never answering, neither delays nor stops serving
  *   prepare  fetch → verify → load → warm up → report staged | failed (the old version serves on)
  *   promote  swap (synchronous) → report promoted; a stale revision is ignored
  *   abort    drop the staged version
@@ -86,6 +87,8 @@ export class NodeAgent {
   private resyncTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopReconnect: (() => void) | undefined;
+  private joining: Promise<void> = Promise.resolve();
+  private lastHeartbeat: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(private readonly options: NodeAgentOptions) {
@@ -124,11 +127,29 @@ export class NodeAgent {
     return this.options.models.length === 0 || this.options.models.includes(model);
   }
 
-  /** Serves the last applied versions from disk, then joins the fleet. Never fails for Redis or S3. */
+  /**
+   * Loads the last applied versions from disk, so that they can be served at once, and starts
+   * joining the fleet in the background (see {@link joined}): a Redis that is down or never
+   * answers delays nothing. Never fails for Redis or S3.
+   */
   async start(): Promise<void> {
     await this.loadLastApplied();
     this.stopReconnect = this.options.bus.onReconnect(() => void this.resyncAll());
+    this.joining = this.join();
+  }
+
+  /**
+   * Settles once the first state read, convergence and heartbeat after `start` are over, whether
+   * they worked or failed (failures are retried by the resync loop). Never rejects.
+   */
+  get joined(): Promise<void> {
+    return this.joining;
+  }
+
+  /** Subscribed and converged first, then live: a controller that sees the heartbeat reaches this node. */
+  private async join(): Promise<void> {
     await this.resyncAll();
+    if (this.stopped) return;
     this.heartbeatTimer = setInterval(
       () => void this.heartbeat(),
       Math.max(200, Math.floor(this.options.heartbeatTtlMs / 3)),
@@ -540,7 +561,9 @@ export class NodeAgent {
 
   private async heartbeat(): Promise<void> {
     if (this.stopped) return;
-    await this.options.fleet.heartbeat(this.record(), this.options.heartbeatTtlMs).catch(() => undefined);
+    const sent = this.options.fleet.heartbeat(this.record(), this.options.heartbeatTtlMs).catch(() => undefined);
+    this.lastHeartbeat = sent;
+    await sent;
   }
 
   /** Stops the loops and leaves the fleet; sessions are released once their requests drain. */
@@ -549,6 +572,8 @@ export class NodeAgent {
     clearTimeout(this.resyncTimer);
     clearInterval(this.heartbeatTimer);
     this.stopReconnect?.();
+    // A heartbeat still in flight must not land after the deregistration.
+    await this.lastHeartbeat;
     await Promise.all([...this.subscriptions.values()].map((unsubscribe) => unsubscribe().catch(() => undefined)));
     await this.options.fleet.deregister(this.options.nodeId).catch(() => undefined);
     const deadline = Date.now() + drainMs;

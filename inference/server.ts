@@ -43,8 +43,9 @@ export async function startNode(
   config: NodeConfig,
   options: { serverVersion?: string; log?: (line: string) => void } = {},
 ): Promise<RunningNode> {
-  const redis = createRedis({ url: config.redisUrl, name: `cutover-node-${config.nodeId}` });
-  const subscriber = createRedis({ url: config.redisUrl, name: `cutover-node-${config.nodeId}-sub` });
+  const timeoutMs = config.stateTimeoutMs;
+  const redis = createRedis({ url: config.redisUrl, name: `cutover-node-${config.nodeId}`, timeoutMs });
+  const subscriber = createRedis({ url: config.redisUrl, name: `cutover-node-${config.nodeId}-sub`, timeoutMs });
   const backend: NodeBackend = {
     fleet: new RedisFleetState(redis, new StateKeys(config.redisPrefix)),
     bus: new RedisBus(redis, subscriber),
@@ -61,7 +62,10 @@ export async function startNode(
   }
 }
 
-/** A node on any backend: serves what it last applied, joins the fleet, then listens. */
+/**
+ * A node on any backend: loads what it last applied, listens, and joins the fleet in the background
+ * (`agent.joined`), so it serves its cached versions before the state store has answered.
+ */
 export async function startNodeOn(
   backend: NodeBackend,
   config: NodeConfig,

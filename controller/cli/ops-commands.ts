@@ -8,6 +8,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { parseClientConfig, parseControllerConfig } from "../../core/config.js";
 import { ErrorCode, InputError, RolloutError } from "../../core/errors.js";
 import type { HistoryEntry, ModelState, NodeRecord } from "../../core/model-state.js";
+import { redactUrl } from "../../core/redact.js";
 import type { RolloutResult } from "../rollout-result.js";
 import { startControllerServer } from "../server.js";
 import { ControllerClient } from "./api-client.js";
@@ -227,7 +228,7 @@ export function registerOpsCommands(program: Command, context: CliContext): void
       const config = parseControllerConfig(context.env);
       const running = await startControllerServer(config);
       process.stderr.write(
-        `cutover controller listening on :${running.port} (Redis ${config.redisUrl}, store ${config.store.kind === "s3" ? `s3://${config.store.bucket}` : config.store.dir})\n`,
+        `cutover controller listening on :${running.port} (Redis ${redactUrl(config.redisUrl)}, store ${config.store.kind === "s3" ? `s3://${config.store.bucket}` : config.store.dir})\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = () => {

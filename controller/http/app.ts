@@ -13,12 +13,16 @@ import { assertModelName } from "../../core/names.js";
 import type { ModelRegistry } from "../../core/registry.js";
 import type { ControllerMetrics } from "../metrics.js";
 import type { RolloutCoordinator } from "../rollout-coordinator.js";
+import type { VersionCatalog } from "../version-catalog.js";
+import { parseJsonBody } from "./request-body.js";
 import { matchToken, type NamedToken } from "./tokens.js";
 
 export interface ControllerAppOptions {
   readonly coordinator: RolloutCoordinator;
   readonly fleet: FleetStateStore;
   readonly registry: ModelRegistry;
+  /** Version summaries for the read routes, each version read from the store once. */
+  readonly versions: VersionCatalog;
   readonly tokens: readonly NamedToken[];
   readonly metrics: ControllerMetrics;
   /** Where unexpected errors go (default console.error). */
@@ -27,6 +31,7 @@ export interface ControllerAppOptions {
 
 const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   [ErrorCode.InvalidInput]: 400,
+  [ErrorCode.BodyTooLarge]: 413,
   [ErrorCode.Unauthorized]: 401,
   [ErrorCode.NotFound]: 404,
   [ErrorCode.RolloutInProgress]: 409,
@@ -67,26 +72,11 @@ const rollbackBody = z.strictObject({
   ...rolloutFields,
 });
 
-async function parseBody<T>(request: Request, schema: z.ZodType<T>): Promise<T> {
-  let json: unknown;
-  try {
-    json = await request.json();
-  } catch {
-    throw new InputError("the request body is not JSON");
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InputError(`invalid request body: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
-  }
-  return parsed.data;
-}
-
 /** Hono variables the routes share: `by`, the name of the token that authorized a change. */
 export type ControllerEnv = { Variables: { by: string } };
 
 export function createControllerApp(options: ControllerAppOptions): Hono<ControllerEnv> {
-  const { coordinator, fleet, registry, metrics } = options;
+  const { coordinator, fleet, registry, versions: catalog, metrics } = options;
   const log = options.log ?? ((message, error) => console.error(message, error));
   const app = new Hono<ControllerEnv>();
 
@@ -97,7 +87,9 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
     const code = known ? error.code : "INTERNAL";
     const message = known ? error.message : "internal error (see the controller's log)";
     const nodes = error instanceof RolloutError && error.nodes.length > 0 ? { nodes: error.nodes } : {};
-    return c.json({ error: { code, message, ...nodes } }, status);
+    // The rest of an oversized body is not read: the connection cannot carry another request.
+    const headers = status === 413 ? { connection: "close" } : undefined;
+    return c.json({ error: { code, message, ...nodes } }, status, headers);
   });
   app.notFound((c) =>
     c.json({ error: { code: ErrorCode.NotFound, message: `no route ${c.req.method} ${c.req.path}` } }, 404),
@@ -153,7 +145,7 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
     const model = assertModelName(c.req.param("model"));
     const [state, versions, nodes] = await Promise.all([
       fleet.getModelState(model),
-      registry.listVersions(model),
+      catalog.list(model),
       fleet.listNodes(),
     ]);
     if (state.revision === 0 && state.rollout === null && versions.length === 0) {
@@ -165,7 +157,7 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
 
   app.get("/v1/models/:model/versions", async (c) => {
     const model = assertModelName(c.req.param("model"));
-    return c.json({ model, versions: await registry.listVersions(model) });
+    return c.json({ model, versions: await catalog.list(model) });
   });
 
   app.get("/v1/models/:model/history", async (c) => {
@@ -179,13 +171,13 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
 
   app.post("/v1/models/:model/activate", requireToken, async (c) => {
     const model = assertModelName(c.req.param("model"));
-    const body = await parseBody(c.req.raw, activateBody);
+    const body = await parseJsonBody(c.req.raw, activateBody);
     return c.json(await coordinator.activate({ model, by: c.get("by"), ...body }));
   });
 
   app.post("/v1/models/:model/rollback", requireToken, async (c) => {
     const model = assertModelName(c.req.param("model"));
-    const body = await parseBody(c.req.raw, rollbackBody);
+    const body = await parseJsonBody(c.req.raw, rollbackBody);
     return c.json(await coordinator.rollback({ model, by: c.get("by"), ...body }));
   });
 

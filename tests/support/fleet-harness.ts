@@ -204,6 +204,21 @@ export async function startFleet(
     nodes.push(node);
   }
   await Promise.all(nodes.map((node) => node.start()));
+  // A node listens before it has joined the fleet; the tests start once the controller sees them all.
+  const nodeIds = nodes.map((node) => node.name).sort();
+  const joinedBy = Date.now() + 30_000;
+  for (;;) {
+    const listed: string[] = await fetch(`${controller.url}/v1/nodes`)
+      .then((response) => response.json() as Promise<{ nodes?: { nodeId: string }[] }>)
+      .then(
+        (body) => (body.nodes ?? []).map((node) => node.nodeId),
+        () => [],
+      );
+    if (nodeIds.every((id) => listed.includes(id))) break;
+    if (Date.now() > joinedBy)
+      throw new Error(`nodes ${nodeIds.join(", ")} did not join; the controller lists ${listed}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 
   const change = async (path: string, body: unknown) => {
     const response = await fetch(`${controller.url}${path}`, {

@@ -1,7 +1,8 @@
 /**
  * Real inference nodes for tests: `startNode` with a configuration like the one `cutover node`
  * parses, on a free port, its own cache folder, and (optionally) its Redis reached through a proxy
- * that the test can cut. Also a small OIP client and a load generator that never pauses.
+ * that the test can cut. It resolves once the node has joined the fleet (read the state, heartbeat),
+ * unless `waitForJoin` is false. Also a small OIP client and a load generator that never pauses.
  */
 import { join } from "node:path";
 import type { NodeConfig } from "../../core/config.js";
@@ -26,9 +27,9 @@ export async function startTestNode(
   harness: ControllerHarness,
   prefix: string,
   nodeId: string,
-  overrides: Partial<NodeConfig> & { proxyRedis?: boolean } = {},
+  overrides: Partial<NodeConfig> & { proxyRedis?: boolean; waitForJoin?: boolean } = {},
 ): Promise<TestNode> {
-  const { proxyRedis, ...configOverrides } = overrides;
+  const { proxyRedis, waitForJoin, ...configOverrides } = overrides;
   const base = harness.config(prefix);
   const cache = configOverrides.cacheDir ?? join((await tempDir(`cutover-node-${nodeId}-`)).path, "cache");
   const redisProxy = proxyRedis ? await startCuttingProxy(harness.redis.port) : undefined;
@@ -52,6 +53,8 @@ export async function startTestNode(
     ...configOverrides,
   };
   const node = await startNode(config, { serverVersion: "test" });
+  // A node listens before it has read the state; tests that act on the fleet next need it joined.
+  if (waitForJoin ?? true) await node.agent.joined;
   return {
     node,
     url: `http://127.0.0.1:${node.port}`,

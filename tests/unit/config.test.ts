@@ -59,8 +59,11 @@ describe("configuration from the environment", () => {
       redisPrefix: "cutover:",
       port: 8700,
       lockTtlMs: 30_000,
+      stateTimeoutMs: 2_000,
       pointers: { kind: "ssm", path: "/cutover/models", region: "us-east-1" },
     });
+    expect(parseControllerConfig({ CUTOVER_STATE_TIMEOUT_MS: "5000" }).stateTimeoutMs).toBe(5_000);
+    expect(() => parseControllerConfig({ CUTOVER_STATE_TIMEOUT_MS: "5" })).toThrow(/CUTOVER_STATE_TIMEOUT_MS/);
     expect(parseControllerConfig({}).pointers).toEqual({ kind: "redis" });
     expect(parseClientConfig({})).toEqual({ url: "http://127.0.0.1:8700" });
     expect(() => parseControllerConfig({ CUTOVER_REDIS_URL: "http://x" })).toThrow(/CUTOVER_REDIS_URL/);
