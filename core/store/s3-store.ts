@@ -93,7 +93,10 @@ export class S3Store implements ObjectStore {
       maxAttempts: options.maxAttempts ?? 3,
       requestHandler: new NodeHttpHandler({
         connectionTimeout: 5_000,
-        requestTimeout: 60_000,
+        // An idle bound, not a whole-request one: a 10 GB GET may take minutes, but a socket that
+        // delivers nothing for 30 s is dead (a hung server, a half-open link). The fetcher resumes
+        // a cut download with a Range request.
+        socketTimeout: 30_000,
         httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
         httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
       }),
