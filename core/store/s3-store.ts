@@ -36,6 +36,8 @@ export interface S3StoreOptions {
   readonly partSize?: number;
   /** SDK attempts per request (default 3). */
   readonly maxAttempts?: number;
+  /** A socket that delivers nothing this long fails its request (default 30 s). */
+  readonly idleTimeoutMs?: number;
 }
 
 const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -96,7 +98,7 @@ export class S3Store implements ObjectStore {
         // An idle bound, not a whole-request one: a 10 GB GET may take minutes, but a socket that
         // delivers nothing for 30 s is dead (a hung server, a half-open link). The fetcher resumes
         // a cut download with a Range request.
-        socketTimeout: 30_000,
+        socketTimeout: options.idleTimeoutMs ?? 30_000,
         httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
         httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
       }),
