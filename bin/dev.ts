@@ -1,9 +1,10 @@
 /**
  * `cutover dev` (what `npm start` runs): the whole product in one process, with no Redis and no S3.
  * The controller and N inference nodes are the same code as in a fleet; only the backend differs —
- * an in-process bus and in-memory state instead of Redis, a folder under `.cutover/` instead of S3.
- * On first run it makes a signing key and a token, publishes the demo versions and activates v1; a
- * second run reuses what is there. This file only composes the two planes.
+ * an in-process bus and in-memory state (saved to `.cutover/state.json` after every change) instead of
+ * Redis, a folder under `.cutover/` instead of S3. On first run it makes a signing key and a token,
+ * publishes the demo versions and activates v1; a second run reuses what is there, state included.
+ * This file only composes the two planes.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -17,6 +18,7 @@ import type { NodeConfig } from "../core/config.js";
 import { closeServer, listen } from "../core/http-listen.js";
 import { MemoryBus } from "../core/memory/memory-bus.js";
 import { MemoryFleetState } from "../core/memory/memory-fleet-state.js";
+import { StateFile } from "../core/memory/state-file.js";
 import { generateSigningKeyPair, loadSigningKey } from "../core/oms/keys.js";
 import { ModelRegistry } from "../core/registry.js";
 import { FolderStore } from "../core/store/index.js";
@@ -41,6 +43,8 @@ export interface RunningDev {
 
 const DEMO_MODEL = "demo";
 const DEMO_VERSIONS = ["v1", "v2", "v3"];
+/** The fleet state's file under the dev folder. */
+const STATE_FILE = "state.json";
 
 /** models/demo-classifier, from the source tree (bin/) or the build (dist/bin/). */
 function demoModelsDir(): string {
@@ -99,7 +103,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
   const registry = new ModelRegistry(new FolderStore(storeDir), new ArtifactLayout());
   await publishDemo(registry, privateKey, options.log);
 
-  const fleet = new MemoryFleetState();
+  const fleet = await MemoryFleetState.open(new StateFile(join(dir, STATE_FILE)));
   const bus = new MemoryBus();
   const { tokens, trustedKeys } = await controllerCredentials({ tokens: `dev:${token}`, trustedKeyPaths: [publicKey] });
   const controller = assembleController({
@@ -165,7 +169,7 @@ export function devBanner(dev: RunningDev, dir: string): string[] {
   return [
     "",
     `cutover dev is up: controller ${dev.controllerUrl}, node(s) ${dev.nodeUrls.join(", ")}`,
-    `state in memory; versions, keys and caches in ${dir}/`,
+    `state in ${join(dir, STATE_FILE)}; versions, keys and caches in ${dir}/`,
     "",
     "Ask the model (answers name model_version):",
     `  curl -s ${node}/v2/models/demo/infer -d ${request}`,

@@ -53,7 +53,7 @@ function registerDevCommand(program: Command): void {
     .option("--nodes <n>", "how many inference nodes", positiveInteger("--nodes"), 1)
     .option("--port <port>", "the controller's port", positiveInteger("--port"), 8700)
     .option("--node-port <port>", "the first node's port (the others follow)", positiveInteger("--node-port"), 8080)
-    .option("--dir <dir>", "where versions, keys and caches live", ".cutover")
+    .option("--dir <dir>", "where state, versions, keys and caches live", ".cutover")
     .action(async (flags: { nodes: number; port: number; nodePort: number; dir: string }) => {
       if (flags.nodes < 1 || flags.nodes > 16) throw new InputError("--nodes must be from 1 to 16");
       const log = (line: string) => process.stderr.write(`${line}\n`);
