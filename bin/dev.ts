@@ -27,6 +27,8 @@ import { type RunningNode, startNodeOn } from "../inference/server.js";
 export interface DevOptions {
   /** Where everything lives (default `.cutover`). */
   readonly dir: string;
+  /** The address the controller and the nodes listen on (default 127.0.0.1: this machine only). */
+  readonly host?: string;
   readonly nodes: number;
   readonly port: number;
   /** The first node's port; the others follow. */
@@ -94,8 +96,16 @@ async function publishDemo(registry: ModelRegistry, privateKey: string, log: Dev
   }
 }
 
+/** A URL host for a listen address: a wildcard is reached on loopback, an IPv6 literal in brackets. */
+function urlHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
 export async function startDev(options: DevOptions): Promise<RunningDev> {
   const dir = resolve(options.dir);
+  const host = options.host ?? "127.0.0.1";
+  const reachable = urlHost(host);
   const storeDir = join(dir, "store");
   await mkdir(storeDir, { recursive: true });
   const { privateKey, publicKey } = await ensureKey(dir, options.log);
@@ -116,7 +126,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     lockTtlMs: 30_000,
     close: async () => registry.store.close(),
   });
-  const { server } = await listen(controller.app.fetch, options.port, "127.0.0.1");
+  const { server } = await listen(controller.app.fetch, options.port, host);
 
   const nodes: RunningNode[] = [];
   for (let i = 0; i < options.nodes; i++) {
@@ -129,7 +139,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       redisUrl: "memory:",
       redisPrefix: fleet.keys.prefix,
       nodeId: `node-${i + 1}`,
-      url: `http://127.0.0.1:${port}`,
+      url: `http://${reachable}:${port}`,
       port,
       // Every model with state: one pushed into the store while dev runs can be activated too.
       models: [],
@@ -141,7 +151,11 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       maxRequestBytes: 16 * 1024 * 1024,
     };
     nodes.push(
-      await startNodeOn({ fleet, bus, close: () => undefined }, config, { serverVersion: "dev", log: options.log }),
+      await startNodeOn({ fleet, bus, close: () => undefined }, config, {
+        serverVersion: "dev",
+        log: options.log,
+        host,
+      }),
     );
   }
 
@@ -151,8 +165,8 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     options.log(result.message);
   }
   return {
-    controllerUrl: `http://127.0.0.1:${options.port}`,
-    nodeUrls: nodes.map((node) => `http://127.0.0.1:${node.port}`),
+    controllerUrl: `http://${reachable}:${options.port}`,
+    nodeUrls: nodes.map((node) => `http://${reachable}:${node.port}`),
     token,
     async close() {
       for (const node of nodes) await node.close();

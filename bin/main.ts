@@ -54,11 +54,14 @@ function registerDevCommand(program: Command): void {
     .option("--port <port>", "the controller's port", positiveInteger("--port"), 8700)
     .option("--node-port <port>", "the first node's port (the others follow)", positiveInteger("--node-port"), 8080)
     .option("--dir <dir>", "where state, versions, keys and caches live", ".cutover")
-    .action(async (flags: { nodes: number; port: number; nodePort: number; dir: string }) => {
+    .option("--host <address>", "the address the controller and nodes listen on (0.0.0.0: every address)", "127.0.0.1")
+    .action(async (flags: { nodes: number; port: number; nodePort: number; dir: string; host: string }) => {
       if (flags.nodes < 1 || flags.nodes > 16) throw new InputError("--nodes must be from 1 to 16");
+      if (flags.host.trim() === "") throw new InputError("--host must not be empty");
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const dev = await startDev({
         dir: flags.dir,
+        host: flags.host,
         nodes: flags.nodes,
         port: flags.port,
         nodePort: flags.nodePort,

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, TSX_IMPORT } from "../support/cli.js";
@@ -151,6 +152,18 @@ function bannerEnv(dev: Dev): Record<string, string> {
   return Object.fromEntries((exported?.slice(1) ?? []).map((pair) => pair.split("=") as [string, string]));
 }
 
+/** True when something accepts a TCP connection on host:port. */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
 describe("cutover dev keeps its state across restarts", () => {
   let work: Awaited<ReturnType<typeof tempDir>>;
   let ports: { controller: number; node: number };
@@ -225,4 +238,30 @@ describe("cutover dev keeps its state across restarts", () => {
     }
     expect(await third.exited).toBe(0);
   }, 120_000);
+
+  it("listens on 127.0.0.1 only (controller and nodes) unless --host says otherwise", async () => {
+    // Linux routes all of 127.0.0.0/8 to loopback: a listener on every address answers on 127.0.0.2 too.
+    const local = await startDev(join(work.path, "host"), ports.controller, ports.node);
+    try {
+      for (const port of [ports.controller, ports.node, ports.node + 1]) {
+        expect(await accepts("127.0.0.1", port)).toBe(true);
+        expect(await accepts("127.0.0.2", port)).toBe(false);
+      }
+    } finally {
+      local.child.kill("SIGINT");
+    }
+    expect(await local.exited).toBe(0);
+
+    const everywhere = await startDev(join(work.path, "host"), ports.controller, ports.node, {
+      args: ["--host", "0.0.0.0"],
+    });
+    try {
+      expect(everywhere.stdout).toMatch(/controller http:\/\/127\.0\.0\.1:\d+, node\(s\) http:\/\/127\.0\.0\.1:/);
+      for (const port of [ports.controller, ports.node, ports.node + 1])
+        expect(await accepts("127.0.0.2", port)).toBe(true);
+    } finally {
+      everywhere.child.kill("SIGINT");
+    }
+    expect(await everywhere.exited).toBe(0);
+  });
 });
