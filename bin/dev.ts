@@ -4,12 +4,13 @@
  * an in-process bus and in-memory state (saved to `.cutover/state.json` after every change) instead of
  * Redis, a folder under `.cutover/` instead of S3. On first run it makes a signing key and a token,
  * publishes the demo versions and activates v1; a second run reuses what is there, state included.
- * This file only composes the two planes.
+ * Paths in messages are the ones the user gave (`--dir`), never resolved to absolute ones. This file
+ * only composes the two planes.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { assembleController, controllerCredentials } from "../controller/controller.js";
 import { pushVersion } from "../controller/publisher.js";
 import { MemoryRolloutStore } from "../controller/state/memory-rollout-store.js";
@@ -103,7 +104,7 @@ function urlHost(host: string): string {
 }
 
 export async function startDev(options: DevOptions): Promise<RunningDev> {
-  const dir = resolve(options.dir);
+  const dir = options.dir;
   const host = options.host ?? "127.0.0.1";
   const reachable = urlHost(host);
   const storeDir = join(dir, "store");

@@ -175,14 +175,21 @@ describe("cutover dev keeps its state across restarts", () => {
   afterAll(() => work.cleanup());
 
   it("killed (SIGKILL) and restarted: the same revision, active version and history; the next activation is confirmed", async () => {
+    // A relative --dir, as people type it: messages show it as given, never resolved to an absolute path.
     const first = await startDev(".cutover", ports.controller, ports.node, { cwd: work.path });
     const env = bannerEnv(first);
     expect(env.CUTOVER_STORE_DIR).toBe(".cutover/store");
     try {
+      expect(first.stderr).toMatch(
+        /made a signing key: \.cutover\/keys\/cutover\.key \(trusted: \.cutover\/keys\/cutover\.pub\)/,
+      );
       expect(first.stdout).toMatch(/state in \.cutover\/state\.json/);
       for (const version of ["v2", "v1"]) {
         expect((await runCli(["activate", "demo", version], env, work.path)).code).toBe(0);
       }
+      const missing = await runCli(["activate", "demo", "v9"], env, work.path);
+      expect(missing.stderr).toBe("cutover: NOT_FOUND: version demo/v9 is not published in .cutover/store\n");
+      expect(first.stderr + first.stdout).not.toContain(work.path);
     } finally {
       first.child.kill("SIGKILL");
     }
