@@ -106,4 +106,18 @@ export async function main(
   }
 }
 
+/**
+ * A reader that went away (`cutover history demo | head -1`) is not a failure: like other Unix tools,
+ * cutover prints nothing about it. What is left to print is dropped and the command ends as it would
+ * have, with its own exit code. Any other stream error is still thrown.
+ */
+function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error;
+    });
+  }
+}
+
+ignoreClosedPipes();
 process.exitCode = await main(process.argv, process.env);

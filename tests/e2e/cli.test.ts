@@ -1,11 +1,13 @@
+import { spawn } from "node:child_process";
 import { cp, lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { runCli, TSX_IMPORT } from "../support/cli.js";
 import { DEMO } from "../support/registry-contract.js";
 import { type S3TestServer, startS3Server } from "../support/s3-server.js";
 import { tempDir } from "../support/temp-dir.js";
 
+const ROOT = join(import.meta.dirname, "../..");
 const OMS = join(import.meta.dirname, "../fixtures/oms");
 const OMS_KEY = join(OMS, "keys/signing-key-pub.pem");
 
@@ -120,6 +122,33 @@ describe("keygen never writes a key where it should not", () => {
     };
     expect(json.replaced).toBe(true);
     expect((await readdir(keys)).sort()).toEqual(["cutover.key", "cutover.pub"]);
+  });
+});
+
+describe("output piped into a reader that stops early (`| head -1`)", () => {
+  it("ends quietly: no EPIPE stack trace, the command's own exit code", async () => {
+    // `cutover models` of a store with thousands of models prints far more than a pipe holds.
+    const store = join(work.path, "many-models");
+    const names = Array.from({ length: 4000 }, (_, i) => `model-${String(i).padStart(5, "0")}-${"x".repeat(40)}`);
+    await Promise.all(names.map((name) => mkdir(join(store, name), { recursive: true })));
+    const script = `set -o pipefail; "${process.execPath}" --import "${TSX_IMPORT}" "${join(ROOT, "bin/main.ts")}" models | head -1`;
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn("bash", ["-c", script], {
+        env: { PATH: process.env.PATH ?? "", CUTOVER_STORE_DIR: store },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(run).toEqual({ code: 0, stdout: `${names[0]}\n`, stderr: "" });
   });
 });
 
