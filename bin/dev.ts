@@ -1,14 +1,16 @@
 /**
  * `cutover dev` (what `npm start` runs): the whole product in one process, with no Redis and no S3.
  * The controller and N inference nodes are the same code as in a fleet; only the backend differs —
- * an in-process bus and in-memory state instead of Redis, a folder under `.cutover/` instead of S3.
- * On first run it makes a signing key and a token, publishes the demo versions and activates v1; a
- * second run reuses what is there. This file only composes the two planes.
+ * an in-process bus and in-memory state (saved to `.cutover/state.json` after every change) instead of
+ * Redis, a folder under `.cutover/` instead of S3. On first run it makes a signing key and a token,
+ * publishes the demo versions and activates v1; a second run reuses what is there, state included.
+ * Paths in messages are the ones the user gave (`--dir`), never resolved to absolute ones. This file
+ * only composes the two planes.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { assembleController, controllerCredentials } from "../controller/controller.js";
 import { pushVersion } from "../controller/publisher.js";
 import { MemoryRolloutStore } from "../controller/state/memory-rollout-store.js";
@@ -17,6 +19,7 @@ import type { NodeConfig } from "../core/config.js";
 import { closeServer, listen } from "../core/http-listen.js";
 import { MemoryBus } from "../core/memory/memory-bus.js";
 import { MemoryFleetState } from "../core/memory/memory-fleet-state.js";
+import { StateFile } from "../core/memory/state-file.js";
 import { generateSigningKeyPair, loadSigningKey } from "../core/oms/keys.js";
 import { ModelRegistry } from "../core/registry.js";
 import { FolderStore } from "../core/store/index.js";
@@ -25,6 +28,8 @@ import { type RunningNode, startNodeOn } from "../inference/server.js";
 export interface DevOptions {
   /** Where everything lives (default `.cutover`). */
   readonly dir: string;
+  /** The address the controller and the nodes listen on (default 127.0.0.1: this machine only). */
+  readonly host?: string;
   readonly nodes: number;
   readonly port: number;
   /** The first node's port; the others follow. */
@@ -41,6 +46,8 @@ export interface RunningDev {
 
 const DEMO_MODEL = "demo";
 const DEMO_VERSIONS = ["v1", "v2", "v3"];
+/** The fleet state's file under the dev folder. */
+const STATE_FILE = "state.json";
 
 /** models/demo-classifier, from the source tree (bin/) or the build (dist/bin/). */
 function demoModelsDir(): string {
@@ -90,8 +97,16 @@ async function publishDemo(registry: ModelRegistry, privateKey: string, log: Dev
   }
 }
 
+/** A URL host for a listen address: a wildcard is reached on loopback, an IPv6 literal in brackets. */
+function urlHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
 export async function startDev(options: DevOptions): Promise<RunningDev> {
-  const dir = resolve(options.dir);
+  const dir = options.dir;
+  const host = options.host ?? "127.0.0.1";
+  const reachable = urlHost(host);
   const storeDir = join(dir, "store");
   await mkdir(storeDir, { recursive: true });
   const { privateKey, publicKey } = await ensureKey(dir, options.log);
@@ -99,7 +114,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
   const registry = new ModelRegistry(new FolderStore(storeDir), new ArtifactLayout());
   await publishDemo(registry, privateKey, options.log);
 
-  const fleet = new MemoryFleetState();
+  const fleet = await MemoryFleetState.open(new StateFile(join(dir, STATE_FILE)));
   const bus = new MemoryBus();
   const { tokens, trustedKeys } = await controllerCredentials({ tokens: `dev:${token}`, trustedKeyPaths: [publicKey] });
   const controller = assembleController({
@@ -112,7 +127,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     lockTtlMs: 30_000,
     close: async () => registry.store.close(),
   });
-  const { server } = await listen(controller.app.fetch, options.port, "127.0.0.1");
+  const { server } = await listen(controller.app.fetch, options.port, host);
 
   const nodes: RunningNode[] = [];
   for (let i = 0; i < options.nodes; i++) {
@@ -125,7 +140,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       redisUrl: "memory:",
       redisPrefix: fleet.keys.prefix,
       nodeId: `node-${i + 1}`,
-      url: `http://127.0.0.1:${port}`,
+      url: `http://${reachable}:${port}`,
       port,
       // Every model with state: one pushed into the store while dev runs can be activated too.
       models: [],
@@ -137,18 +152,24 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       maxRequestBytes: 16 * 1024 * 1024,
     };
     nodes.push(
-      await startNodeOn({ fleet, bus, close: () => undefined }, config, { serverVersion: "dev", log: options.log }),
+      await startNodeOn({ fleet, bus, close: () => undefined }, config, {
+        serverVersion: "dev",
+        log: options.log,
+        host,
+      }),
     );
   }
 
   const state = await fleet.getModelState(DEMO_MODEL);
   if (state.active === null) {
+    // Nodes join in the background; the first activation must find them registered.
+    await Promise.all(nodes.map((node) => node.agent.joined));
     const result = await controller.coordinator.activate({ model: DEMO_MODEL, version: "v1", by: "dev" });
     options.log(result.message);
   }
   return {
-    controllerUrl: `http://127.0.0.1:${options.port}`,
-    nodeUrls: nodes.map((node) => `http://127.0.0.1:${node.port}`),
+    controllerUrl: `http://${reachable}:${options.port}`,
+    nodeUrls: nodes.map((node) => `http://${reachable}:${node.port}`),
     token,
     async close() {
       for (const node of nodes) await node.close();
@@ -165,7 +186,7 @@ export function devBanner(dev: RunningDev, dir: string): string[] {
   return [
     "",
     `cutover dev is up: controller ${dev.controllerUrl}, node(s) ${dev.nodeUrls.join(", ")}`,
-    `state in memory; versions, keys and caches in ${dir}/`,
+    `state in ${join(dir, STATE_FILE)}; versions, keys and caches in ${dir}/`,
     "",
     "Ask the model (answers name model_version):",
     `  curl -s ${node}/v2/models/demo/infer -d ${request}`,

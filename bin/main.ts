@@ -53,12 +53,15 @@ function registerDevCommand(program: Command): void {
     .option("--nodes <n>", "how many inference nodes", positiveInteger("--nodes"), 1)
     .option("--port <port>", "the controller's port", positiveInteger("--port"), 8700)
     .option("--node-port <port>", "the first node's port (the others follow)", positiveInteger("--node-port"), 8080)
-    .option("--dir <dir>", "where versions, keys and caches live", ".cutover")
-    .action(async (flags: { nodes: number; port: number; nodePort: number; dir: string }) => {
+    .option("--dir <dir>", "where state, versions, keys and caches live", ".cutover")
+    .option("--host <address>", "the address the controller and nodes listen on (0.0.0.0: every address)", "127.0.0.1")
+    .action(async (flags: { nodes: number; port: number; nodePort: number; dir: string; host: string }) => {
       if (flags.nodes < 1 || flags.nodes > 16) throw new InputError("--nodes must be from 1 to 16");
+      if (flags.host.trim() === "") throw new InputError("--host must not be empty");
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const dev = await startDev({
         dir: flags.dir,
+        host: flags.host,
         nodes: flags.nodes,
         port: flags.port,
         nodePort: flags.nodePort,
@@ -103,4 +106,18 @@ export async function main(
   }
 }
 
+/**
+ * A reader that went away (`cutover history demo | head -1`) is not a failure: like other Unix tools,
+ * cutover prints nothing about it. What is left to print is dropped and the command ends as it would
+ * have, with its own exit code. Any other stream error is still thrown.
+ */
+function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error;
+    });
+  }
+}
+
+ignoreClosedPipes();
 process.exitCode = await main(process.argv, process.env);

@@ -21,6 +21,11 @@ export class DesiredVersions {
     this.desired.set(model, { version, revision });
   }
 
+  /** Forgets what was learnt of `model`: its state store lost its data, and revisions start again. */
+  forget(model: string): void {
+    this.desired.delete(model);
+  }
+
   get(model: string): DesiredVersion | undefined {
     return this.desired.get(model);
   }

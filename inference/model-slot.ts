@@ -14,7 +14,7 @@ export interface Lease {
 
 export class ModelSlot {
   active: LoadedVersion | null = null;
-  /** The revision the active version was promoted at (0: loaded from the local record at start). */
+  /** The revision the active version was promoted at (0: none yet, or the state store was reset). */
   revision = 0;
   /** Previous versions kept loaded for an instant rollback, most recent first. */
   warm: LoadedVersion[] = [];
@@ -84,6 +84,14 @@ export class ModelSlot {
     if (previous !== null && previous !== next) this.warm.unshift(previous);
     for (const evicted of this.warm.splice(this.keepWarm)) this.retireIfUnused(evicted);
     return true;
+  }
+
+  /**
+   * Sets the revision the active version counts as applied at, without a swap: after the state store
+   * lost its data its revisions start again, and the node must take them as newer than its own.
+   */
+  rebase(revision: number): void {
+    this.revision = revision;
   }
 
   /** Every resident version (for shutdown). */

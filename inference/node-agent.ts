@@ -5,7 +5,11 @@
  *            background read state, converge, subscribe, heartbeat — Redis or S3 being down, or
  *            never answering, neither delays nor stops serving
  *   prepare  fetch → verify → load → warm up → report staged | failed (the old version serves on)
- *   promote  swap (synchronous) → report promoted; a stale revision is ignored
+ *   promote  swap (synchronous) → report promoted; a lower revision sends the node to read the
+ *            state, which tells a late message from a state store that lost its data
+ *   reset    state below the revision this node applied, on a fresh read, means the state store
+ *            lost its data (revisions only grow otherwise): the node follows the state at its
+ *            revision instead of ignoring it until the count passes its own
  *   abort    drop the staged version
  *   resync   every ~5 s (jittered) and on every reconnect: re-read state and converge, so a missed
  *            message costs one interval: a missed promote is applied, a missed prepare of a rollout
@@ -218,6 +222,12 @@ export class NodeAgent {
         const swapped = this.lastSwap.get(model);
         if (swapped?.version === message.version && swapped.revision === message.revision) {
           void this.reportPromoted(model, message.version, message.revision, message.rolloutId, swapped.at);
+          return;
+        }
+        // Below what this node applied: a late message, or a state store that lost its data and
+        // counts again from 1. Only the state tells them apart.
+        if (message.revision < slot.revision || slot.active?.version !== message.version) {
+          void this.enqueue(model, () => this.resyncModel(model));
         }
         return;
       }
@@ -461,7 +471,42 @@ export class NodeAgent {
     );
   }
 
-  private async reconcile(model: string, state: ModelState): Promise<void> {
+  /** Reads one model's state now and converges on it (queued behind the model's other work). */
+  private async resyncModel(model: string): Promise<void> {
+    await this.reconcile(model, await this.options.fleet.getModelState(model));
+  }
+
+  /**
+   * Revisions only grow while the state store keeps its data, so an active version below the revision
+   * this node applied (or another version at the same revision) means the store lost it: a Redis
+   * flushed or replaced, `cutover dev` without its state file. The state is the truth then, and the
+   * node follows it from its revision on. A read that merely predates a promote applied meanwhile
+   * looks the same, so the decision rests on a read begun after noting the node's revision, and is
+   * dropped if that revision moved while reading. State with no active version changes nothing: the
+   * node keeps serving what it has until a version is activated. Returns the state to reconcile with.
+   */
+  private async followReset(model: string, read: ModelState): Promise<ModelState> {
+    const slot = this.slot(model);
+    const behind = (state: ModelState) =>
+      state.active !== null &&
+      slot.active !== null &&
+      (state.revision < slot.revision || (state.revision === slot.revision && state.active !== slot.active.version));
+    if (!behind(read)) return read;
+    const noted = slot.revision;
+    const fresh = await this.options.fleet.getModelState(model);
+    if (slot.revision !== noted || !behind(fresh)) return fresh;
+    this.log(
+      `${model}: the state names ${fresh.active} at revision ${fresh.revision}, but this node applied ` +
+        `${slot.active?.version} at revision ${noted}: the state store lost its data; following the state`,
+    );
+    slot.rebase(0);
+    this.desired.forget(model);
+    this.lastSwap.delete(model);
+    return fresh;
+  }
+
+  private async reconcile(model: string, read: ModelState): Promise<void> {
+    const state = await this.followReset(model, read);
     this.desired.learn(model, state.active, state.revision);
     const slot = this.slot(model);
     if (

@@ -63,13 +63,14 @@ export async function startNode(
 }
 
 /**
- * A node on any backend: loads what it last applied, listens, and joins the fleet in the background
+ * A node on any backend: loads what it last applied, listens — on every address unless `host` names
+ * one (`cutover dev` keeps its nodes on 127.0.0.1) — and joins the fleet in the background
  * (`agent.joined`), so it serves its cached versions before the state store has answered.
  */
 export async function startNodeOn(
   backend: NodeBackend,
   config: NodeConfig,
-  options: { serverVersion?: string; log?: (line: string) => void } = {},
+  options: { serverVersion?: string; log?: (line: string) => void; host?: string } = {},
 ): Promise<RunningNode> {
   if (config.trustedKeyPaths.length === 0) {
     throw new ConfigError("CUTOVER_TRUSTED_KEYS is empty: a node only loads versions signed by a trusted key");
@@ -109,10 +110,12 @@ export async function startNodeOn(
   });
   const log = (message: string, error: unknown) => console.error(message, error);
   const front = inferRoute(endpoint, config.maxRequestBytes, log);
-  const { server, port } = await listen(app.fetch, config.port, "0.0.0.0", front).catch(async (error: unknown) => {
-    await agent.stop(0);
-    throw error;
-  });
+  const { server, port } = await listen(app.fetch, config.port, options.host ?? "0.0.0.0", front).catch(
+    async (error: unknown) => {
+      await agent.stop(0);
+      throw error;
+    },
+  );
   return {
     port,
     agent,

@@ -1,7 +1,8 @@
 /** `cutover keygen`, `cutover sign`, `cutover verify`: keys and OMS signatures. */
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { lstat, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
+import { writeFileAtomic } from "../../core/atomic-file.js";
 import { InputError } from "../../core/errors.js";
 import { generateSigningKeyPair, loadSigningKey } from "../../core/oms/keys.js";
 import { SIGNATURE_FILE, serializeBundle, signFolder } from "../../core/oms/signer.js";
@@ -15,21 +16,28 @@ export function registerSigningCommands(program: Command, context: CliContext): 
     .command("keygen")
     .description("make an ECDSA P-256 signing key pair: DIR/cutover.key (private, mode 0600) and DIR/cutover.pub")
     .requiredOption("--out <dir>", "folder to write the key pair into")
-    .option("--force", "overwrite an existing key pair")
+    .option("--force", "replace an existing key pair (both files)")
     .option("--json", "print the result as JSON")
     .action(async (options: { out: string; force?: boolean; json?: boolean }) => {
-      const pair = generateSigningKeyPair();
       await mkdir(options.out, { recursive: true });
       const privatePath = join(options.out, "cutover.key");
       const publicPath = join(options.out, "cutover.pub");
-      const flag = options.force ? "w" : "wx";
-      await writeFile(privatePath, pair.privatePem, { mode: 0o600, flag }).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === "EEXIST") throw new InputError(`${privatePath} exists; pass --force to replace it`);
-        throw error;
-      });
-      await chmod(privatePath, 0o600);
-      await writeFile(publicPath, pair.publicPem, { flag: "w" });
-      printResult(options, { privateKey: privatePath, publicKey: publicPath, hint: pair.hint }, () => [
+      const existing = await existingKeyFiles([privatePath, publicPath]);
+      if (existing.length > 0 && !options.force) {
+        throw new InputError(
+          `${existing.join(" and ")} ${existing.length > 1 ? "exist" : "exists"}; pass --force to replace the key pair`,
+        );
+      }
+      const pair = generateSigningKeyPair();
+      await writeFileAtomic(privatePath, pair.privatePem, { mode: 0o600 });
+      await writeFileAtomic(publicPath, pair.publicPem, { mode: 0o644 });
+      const replaced = existing.length > 0;
+      printResult(options, { privateKey: privatePath, publicKey: publicPath, hint: pair.hint, replaced }, () => [
+        ...(replaced
+          ? [
+              `replaced the existing key pair in ${options.out} (versions signed with the old key verify only where its public key is still trusted)`,
+            ]
+          : []),
         `private key  ${privatePath}  (keep it secret; sign with --key ${privatePath})`,
         `public key   ${publicPath}  (trust it with CUTOVER_TRUSTED_KEYS=${publicPath})`,
         `key hint     ${pair.hint}`,
@@ -90,6 +98,26 @@ export function registerSigningCommands(program: Command, context: CliContext): 
         ],
       );
     });
+}
+
+/**
+ * Which of the key files exist already. A symlink or anything but a regular file is refused even
+ * with --force: a key is never written through a link to somewhere else.
+ */
+async function existingKeyFiles(paths: readonly string[]): Promise<string[]> {
+  const existing: string[] = [];
+  for (const path of paths) {
+    const info = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return undefined;
+      throw error;
+    });
+    if (info === undefined) continue;
+    if (info.isSymbolicLink())
+      throw new InputError(`${path} is a symbolic link; keygen does not write keys through one`);
+    if (!info.isFile()) throw new InputError(`${path} exists and is not a regular file`);
+    existing.push(path);
+  }
+  return existing;
 }
 
 interface VerifyOptions {

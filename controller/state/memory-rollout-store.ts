@@ -2,11 +2,13 @@
  * The rollout transitions on in-memory state (the embedded default), with the same rules as the Lua
  * scripts of the Redis implementation: one lock per model with a TTL, the expected revision, only the
  * lock owner promotes, a finished rollout clears only its own record. Each method runs without an
- * await between its checks and its writes, which is what makes it atomic in one process.
+ * await between its checks and its writes, which is what makes it atomic in one process; it then
+ * waits for the fleet state to be saved (when it has a file), so a change is on disk before it is
+ * announced.
  */
 import { ErrorCode, StateError } from "../../core/errors.js";
 import type { MemoryFleetState } from "../../core/memory/memory-fleet-state.js";
-import { emptyModelState, type HistoryEntry, type ModelState, type Rollout } from "../../core/model-state.js";
+import { emptyModelState, type HistoryEntry, type ModelState } from "../../core/model-state.js";
 import { type BeginOptions, newRollout, type RolloutLease, type RolloutTransitions } from "./rollout-transitions.js";
 
 export class MemoryRolloutStore implements RolloutTransitions {
@@ -42,6 +44,7 @@ export class MemoryRolloutStore implements RolloutTransitions {
     const { rollout, token } = newRollout(options);
     this.fleet.locks.set(model, { token, expiresAt: Date.now() + options.lockTtlMs });
     this.fleet.states.set(model, { ...state, rollout });
+    await this.fleet.save();
     return {
       model,
       rollout,
@@ -81,6 +84,7 @@ export class MemoryRolloutStore implements RolloutTransitions {
       updatedBy: lease.rollout.by,
     };
     this.fleet.states.set(lease.model, promoted);
+    await this.fleet.save();
     return structuredClone(promoted);
   }
 
@@ -91,9 +95,10 @@ export class MemoryRolloutStore implements RolloutTransitions {
     history.unshift(structuredClone(entry));
     history.splice(this.historyCap);
     this.fleet.histories.set(lease.model, history);
-    if (this.lockHeld(lease.model)?.token !== lease.token) return false;
-    this.fleet.locks.delete(lease.model);
-    return true;
+    const owned = this.lockHeld(lease.model)?.token === lease.token;
+    if (owned) this.fleet.locks.delete(lease.model);
+    await this.fleet.save();
+    return owned;
   }
 
   async syncFromDurable(): Promise<void> {}

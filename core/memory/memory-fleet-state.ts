@@ -1,12 +1,15 @@
 /**
  * Fleet state in this process's memory, for the embedded default: the same shapes and rules as the
  * Redis implementation (heartbeats expire, history is capped, state is copied in and out so callers
- * never share objects with the store). Nothing survives the process.
+ * never share objects with the store). With a {@link StateFile}, model states and histories are
+ * saved after every change and read back on open, so they survive a restart; heartbeats and locks
+ * never do.
  */
 import type { FleetStateStore } from "../fleet-state.js";
 import { emptyModelState, type HistoryEntry, type ModelState, type NodeRecord } from "../model-state.js";
 import { assertModelName } from "../names.js";
 import { StateKeys } from "../state-keys.js";
+import type { StateFile } from "./state-file.js";
 
 export class MemoryFleetState implements FleetStateStore {
   readonly keys = new StateKeys("memory:");
@@ -16,6 +19,35 @@ export class MemoryFleetState implements FleetStateStore {
   readonly locks = new Map<string, { token: string; expiresAt: number }>();
   readonly histories = new Map<string, HistoryEntry[]>();
   private readonly nodes = new Map<string, { record: NodeRecord; expiresAt: number }>();
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(private readonly file?: StateFile) {}
+
+  /**
+   * State kept in `file`, as it was saved. A rollout cannot outlive the process that ran it, so a
+   * rollout record found there is dropped (its lock was never saved; nodes drop what they staged
+   * for it on their next resync).
+   */
+  static async open(file: StateFile): Promise<MemoryFleetState> {
+    const fleet = new MemoryFleetState(file);
+    const saved = await file.read();
+    for (const [model, state] of saved?.states ?? []) fleet.states.set(model, { ...state, rollout: null });
+    for (const [model, history] of saved?.histories ?? []) fleet.histories.set(model, [...history]);
+    return fleet;
+  }
+
+  /**
+   * Saves the current states and histories to the file (nothing without one); the rollout
+   * transitions call it after each change and resolve once it is on disk. Saves run one at a time,
+   * each writing everything, so a save that fails is made good by the next.
+   */
+  save(): Promise<void> {
+    const file = this.file;
+    if (file === undefined) return Promise.resolve();
+    const next = this.saving.then(() => file.write({ states: this.states, histories: this.histories }));
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
 
   async ping(): Promise<void> {}
 

@@ -2,10 +2,15 @@
  * An object store on a local folder: the embedded default's store and a handy local registry.
  * Writes go to a temp file under `<root>/.tmp/` and are renamed into place, so a reader never sees
  * a half-written object; a conditional write uses link(2), which fails if the target exists.
+ *
+ * A write that dies (a push killed mid-upload) leaves its `.part` file behind. The first write of
+ * each FolderStore removes the `.part` files nobody has written to for {@link STALE_PART_MS}: a
+ * write in progress, in this process or another, keeps touching its file, so an hour-old one is
+ * abandoned. Every push opens its own store, so leftovers last until the next push at most.
  */
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, type Dirent } from "node:fs";
-import { link, mkdir, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { link, lstat, mkdir, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -13,6 +18,10 @@ import { ErrorCode, InputError, StoreError } from "../errors.js";
 import type { GetOptions, ObjectBody, ObjectInfo, ObjectStore, PutOptions } from "./object-store.js";
 
 const TEMP_DIR = ".tmp";
+const PART_SUFFIX = ".part";
+
+/** How long a `.part` file must have gone unwritten before a store removes it as abandoned. */
+export const STALE_PART_MS = 60 * 60 * 1000;
 
 function isNodeError(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
@@ -21,6 +30,8 @@ function isNodeError(error: unknown, code: string): boolean {
 export class FolderStore implements ObjectStore {
   readonly location: string;
   private readonly root: string;
+  /** The sweep of abandoned `.part` files, started by the first write. */
+  private sweep: Promise<void> | undefined;
 
   constructor(root: string) {
     if (root.length === 0) throw new InputError("folder store: root must not be empty");
@@ -40,8 +51,10 @@ export class FolderStore implements ObjectStore {
     const target = this.pathOf(key);
     const tempDir = join(this.root, TEMP_DIR);
     await mkdir(tempDir, { recursive: true });
+    this.sweep ??= this.removeStaleParts(tempDir);
+    await this.sweep;
     await mkdir(dirname(target), { recursive: true });
-    const temp = join(tempDir, `${randomBytes(8).toString("hex")}.part`);
+    const temp = join(tempDir, `${randomBytes(8).toString("hex")}${PART_SUFFIX}`);
     let loaded = 0;
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     const counter = new Transform({
@@ -65,6 +78,21 @@ export class FolderStore implements ObjectStore {
       }
     } finally {
       await rm(temp, { force: true });
+    }
+  }
+
+  /**
+   * Removes `.part` files untouched for STALE_PART_MS. Best effort: a file that cannot be read or
+   * removed (gone already, another sweep won) is left, and never fails the write that started it.
+   */
+  private async removeStaleParts(tempDir: string): Promise<void> {
+    const cutoff = Date.now() - STALE_PART_MS;
+    const names = await readdir(tempDir).catch(() => []);
+    for (const name of names) {
+      if (!name.endsWith(PART_SUFFIX)) continue;
+      const path = join(tempDir, name);
+      const info = await lstat(path).catch(() => undefined);
+      if (info?.isFile() && info.mtimeMs < cutoff) await rm(path, { force: true }).catch(() => undefined);
     }
   }
 

@@ -1,11 +1,13 @@
-import { cp, readFile, stat, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { cp, lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { runCli, TSX_IMPORT } from "../support/cli.js";
 import { DEMO } from "../support/registry-contract.js";
 import { type S3TestServer, startS3Server } from "../support/s3-server.js";
 import { tempDir } from "../support/temp-dir.js";
 
+const ROOT = join(import.meta.dirname, "../..");
 const OMS = join(import.meta.dirname, "../fixtures/oms");
 const OMS_KEY = join(OMS, "keys/signing-key-pub.pem");
 
@@ -59,7 +61,9 @@ describe("keygen → sign → verify", () => {
     const pair = JSON.parse(keygen.stdout) as { privateKey: string; publicKey: string; hint: string };
     expect(pair.hint).toMatch(/^[0-9a-f]{64}$/);
     expect((await stat(pair.privateKey)).mode & 0o777).toBe(0o600);
-    expect((await runCli(["keygen", "--out", keys])).stderr).toMatch(/exists; pass --force/);
+    expect((await runCli(["keygen", "--out", keys])).stderr).toMatch(
+      /cutover\.key and \S+cutover\.pub exist; pass --force to replace the key pair/,
+    );
 
     const model = join(work.path, "signed");
     await cp(join(DEMO, "v1"), model, { recursive: true });
@@ -71,6 +75,80 @@ describe("keygen → sign → verify", () => {
       files: ["golden.json", "labels.txt", "model.onnx"],
       signer: pair.hint,
     });
+  });
+});
+
+describe("keygen never writes a key where it should not", () => {
+  it("refuses a symlink at the key's path, even with --force, and leaves its target alone", async () => {
+    const keys = join(work.path, "linked-keys");
+    await mkdir(keys);
+    const elsewhere = join(work.path, "precious.txt");
+    await writeFile(elsewhere, "not a key\n");
+    await symlink(elsewhere, join(keys, "cutover.key"));
+    for (const force of [[], ["--force"]]) {
+      const run = await runCli(["keygen", "--out", keys, ...force]);
+      expect([run.code, run.stderr]).toEqual([
+        1,
+        `cutover: INVALID_INPUT: ${join(keys, "cutover.key")} is a symbolic link; keygen does not write keys through one\n`,
+      ]);
+    }
+    await rm(join(keys, "cutover.key"));
+    await symlink(elsewhere, join(keys, "cutover.pub"));
+    expect((await runCli(["keygen", "--out", keys, "--force"])).stderr).toMatch(/cutover\.pub is a symbolic link/);
+    expect(await readFile(elsewhere, "utf8")).toBe("not a key\n");
+    expect((await lstat(join(keys, "cutover.pub"))).isSymbolicLink()).toBe(true);
+  });
+
+  it("an existing .pub alone is refused without --force; with it, the output says the pair was replaced", async () => {
+    const keys = join(work.path, "pub-only");
+    await mkdir(keys);
+    await writeFile(join(keys, "cutover.pub"), "an old public key\n");
+    const refused = await runCli(["keygen", "--out", keys]);
+    expect([refused.code, refused.stderr]).toEqual([
+      1,
+      `cutover: INVALID_INPUT: ${join(keys, "cutover.pub")} exists; pass --force to replace the key pair\n`,
+    ]);
+    expect(await readFile(join(keys, "cutover.pub"), "utf8")).toBe("an old public key\n");
+
+    const forced = await runCli(["keygen", "--out", keys, "--force"]);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout.split("\n")[0]).toBe(
+      `replaced the existing key pair in ${keys} (versions signed with the old key verify only where its public key is still trusted)`,
+    );
+    expect(await readFile(join(keys, "cutover.pub"), "utf8")).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+    expect((await stat(join(keys, "cutover.key"))).mode & 0o777).toBe(0o600);
+    const json = JSON.parse((await runCli(["keygen", "--out", keys, "--force", "--json"])).stdout) as {
+      replaced: boolean;
+    };
+    expect(json.replaced).toBe(true);
+    expect((await readdir(keys)).sort()).toEqual(["cutover.key", "cutover.pub"]);
+  });
+});
+
+describe("output piped into a reader that stops early (`| head -1`)", () => {
+  it("ends quietly: no EPIPE stack trace, the command's own exit code", async () => {
+    // `cutover models` of a store with thousands of models prints far more than a pipe holds.
+    const store = join(work.path, "many-models");
+    const names = Array.from({ length: 4000 }, (_, i) => `model-${String(i).padStart(5, "0")}-${"x".repeat(40)}`);
+    await Promise.all(names.map((name) => mkdir(join(store, name), { recursive: true })));
+    const script = `set -o pipefail; "${process.execPath}" --import "${TSX_IMPORT}" "${join(ROOT, "bin/main.ts")}" models | head -1`;
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn("bash", ["-c", script], {
+        env: { PATH: process.env.PATH ?? "", CUTOVER_STORE_DIR: store },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(run).toEqual({ code: 0, stdout: `${names[0]}\n`, stderr: "" });
   });
 });
 

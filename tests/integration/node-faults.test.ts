@@ -200,3 +200,34 @@ describe("a node restarted while Redis and S3 are both down", () => {
     }
   });
 });
+
+describe("a node whose Redis lost its data (FLUSHALL)", () => {
+  it("follows the state from its new revision: an activation at revision 1 is applied and confirmed, not ignored until revision 6", async () => {
+    const prefix = "flushed:";
+    const controller = await harness.controller(prefix);
+    const follower = await node(prefix, "f1");
+    for (const version of ["v1", "v2", "v1", "v2", "v1"]) await activate(controller, version);
+    await expect.poll(async () => (await controller.fleet.listNodes())[0]?.models[MODEL]?.revision).toBe(5);
+
+    await harness.redis.flushAll();
+    expect(await controller.fleet.getModelState(MODEL)).toMatchObject({ active: null, revision: 0 });
+    // The node keeps serving what it applied; its next heartbeat puts it back in the fleet.
+    expect((await infer(follower.url)).version).toBe("v1");
+    await expect.poll(async () => (await controller.fleet.listNodes()).length).toBe(1);
+
+    expect(await activate(controller, "v2")).toMatchObject({
+      to: "v2",
+      revision: 1,
+      confirmed: 1,
+      fullyConfirmed: true,
+      unconfirmed: [],
+    });
+    expect((await infer(follower.url)).version).toBe("v2");
+    await expect
+      .poll(async () => (await controller.fleet.listNodes())[0]?.models[MODEL])
+      .toMatchObject({ active: "v2", revision: 1 });
+    // From there on it counts with the state: revision 2 is newer than what it applied.
+    expect(await activate(controller, "v1")).toMatchObject({ revision: 2, confirmed: 1, fullyConfirmed: true });
+    expect((await infer(follower.url)).version).toBe("v1");
+  });
+});

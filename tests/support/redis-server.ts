@@ -1,9 +1,11 @@
 /**
  * A real redis-server process for a test file, on a free port. By default it keeps nothing on disk;
  * with `persist` it writes an fsync'd append-only file, so a restart brings the data back. `kill` and
- * `start` stop it hard (SIGKILL) and bring it back on the same port, to test Redis going away.
+ * `start` stop it hard (SIGKILL) and bring it back on the same port, to test Redis going away;
+ * `flushAll` empties it (FLUSHALL), to test Redis losing its data while it stays up.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createRedis } from "../../core/redis/connection.js";
 import { freePort, waitForPort } from "./free-port.js";
 import { tempDir } from "./temp-dir.js";
 
@@ -13,6 +15,7 @@ export interface RedisTestServer {
   kill(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  flushAll(): Promise<void>;
 }
 
 export async function startRedisServer(options: { persist?: boolean } = {}): Promise<RedisTestServer> {
@@ -45,5 +48,14 @@ export async function startRedisServer(options: { persist?: boolean } = {}): Pro
     await kill();
     await data?.cleanup();
   };
-  return { port, url: `redis://127.0.0.1:${port}`, kill, start, stop };
+  const url = `redis://127.0.0.1:${port}`;
+  const flushAll = async () => {
+    const client = createRedis({ url, name: "test-flushall" });
+    try {
+      await client.flushall();
+    } finally {
+      client.disconnect();
+    }
+  };
+  return { port, url, kill, start, stop, flushAll };
 }

@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -67,5 +67,20 @@ describe("the folder store", () => {
     await expect(store.put("k", failing)).rejects.toThrow(/source broke/);
     expect(await store.head("k")).toBeUndefined();
     expect(await readdir(join(root, ".tmp"))).toEqual([]);
+  });
+
+  it("the first write removes .part files an interrupted write left over an hour ago, and leaves recent ones", async () => {
+    // What a push killed mid-upload leaves: its temp file, no longer written to.
+    const temp = join(root, ".tmp");
+    await mkdir(temp, { recursive: true });
+    const hoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await writeFile(join(temp, "abandoned.part"), "half an upload");
+    await utimes(join(temp, "abandoned.part"), hoursAgo, hoursAgo);
+    await writeFile(join(temp, "in-flight.part"), "another process is writing this");
+    await writeFile(join(temp, "notes.txt"), "not a temp file of the store");
+    await utimes(join(temp, "notes.txt"), hoursAgo, hoursAgo);
+
+    await store.put("k", Buffer.from("x"));
+    expect((await readdir(temp)).sort()).toEqual(["in-flight.part", "notes.txt"]);
   });
 });
