@@ -1,13 +1,14 @@
 /**
  * Open Inference Protocol v2 tensors ⇄ onnxruntime tensors. Requests are parsed from unknown: every
  * input must be one the model declares, with its datatype, a shape that fits (fixed dimensions
- * equal, same rank) and exactly as many values as the shape holds; anything else is an InputError
+ * equal, same rank) and data that matches the shape exactly (core/tensor-data.ts); anything else is an InputError
  * (HTTP 400), never a crash inside the runtime.
  */
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
 import { InputError } from "./errors.js";
 import { type OipDatatype, oipDatatypeSchema, type TensorSpec } from "./model-card.js";
+import { describeValue, elementCount, flattenTensorData } from "./tensor-data.js";
 
 const tensorSchema = z.object({
   name: z.string().min(1),
@@ -127,15 +128,6 @@ function fromHalfBits(bits: number): number {
   return sign * 2 ** (exponent - 15) * (1 + mantissa / 1024);
 }
 
-/** Flattens row-major nested arrays (OIP allows both forms). */
-function flatten(data: readonly unknown[]): readonly unknown[] {
-  return data.some(Array.isArray) ? (data as unknown[]).flat(Number.POSITIVE_INFINITY) : data;
-}
-
-function elementCount(shape: readonly number[]): number {
-  return shape.reduce((product, dim) => product * dim, 1);
-}
-
 function checkShape(name: string, shape: readonly number[], spec: TensorSpec): void {
   const fits =
     shape.length === spec.shape.length &&
@@ -148,7 +140,7 @@ function checkShape(name: string, shape: readonly number[], spec: TensorSpec): v
 
 function typedData(name: string, datatype: OipDatatype, values: readonly unknown[]): ort.Tensor.DataType {
   const wrong = (i: number, expected: string) =>
-    new InputError(`input ${name}: value ${i} (${JSON.stringify(values[i])}) is not ${expected}`);
+    new InputError(`input ${name}: value ${i} (${describeValue(values[i])}) is not ${expected}`);
   switch (datatype) {
     case "BYTES":
       return values.map((v, i) => {
@@ -235,13 +227,7 @@ export function decodeInferRequest(
     if (ortType === undefined)
       throw new InputError(`input ${tensor.name}: datatype ${datatype} is not supported by onnxruntime-node`);
     checkShape(tensor.name, tensor.shape, spec);
-    const values = flatten(tensor.data);
-    const expected = elementCount(tensor.shape);
-    if (values.length !== expected) {
-      throw new InputError(
-        `input ${tensor.name}: shape [${tensor.shape}] holds ${expected} values, got ${values.length}`,
-      );
-    }
+    const values = flattenTensorData(`input ${tensor.name}`, tensor.data, tensor.shape);
     feeds[tensor.name] = new ort.Tensor(ortType, typedData(tensor.name, datatype, values), tensor.shape);
   }
   const missing = inputs.filter((spec) => feeds[spec.name] === undefined).map((spec) => spec.name);

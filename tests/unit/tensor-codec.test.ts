@@ -85,3 +85,63 @@ describe("onnxruntime tensors into OIP", () => {
     ]);
   });
 });
+
+describe("data must match the shape exactly", () => {
+  const fp32 = (shape: TensorSpec["shape"]) => spec("FP32", shape);
+
+  it("nested row-major data of the right shape is read in row-major order", () => {
+    const { feeds } = decodeInferRequest(request("FP32", [[[1, 2, 3]], [[4, 5, 6]]], [2, 1, 3]), fp32([2, 1, 3]));
+    expect(Array.from(feeds.x?.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
+    const empty = decodeInferRequest(request("FP32", [[], []], [2, 0]), fp32([2, "n"]));
+    expect(feeds.x?.dims).toEqual([2, 1, 3]);
+    expect(empty.feeds.x?.dims).toEqual([2, 0]);
+  });
+
+  it.each([
+    [
+      "ragged rows with the right count in all",
+      [[0.5], [-1.2, 3.3, 0.1]],
+      [1, 4],
+      /data has length 2, dimension 0 of shape \[1,4\] is 1/,
+    ],
+    ["a short row", [[1], [2, 3]], [2, 2], /data\[0\] has length 1, dimension 1 of shape \[2,2\] is 2/],
+    ["a row flattened into its parent", [[1, 2, 3, 4]], [1, 2, 2], /data\[0\] has length 4, dimension 1/],
+    ["a value where a row belongs", [[1, 2], 3], [2, 2], /data\[1\] is 3, shape \[2,2\] wants an array of 2/],
+    [
+      "nesting deeper than the rank",
+      [[[1]], [[2]]],
+      [2, 1],
+      /data\[0\]\[0\] is nested deeper than shape \[2,1\] \(rank 2\)/,
+    ],
+    ["an array among flat values", [1, [2], 3, 4], [2, 2], /value 1 \(an array\) is not a number/],
+  ])("refuses %s", (_name, data, shape, message) => {
+    expect(() =>
+      decodeInferRequest(
+        request("FP32", data, shape),
+        fp32(["batch", shape[1] ?? 1, shape[2] ?? 1].slice(0, shape.length)),
+      ),
+    ).toThrow(message);
+  });
+
+  it("10,000 levels of brackets (20 KB) → an InputError at once, not a stack overflow", () => {
+    const depth = 10_000;
+    const brackets = (inner: string) => `${"[".repeat(depth)}${inner}${"]".repeat(depth)}`;
+    const body = JSON.parse(`{"inputs":[{"name":"x","shape":[1,1],"datatype":"FP32","data":${brackets("1")}}]}`);
+    const started = performance.now();
+    expect(() => decodeInferRequest(body, spec("FP32", ["batch", "n"]))).toThrow(
+      expect.objectContaining({
+        code: "INVALID_INPUT",
+        message: "input x: data[0][0] is nested deeper than shape [1,1] (rank 2)",
+      }),
+    );
+    const flat = JSON.parse(`{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,${brackets("2")}]}]}`);
+    expect(() => decodeInferRequest(flat, spec("FP32"))).toThrow(/value 1 \(an array\) is not a number/);
+    const nested = JSON.parse(
+      `{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[[1,${brackets("2")}]]}]}`,
+    );
+    expect(() => decodeInferRequest(nested, spec("FP32"))).toThrow(
+      /data\[0\]\[1\] is nested deeper than shape \[1,2\]/,
+    );
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+});
