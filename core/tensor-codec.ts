@@ -1,8 +1,10 @@
 /**
  * Open Inference Protocol v2 tensors ⇄ onnxruntime tensors. Requests are parsed from unknown: every
  * input must be one the model declares, with its datatype, a shape that fits (fixed dimensions
- * equal, same rank) and data that matches the shape exactly (core/tensor-data.ts); anything else is an InputError
- * (HTTP 400), never a crash inside the runtime.
+ * equal, same rank), data that matches the shape exactly (core/tensor-data.ts), and values the
+ * datatype holds — finite after conversion (a JSON 1e39 is Infinity in FP32, 65520 in FP16),
+ * integers in range, strings without NUL; anything else is an InputError (HTTP 400), never a crash
+ * inside the runtime and never a value silently changed on its way in.
  */
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
@@ -93,9 +95,14 @@ const INTEGER_RANGE: Readonly<Partial<Record<OipDatatype, [number, number]>>> = 
   INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
 };
 
+/** One float32 seen as its bits: converting a value to half precision allocates nothing. */
+const FLOAT_SCRATCH = new Float32Array(1);
+const FLOAT_SCRATCH_BITS = new Uint32Array(FLOAT_SCRATCH.buffer);
+
 /** IEEE 754 half-precision bits of a number (rounding half up; overflow → infinity). */
 function toHalfBits(value: number): number {
-  const bits = new Uint32Array(new Float32Array([value]).buffer)[0] ?? 0;
+  FLOAT_SCRATCH[0] = value;
+  const bits = FLOAT_SCRATCH_BITS[0] ?? 0;
   const sign = (bits >>> 16) & 0x8000;
   let exponent = (bits >>> 23) & 0xff;
   let mantissa = bits & 0x7fffff;
@@ -138,13 +145,33 @@ function checkShape(name: string, shape: readonly number[], spec: TensorSpec): v
     );
 }
 
+/** The largest finite value of each floating-point datatype (what a JSON number may be at most). */
+const FLOAT_MAX: Readonly<Record<"FP16" | "FP32" | "FP64", number>> = {
+  FP16: 65_504,
+  FP32: 3.4028234663852886e38,
+  FP64: Number.MAX_VALUE,
+};
+
+const HALF_EXPONENT = 0x7c00;
+
+/**
+ * The values as the typed array onnxruntime takes, each checked while it is copied: the JSON type,
+ * then the range. A float that rounds to ±Infinity in its datatype is refused, not passed on (the
+ * model would answer with non-finite outputs for a request that only looked valid).
+ */
 function typedData(name: string, datatype: OipDatatype, values: readonly unknown[]): ort.Tensor.DataType {
   const wrong = (i: number, expected: string) =>
     new InputError(`input ${name}: value ${i} (${describeValue(values[i])}) is not ${expected}`);
+  const outOfRange = (i: number, kind: "FP16" | "FP32" | "FP64") =>
+    new InputError(
+      `input ${name}: value ${i} (${describeValue(values[i])}) is out of ${kind}'s range (±${FLOAT_MAX[kind]})`,
+    );
   switch (datatype) {
     case "BYTES":
       return values.map((v, i) => {
         if (typeof v !== "string") throw wrong(i, "a string");
+        // onnxruntime copies strings as C strings: everything after a NUL would be dropped silently.
+        if (v.includes("\0")) throw new InputError(`input ${name}: value ${i} contains a NUL character (\\u0000)`);
         return v;
       });
     case "BOOL":
@@ -152,11 +179,17 @@ function typedData(name: string, datatype: OipDatatype, values: readonly unknown
         if (typeof v !== "boolean") throw wrong(i, "a boolean");
         return v ? 1 : 0;
       });
-    case "FP16":
-      return Uint16Array.from(values, (v, i) => {
+    case "FP16": {
+      const halves = new Uint16Array(values.length);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
         if (typeof v !== "number") throw wrong(i, "a number");
-        return toHalfBits(v);
-      });
+        const bits = toHalfBits(v);
+        if ((bits & HALF_EXPONENT) === HALF_EXPONENT) throw outOfRange(i, datatype);
+        halves[i] = bits;
+      }
+      return halves;
+    }
     case "FP32":
     case "FP64": {
       const numbers = datatype === "FP32" ? new Float32Array(values.length) : new Float64Array(values.length);
@@ -164,36 +197,51 @@ function typedData(name: string, datatype: OipDatatype, values: readonly unknown
         const v = values[i];
         if (typeof v !== "number") throw wrong(i, "a number");
         numbers[i] = v;
+        if (!Number.isFinite(numbers[i])) throw outOfRange(i, datatype);
       }
       return numbers;
     }
-    default: {
-      const [min, max] = INTEGER_RANGE[datatype] ?? [0, 0];
-      const integers = values.map((v, i) => {
-        if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
-          throw wrong(i, `an integer in ${datatype}'s range`);
-        return v;
-      });
-      switch (datatype) {
-        case "UINT8":
-          return Uint8Array.from(integers);
-        case "INT8":
-          return Int8Array.from(integers);
-        case "UINT16":
-          return Uint16Array.from(integers);
-        case "INT16":
-          return Int16Array.from(integers);
-        case "UINT32":
-          return Uint32Array.from(integers);
-        case "INT32":
-          return Int32Array.from(integers);
-        case "UINT64":
-          return BigUint64Array.from(integers, (v) => BigInt(v));
-        default:
-          return BigInt64Array.from(integers, (v) => BigInt(v));
-      }
-    }
+    default:
+      return integerData(name, datatype, values, wrong);
   }
+}
+
+/** Integers for the integer datatypes, range-checked while copied (64-bit ones up to 2^53, JSON's exact limit). */
+function integerData(
+  name: string,
+  datatype: OipDatatype,
+  values: readonly unknown[],
+  wrong: (i: number, expected: string) => InputError,
+): ort.Tensor.DataType {
+  const range = INTEGER_RANGE[datatype];
+  if (range === undefined) throw new InputError(`input ${name}: datatype ${datatype} is not supported`);
+  const [min, max] = range;
+  const integerAt = (i: number): number => {
+    const v = values[i];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+      throw wrong(i, `an integer in ${datatype}'s range [${min}, ${max}]`);
+    return v;
+  };
+  const length = values.length;
+  if (datatype === "UINT64" || datatype === "INT64") {
+    const big = datatype === "UINT64" ? new BigUint64Array(length) : new BigInt64Array(length);
+    for (let i = 0; i < length; i++) big[i] = BigInt(integerAt(i));
+    return big;
+  }
+  const integers =
+    datatype === "UINT8"
+      ? new Uint8Array(length)
+      : datatype === "INT8"
+        ? new Int8Array(length)
+        : datatype === "UINT16"
+          ? new Uint16Array(length)
+          : datatype === "INT16"
+            ? new Int16Array(length)
+            : datatype === "UINT32"
+              ? new Uint32Array(length)
+              : new Int32Array(length);
+  for (let i = 0; i < length; i++) integers[i] = integerAt(i);
+  return integers;
 }
 
 /** Parses an infer request body against the model's inputs into onnxruntime feeds. */

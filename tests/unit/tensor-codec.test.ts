@@ -145,3 +145,45 @@ describe("data must match the shape exactly", () => {
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 });
+
+describe("values the datatype cannot hold are refused, not changed", () => {
+  it.each([
+    [
+      "FP32 1e400 (Infinity once parsed)",
+      "FP32",
+      "[0.5, 1e400]",
+      /input x: value 1 \(Infinity\) is out of FP32's range/,
+    ],
+    ["FP32 -1e400", "FP32", "[-1e400, 0]", /value 0 \(-Infinity\) is out of FP32's range/],
+    ["FP32 1e39 (finite in JS, Infinity in float32)", "FP32", "[1e39, 0]", /value 0 \(1e\+39\) is out of FP32's range/],
+    ["FP32 -3.5e38", "FP32", "[0, -3.5e38]", /value 1 \(-3\.5e\+38\) is out of FP32's range/],
+    ["FP16 65520 (Infinity in half)", "FP16", "[1, 65520]", /value 1 \(65520\) is out of FP16's range \(±65504\)/],
+    ["FP16 -1e5", "FP16", "[-1e5, 1]", /value 0 \(-100000\) is out of FP16's range/],
+    ["FP64 1e400", "FP64", "[1e400, 1]", /value 0 \(Infinity\) is out of FP64's range/],
+    ["INT8 128", "INT8", "[0, 128]", /value 1 \(128\) is not an integer in INT8's range \[-128, 127\]/],
+    ["INT8 -129", "INT8", "[-129, 0]", /value 0 \(-129\)/],
+    ["UINT16 65536", "UINT16", "[65536, 0]", /value 0 \(65536\)/],
+    ["INT16 -32769", "INT16", "[0, -32769]", /value 1 \(-32769\)/],
+    ["UINT32 -1", "UINT32", "[-1, 0]", /value 0 \(-1\)/],
+    ["INT32 2^31", "INT32", "[2147483648, 0]", /value 0 \(2147483648\)/],
+    ["UINT64 -1", "UINT64", "[0, -1]", /value 1 \(-1\)/],
+    ["UINT64 2^53 (not exact in JSON)", "UINT64", "[9007199254740992, 0]", /value 0 \(9007199254740992\)/],
+    ["INT64 2^63-1 (read as 2^63)", "INT64", "[9223372036854775807, 0]", /value 0 \(9223372036854776000\)/],
+    ["INT64 1e400", "INT64", "[1e400, 0]", /value 0 \(Infinity\)/],
+    ["BYTES with a NUL", "BYTES", '["ok", "a\\u0000b"]', /input x: value 1 contains a NUL character/],
+  ] as const)("%s", (_name, datatype, data, message) => {
+    const body = JSON.parse(`{"inputs":[{"name":"x","shape":[1,2],"datatype":"${datatype}","data":${data}}]}`);
+    expect(() => decodeInferRequest(body, spec(datatype))).toThrow(
+      expect.objectContaining({ code: "INVALID_INPUT", message: expect.stringMatching(message) }),
+    );
+  });
+
+  it("the largest finite values are accepted: FP32 rounding to its maximum, FP16 65504 and 65519", () => {
+    const fp32 = decodeInferRequest(request("FP32", [3.4028235e38, -3.4028234663852886e38]), spec("FP32"));
+    expect(Array.from(fp32.feeds.x?.data as Float32Array)).toEqual([3.4028234663852886e38, -3.4028234663852886e38]);
+    const fp16 = decodeInferRequest(request("FP16", [65504, -65519]), spec("FP16"));
+    expect(Array.from(fp16.feeds.x?.data as Uint16Array)).toEqual([0x7bff, 0xfbff]);
+    const int64 = decodeInferRequest(request("INT64", [-(2 ** 53 - 1), 2 ** 53 - 1]), spec("INT64"));
+    expect(Array.from(int64.feeds.x?.data as BigInt64Array)).toEqual([-(2n ** 53n - 1n), 2n ** 53n - 1n]);
+  });
+});
