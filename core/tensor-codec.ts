@@ -292,7 +292,24 @@ function oipType(type: string): OipDatatype {
   return ORT_TO_OIP.get(type) ?? "BYTES";
 }
 
-/** An onnxruntime output tensor as an OIP response tensor (int64 as JSON numbers). */
+/**
+ * NaN and ±Infinity, which JSON has no number for, as the strings the protobuf JSON mapping uses for
+ * float and double ("NaN", "Infinity", "-Infinity"): `JSON.stringify` would write `null`, which a
+ * client cannot tell from a missing value, and a model may answer -Infinity on purpose (a masked
+ * log-probability). Python's `float()` and JavaScript's `Number()` read these strings back.
+ */
+function encodeNonFinite(data: (number | boolean | string)[]): void {
+  for (let i = 0; i < data.length; i++) {
+    const value = data[i];
+    if (typeof value === "number" && !Number.isFinite(value))
+      data[i] = Number.isNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+  }
+}
+
+/**
+ * An onnxruntime output tensor as an OIP response tensor (int64 as JSON numbers; non-finite floats as
+ * strings, see encodeNonFinite).
+ */
 export function encodeTensor(name: string, tensor: ort.Tensor): OipTensor {
   const datatype = oipType(tensor.type);
   const raw = tensor.data;
@@ -302,6 +319,7 @@ export function encodeTensor(name: string, tensor: ort.Tensor): OipTensor {
   else if (raw instanceof BigInt64Array || raw instanceof BigUint64Array) data = Array.from(raw, (v) => Number(v));
   else if (Array.isArray(raw)) data = raw.map(String);
   else data = Array.from(raw as ArrayLike<number>);
+  if (datatype === "FP16" || datatype === "FP32" || datatype === "FP64") encodeNonFinite(data);
   return { name, shape: tensor.dims.map(Number), datatype, data };
 }
 

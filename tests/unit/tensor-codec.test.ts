@@ -187,3 +187,14 @@ describe("values the datatype cannot hold are refused, not changed", () => {
     expect(Array.from(int64.feeds.x?.data as BigInt64Array)).toEqual([-(2n ** 53n - 1n), 2n ** 53n - 1n]);
   });
 });
+
+describe("non-finite outputs", () => {
+  it("are answered as the strings NaN, Infinity and -Infinity (JSON has no number for them), never null", () => {
+    const fp32 = encodeTensor("p", new ort.Tensor("float32", Float32Array.from([Number.NaN, 1 / 0, -1 / 0, 0.5]), [4]));
+    expect(JSON.parse(JSON.stringify(fp32)).data).toEqual(["NaN", "Infinity", "-Infinity", 0.5]);
+    const fp16 = encodeTensor("h", new ort.Tensor("float16", Uint16Array.from([0x7e00, 0x7c00, 0xfc00, 0x3e00]), [4]));
+    expect(fp16.data).toEqual(["NaN", "Infinity", "-Infinity", 1.5]);
+    const fp64 = encodeTensor("d", new ort.Tensor("float64", Float64Array.from([-1 / 0, 2]), [2]));
+    expect(fp64.data).toEqual(["-Infinity", 2]);
+  });
+});
