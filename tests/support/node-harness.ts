@@ -26,9 +26,9 @@ export async function startTestNode(
   harness: ControllerHarness,
   prefix: string,
   nodeId: string,
-  overrides: Partial<NodeConfig> & { proxyRedis?: boolean } = {},
+  overrides: Partial<NodeConfig> & { proxyRedis?: boolean; log?: (line: string) => void } = {},
 ): Promise<TestNode> {
-  const { proxyRedis, ...configOverrides } = overrides;
+  const { proxyRedis, log, ...configOverrides } = overrides;
   const base = harness.config(prefix);
   const cache = configOverrides.cacheDir ?? join((await tempDir(`cutover-node-${nodeId}-`)).path, "cache");
   const redisProxy = proxyRedis ? await startCuttingProxy(harness.redis.port) : undefined;
@@ -51,7 +51,7 @@ export async function startTestNode(
     maxRequestBytes: 64 * 1024,
     ...configOverrides,
   };
-  const node = await startNode(config, { serverVersion: "test" });
+  const node = await startNode(config, { serverVersion: "test", ...(log ? { log } : {}) });
   return {
     node,
     url: `http://127.0.0.1:${node.port}`,
