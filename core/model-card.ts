@@ -141,7 +141,7 @@ function checkTensors(
     }
     let values: readonly unknown[];
     try {
-      values = flattenTensorData(`golden ${where}: ${tensor.name}`, tensor.data, tensor.shape);
+      values = flattenTensorData(tensor.name, tensor.data, tensor.shape, `golden ${where}:`);
     } catch (error) {
       throw new ModelError(errorMessage(error), { cause: error });
     }

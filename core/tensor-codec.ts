@@ -154,72 +154,78 @@ const FLOAT_MAX: Readonly<Record<"FP16" | "FP32" | "FP64", number>> = {
 
 const HALF_EXPONENT = 0x7c00;
 
+function notA(name: string, values: readonly unknown[], i: number, expected: string): InputError {
+  return new InputError(`input ${name}: value ${i} (${describeValue(values[i])}) is not ${expected}`);
+}
+
+function outOfRange(name: string, values: readonly unknown[], i: number, kind: keyof typeof FLOAT_MAX): InputError {
+  return new InputError(
+    `input ${name}: value ${i} (${describeValue(values[i])}) is out of ${kind}'s range (±${FLOAT_MAX[kind]})`,
+  );
+}
+
 /**
  * The values as the typed array onnxruntime takes, each checked while it is copied: the JSON type,
  * then the range. A float that rounds to ±Infinity in its datatype is refused, not passed on (the
  * model would answer with non-finite outputs for a request that only looked valid).
  */
 function typedData(name: string, datatype: OipDatatype, values: readonly unknown[]): ort.Tensor.DataType {
-  const wrong = (i: number, expected: string) =>
-    new InputError(`input ${name}: value ${i} (${describeValue(values[i])}) is not ${expected}`);
-  const outOfRange = (i: number, kind: "FP16" | "FP32" | "FP64") =>
-    new InputError(
-      `input ${name}: value ${i} (${describeValue(values[i])}) is out of ${kind}'s range (±${FLOAT_MAX[kind]})`,
-    );
   switch (datatype) {
     case "BYTES":
       return values.map((v, i) => {
-        if (typeof v !== "string") throw wrong(i, "a string");
+        if (typeof v !== "string") throw notA(name, values, i, "a string");
         // onnxruntime copies strings as C strings: everything after a NUL would be dropped silently.
         if (v.includes("\0")) throw new InputError(`input ${name}: value ${i} contains a NUL character (\\u0000)`);
         return v;
       });
     case "BOOL":
       return Uint8Array.from(values, (v, i) => {
-        if (typeof v !== "boolean") throw wrong(i, "a boolean");
+        if (typeof v !== "boolean") throw notA(name, values, i, "a boolean");
         return v ? 1 : 0;
       });
-    case "FP16": {
-      const halves = new Uint16Array(values.length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (typeof v !== "number") throw wrong(i, "a number");
-        const bits = toHalfBits(v);
-        if ((bits & HALF_EXPONENT) === HALF_EXPONENT) throw outOfRange(i, datatype);
-        halves[i] = bits;
-      }
-      return halves;
-    }
+    case "FP16":
+      return halfData(name, values);
     case "FP32":
-    case "FP64": {
-      const numbers = datatype === "FP32" ? new Float32Array(values.length) : new Float64Array(values.length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (typeof v !== "number") throw wrong(i, "a number");
-        numbers[i] = v;
-        if (!Number.isFinite(numbers[i])) throw outOfRange(i, datatype);
-      }
-      return numbers;
-    }
+    case "FP64":
+      return floatData(name, datatype, values);
     default:
-      return integerData(name, datatype, values, wrong);
+      return integerData(name, datatype, values);
   }
 }
 
+function halfData(name: string, values: readonly unknown[]): Uint16Array {
+  const halves = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== "number") throw notA(name, values, i, "a number");
+    const bits = toHalfBits(v);
+    if ((bits & HALF_EXPONENT) === HALF_EXPONENT) throw outOfRange(name, values, i, "FP16");
+    halves[i] = bits;
+  }
+  return halves;
+}
+
+/** Read back after the store: the conversion to float32 is what overflows (1e39 is a finite double). */
+function floatData(name: string, datatype: "FP32" | "FP64", values: readonly unknown[]): Float32Array | Float64Array {
+  const numbers = datatype === "FP32" ? new Float32Array(values.length) : new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== "number") throw notA(name, values, i, "a number");
+    numbers[i] = v;
+    if (!Number.isFinite(numbers[i])) throw outOfRange(name, values, i, datatype);
+  }
+  return numbers;
+}
+
 /** Integers for the integer datatypes, range-checked while copied (64-bit ones up to 2^53, JSON's exact limit). */
-function integerData(
-  name: string,
-  datatype: OipDatatype,
-  values: readonly unknown[],
-  wrong: (i: number, expected: string) => InputError,
-): ort.Tensor.DataType {
+function integerData(name: string, datatype: OipDatatype, values: readonly unknown[]): ort.Tensor.DataType {
   const range = INTEGER_RANGE[datatype];
   if (range === undefined) throw new InputError(`input ${name}: datatype ${datatype} is not supported`);
   const [min, max] = range;
   const integerAt = (i: number): number => {
     const v = values[i];
     if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
-      throw wrong(i, `an integer in ${datatype}'s range [${min}, ${max}]`);
+      throw notA(name, values, i, `an integer in ${datatype}'s range [${min}, ${max}]`);
     return v;
   };
   const length = values.length;
@@ -275,7 +281,7 @@ export function decodeInferRequest(
     if (ortType === undefined)
       throw new InputError(`input ${tensor.name}: datatype ${datatype} is not supported by onnxruntime-node`);
     checkShape(tensor.name, tensor.shape, spec);
-    const values = flattenTensorData(`input ${tensor.name}`, tensor.data, tensor.shape);
+    const values = flattenTensorData(tensor.name, tensor.data, tensor.shape);
     feeds[tensor.name] = new ort.Tensor(ortType, typedData(tensor.name, datatype, values), tensor.shape);
   }
   const missing = inputs.filter((spec) => feeds[spec.name] === undefined).map((spec) => spec.name);

@@ -11,7 +11,7 @@ import { InputError } from "./errors.js";
 /** The number of values a shape holds. */
 export function elementCount(shape: readonly number[]): number {
   let count = 1;
-  for (const dim of shape) count *= dim;
+  for (let i = 0; i < shape.length; i++) count *= shape[i] ?? 0;
   return count;
 }
 
@@ -34,22 +34,25 @@ function indexPath(indices: readonly number[], depth: number): string {
 }
 
 /**
- * The values of `data` in row-major order, or an InputError that starts with `label` (e.g. "input x")
- * and says where the data leaves the shape. Flat data (its first element is not an array) is returned
+ * The values of `data` in row-major order, or an InputError that names the tensor (`${kind} ${name}`,
+ * put together only for an error: this runs on every infer call) and says where the data leaves the
+ * shape. Flat data (its first element is not an array) is returned
  * as it is when its length is the shape's element count; whether each element is a value of the right
  * type is the caller's check. Nested data is walked with an explicit stack, one level per dimension.
  */
 export function flattenTensorData(
-  label: string,
+  name: string,
   data: readonly unknown[],
   shape: readonly number[],
+  kind = "input",
 ): readonly unknown[] {
   if (!Array.isArray(data[0])) {
     const expected = elementCount(shape);
     if (data.length !== expected)
-      throw new InputError(`${label}: shape [${shape}] holds ${expected} values, got ${data.length}`);
+      throw new InputError(`${kind} ${name}: shape [${shape}] holds ${expected} values, got ${data.length}`);
     return data;
   }
+  const label = `${kind} ${name}`;
   const rank = shape.length;
   const deeper = (depth: number, indices: readonly number[]) =>
     new InputError(`${label}: data${indexPath(indices, depth)} is nested deeper than shape [${shape}] (rank ${rank})`);

@@ -116,7 +116,7 @@ async function checkGolden(label: string, card: ModelCard, golden: Golden, run: 
         throw mismatch(`shape [${actual.shape}] ≠ [${expected.shape}]`);
       let wanted: readonly unknown[];
       try {
-        wanted = flattenTensorData("expected", expected.data, expected.shape);
+        wanted = flattenTensorData(expected.name, expected.data, expected.shape, "expected output");
       } catch (error) {
         throw mismatch(errorMessage(error));
       }
