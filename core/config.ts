@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
+import type { HttpServerLimits } from "./http-listen.js";
 
 export interface ConfigVariable {
   readonly name: string;
@@ -105,6 +106,27 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: "16777216",
   },
   {
+    name: "CUTOVER_NODE_REQUEST_TIMEOUT_MS",
+    description: "time a client has to send a whole inference request, headers and body, before the node answers 408",
+    default: "30000",
+  },
+  {
+    name: "CUTOVER_NODE_HEADERS_TIMEOUT_MS",
+    description:
+      "time a connection has to send a request's headers before the node answers 408 and closes it; at most the request timeout",
+    default: "10000",
+  },
+  {
+    name: "CUTOVER_NODE_KEEP_ALIVE_TIMEOUT_MS",
+    description: "how long a node keeps an idle keep-alive connection open between requests",
+    default: "5000",
+  },
+  {
+    name: "CUTOVER_NODE_MAX_CONNECTIONS",
+    description: "open connections a node accepts; a connection beyond them is closed at once",
+    default: "1024",
+  },
+  {
     name: "CUTOVER_ROLLOUT_LOCK_TTL_MS",
     description: "rollout lock TTL, renewed while a rollout runs: how soon a dead controller's lock frees",
     default: "30000",
@@ -171,6 +193,10 @@ const envSchema = z.object({
   CUTOVER_RESYNC_MS: positiveInt(100, 3_600_000),
   CUTOVER_HEARTBEAT_TTL_MS: positiveInt(500, 3_600_000),
   CUTOVER_MAX_REQUEST_BYTES: positiveInt(1024, 2 ** 31),
+  CUTOVER_NODE_REQUEST_TIMEOUT_MS: positiveInt(1_000, 3_600_000),
+  CUTOVER_NODE_HEADERS_TIMEOUT_MS: positiveInt(1_000, 3_600_000),
+  CUTOVER_NODE_KEEP_ALIVE_TIMEOUT_MS: positiveInt(100, 600_000),
+  CUTOVER_NODE_MAX_CONNECTIONS: positiveInt(1, 1_000_000),
   CUTOVER_ROLLOUT_LOCK_TTL_MS: z.preprocess(
     (value) => (value === "" || value === undefined ? undefined : Number(value)),
     z.number().int().min(1_000).max(600_000).optional(),
@@ -313,7 +339,25 @@ export interface NodeConfig extends ArtifactConfig, StateConfig {
   readonly resyncMs: number;
   readonly heartbeatTtlMs: number;
   readonly maxRequestBytes: number;
+  /** Timeouts and the connection cap of the node's HTTP server; unset: {@link DEFAULT_NODE_HTTP_LIMITS}. */
+  readonly http?: HttpServerLimits;
 }
+
+/**
+ * The node's HTTP server limits by default. Request 30 s: the largest body a node takes by default
+ * (16 MiB) arrives in under 20 s at 1 MB/s, so a client still sending after 30 s is stalled (the timer
+ * stops once the request is read: a slow model is not cut off). Headers 10 s: headers are a few hundred
+ * bytes, sent in one packet by any client; 10 s leaves room for a congested link. Keep-alive 5 s:
+ * Node's own default (behind a proxy that pools connections, set it above the proxy's idle timeout).
+ * 1024 connections: inference is bound by cores or the GPU, so a node serves tens of requests at once;
+ * 1024 leaves room for many clients' keep-alive pools while a flood cannot take every file descriptor.
+ */
+export const DEFAULT_NODE_HTTP_LIMITS: HttpServerLimits = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1024,
+};
 
 const EXECUTION_PROVIDERS = new Set(["cpu", "cuda", "tensorrt", "dml", "coreml", "webgpu"]);
 
@@ -336,6 +380,18 @@ export function parseNodeConfig(env: Readonly<Record<string, string | undefined>
   const badModel = models.find((model) => !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(model) || model.includes(".."));
   if (badModel !== undefined) throw new ConfigError(`CUTOVER_MODELS: ${JSON.stringify(badModel)} is not a model name`);
   const port = e.CUTOVER_PORT ?? 8080;
+  const http: HttpServerLimits = {
+    requestTimeoutMs: e.CUTOVER_NODE_REQUEST_TIMEOUT_MS ?? DEFAULT_NODE_HTTP_LIMITS.requestTimeoutMs,
+    headersTimeoutMs: e.CUTOVER_NODE_HEADERS_TIMEOUT_MS ?? DEFAULT_NODE_HTTP_LIMITS.headersTimeoutMs,
+    keepAliveTimeoutMs: e.CUTOVER_NODE_KEEP_ALIVE_TIMEOUT_MS ?? DEFAULT_NODE_HTTP_LIMITS.keepAliveTimeoutMs,
+    maxConnections: e.CUTOVER_NODE_MAX_CONNECTIONS ?? DEFAULT_NODE_HTTP_LIMITS.maxConnections,
+  };
+  // Node refuses a headers timeout longer than the request timeout when the server is made.
+  if (http.headersTimeoutMs > http.requestTimeoutMs) {
+    throw new ConfigError(
+      `CUTOVER_NODE_HEADERS_TIMEOUT_MS (${http.headersTimeoutMs}) must not exceed CUTOVER_NODE_REQUEST_TIMEOUT_MS (${http.requestTimeoutMs})`,
+    );
+  }
   const nodeId = e.CUTOVER_NODE_ID ?? hostname.replace(/[^A-Za-z0-9._:-]/g, "-").slice(0, 128);
   return {
     ...parseArtifactConfig(env),
@@ -352,5 +408,6 @@ export function parseNodeConfig(env: Readonly<Record<string, string | undefined>
     resyncMs: e.CUTOVER_RESYNC_MS ?? 5_000,
     heartbeatTtlMs: e.CUTOVER_HEARTBEAT_TTL_MS ?? 15_000,
     maxRequestBytes: e.CUTOVER_MAX_REQUEST_BYTES ?? 16 * 1024 * 1024,
+    http,
   };
 }

@@ -5,7 +5,8 @@
  * run as the warm-up before a version may serve.
  */
 import { z } from "zod";
-import { ErrorCode, ModelError, VerificationError } from "./errors.js";
+import { ErrorCode, errorMessage, ModelError, VerificationError } from "./errors.js";
+import { flattenTensorData } from "./tensor-data.js";
 
 /** Open Inference Protocol v2 tensor datatypes. */
 export const OIP_DATATYPES = [
@@ -151,11 +152,13 @@ function checkTensors(
         `golden ${where}: ${tensor.name} has shape [${tensor.shape}], the model wants [${spec.shape}]`,
       );
     }
-    const elements = tensor.shape.reduce((product, dim) => product * dim, 1);
-    if (tensor.data.flat(Number.POSITIVE_INFINITY).length !== elements) {
-      throw new ModelError(
-        `golden ${where}: ${tensor.name} has shape [${tensor.shape}] but ${tensor.data.length} values`,
-      );
+    let values: readonly unknown[];
+    try {
+      values = flattenTensorData(tensor.name, tensor.data, tensor.shape, `golden ${where}:`);
+    } catch (error) {
+      throw new ModelError(errorMessage(error), { cause: error });
     }
+    const nested = values.findIndex(Array.isArray);
+    if (nested >= 0) throw new ModelError(`golden ${where}: ${tensor.name}: value ${nested} is an array`);
   }
 }

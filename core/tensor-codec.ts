@@ -1,13 +1,16 @@
 /**
  * Open Inference Protocol v2 tensors ⇄ onnxruntime tensors. Requests are parsed from unknown: every
  * input must be one the model declares, with its datatype, a shape that fits (fixed dimensions
- * equal, same rank) and exactly as many values as the shape holds; anything else is an InputError
- * (HTTP 400), never a crash inside the runtime.
+ * equal, same rank), data that matches the shape exactly (core/tensor-data.ts), and values the
+ * datatype holds — finite after conversion (a JSON 1e39 is Infinity in FP32, 65520 in FP16),
+ * integers in range, strings without NUL; anything else is an InputError (HTTP 400), never a crash
+ * inside the runtime and never a value silently changed on its way in.
  */
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
 import { InputError } from "./errors.js";
 import { type OipDatatype, oipDatatypeSchema, type TensorSpec } from "./model-card.js";
+import { describeValue, elementCount, flattenTensorData } from "./tensor-data.js";
 
 const tensorSchema = z.object({
   name: z.string().min(1),
@@ -92,9 +95,14 @@ const INTEGER_RANGE: Readonly<Partial<Record<OipDatatype, [number, number]>>> = 
   INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
 };
 
+/** One float32 seen as its bits: converting a value to half precision allocates nothing. */
+const FLOAT_SCRATCH = new Float32Array(1);
+const FLOAT_SCRATCH_BITS = new Uint32Array(FLOAT_SCRATCH.buffer);
+
 /** IEEE 754 half-precision bits of a number (rounding half up; overflow → infinity). */
 function toHalfBits(value: number): number {
-  const bits = new Uint32Array(new Float32Array([value]).buffer)[0] ?? 0;
+  FLOAT_SCRATCH[0] = value;
+  const bits = FLOAT_SCRATCH_BITS[0] ?? 0;
   const sign = (bits >>> 16) & 0x8000;
   let exponent = (bits >>> 23) & 0xff;
   let mantissa = bits & 0x7fffff;
@@ -127,15 +135,6 @@ function fromHalfBits(bits: number): number {
   return sign * 2 ** (exponent - 15) * (1 + mantissa / 1024);
 }
 
-/** Flattens row-major nested arrays (OIP allows both forms). */
-function flatten(data: readonly unknown[]): readonly unknown[] {
-  return data.some(Array.isArray) ? (data as unknown[]).flat(Number.POSITIVE_INFINITY) : data;
-}
-
-function elementCount(shape: readonly number[]): number {
-  return shape.reduce((product, dim) => product * dim, 1);
-}
-
 function checkShape(name: string, shape: readonly number[], spec: TensorSpec): void {
   const fits =
     shape.length === spec.shape.length &&
@@ -146,62 +145,109 @@ function checkShape(name: string, shape: readonly number[], spec: TensorSpec): v
     );
 }
 
+/** The largest finite value of each floating-point datatype (what a JSON number may be at most). */
+const FLOAT_MAX: Readonly<Record<"FP16" | "FP32" | "FP64", number>> = {
+  FP16: 65_504,
+  FP32: 3.4028234663852886e38,
+  FP64: Number.MAX_VALUE,
+};
+
+const HALF_EXPONENT = 0x7c00;
+
+function notA(name: string, values: readonly unknown[], i: number, expected: string): InputError {
+  return new InputError(`input ${name}: value ${i} (${describeValue(values[i])}) is not ${expected}`);
+}
+
+function outOfRange(name: string, values: readonly unknown[], i: number, kind: keyof typeof FLOAT_MAX): InputError {
+  return new InputError(
+    `input ${name}: value ${i} (${describeValue(values[i])}) is out of ${kind}'s range (±${FLOAT_MAX[kind]})`,
+  );
+}
+
+/**
+ * The values as the typed array onnxruntime takes, each checked while it is copied: the JSON type,
+ * then the range. A float that rounds to ±Infinity in its datatype is refused, not passed on (the
+ * model would answer with non-finite outputs for a request that only looked valid).
+ */
 function typedData(name: string, datatype: OipDatatype, values: readonly unknown[]): ort.Tensor.DataType {
-  const wrong = (i: number, expected: string) =>
-    new InputError(`input ${name}: value ${i} (${JSON.stringify(values[i])}) is not ${expected}`);
   switch (datatype) {
     case "BYTES":
       return values.map((v, i) => {
-        if (typeof v !== "string") throw wrong(i, "a string");
+        if (typeof v !== "string") throw notA(name, values, i, "a string");
+        // onnxruntime copies strings as C strings: everything after a NUL would be dropped silently.
+        if (v.includes("\0")) throw new InputError(`input ${name}: value ${i} contains a NUL character (\\u0000)`);
         return v;
       });
     case "BOOL":
       return Uint8Array.from(values, (v, i) => {
-        if (typeof v !== "boolean") throw wrong(i, "a boolean");
+        if (typeof v !== "boolean") throw notA(name, values, i, "a boolean");
         return v ? 1 : 0;
       });
     case "FP16":
-      return Uint16Array.from(values, (v, i) => {
-        if (typeof v !== "number") throw wrong(i, "a number");
-        return toHalfBits(v);
-      });
+      return halfData(name, values);
     case "FP32":
-    case "FP64": {
-      const numbers = datatype === "FP32" ? new Float32Array(values.length) : new Float64Array(values.length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (typeof v !== "number") throw wrong(i, "a number");
-        numbers[i] = v;
-      }
-      return numbers;
-    }
-    default: {
-      const [min, max] = INTEGER_RANGE[datatype] ?? [0, 0];
-      const integers = values.map((v, i) => {
-        if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
-          throw wrong(i, `an integer in ${datatype}'s range`);
-        return v;
-      });
-      switch (datatype) {
-        case "UINT8":
-          return Uint8Array.from(integers);
-        case "INT8":
-          return Int8Array.from(integers);
-        case "UINT16":
-          return Uint16Array.from(integers);
-        case "INT16":
-          return Int16Array.from(integers);
-        case "UINT32":
-          return Uint32Array.from(integers);
-        case "INT32":
-          return Int32Array.from(integers);
-        case "UINT64":
-          return BigUint64Array.from(integers, (v) => BigInt(v));
-        default:
-          return BigInt64Array.from(integers, (v) => BigInt(v));
-      }
-    }
+    case "FP64":
+      return floatData(name, datatype, values);
+    default:
+      return integerData(name, datatype, values);
   }
+}
+
+function halfData(name: string, values: readonly unknown[]): Uint16Array {
+  const halves = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== "number") throw notA(name, values, i, "a number");
+    const bits = toHalfBits(v);
+    if ((bits & HALF_EXPONENT) === HALF_EXPONENT) throw outOfRange(name, values, i, "FP16");
+    halves[i] = bits;
+  }
+  return halves;
+}
+
+/** Read back after the store: the conversion to float32 is what overflows (1e39 is a finite double). */
+function floatData(name: string, datatype: "FP32" | "FP64", values: readonly unknown[]): Float32Array | Float64Array {
+  const numbers = datatype === "FP32" ? new Float32Array(values.length) : new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== "number") throw notA(name, values, i, "a number");
+    numbers[i] = v;
+    if (!Number.isFinite(numbers[i])) throw outOfRange(name, values, i, datatype);
+  }
+  return numbers;
+}
+
+/** Integers for the integer datatypes, range-checked while copied (64-bit ones up to 2^53, JSON's exact limit). */
+function integerData(name: string, datatype: OipDatatype, values: readonly unknown[]): ort.Tensor.DataType {
+  const range = INTEGER_RANGE[datatype];
+  if (range === undefined) throw new InputError(`input ${name}: datatype ${datatype} is not supported`);
+  const [min, max] = range;
+  const integerAt = (i: number): number => {
+    const v = values[i];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+      throw notA(name, values, i, `an integer in ${datatype}'s range [${min}, ${max}]`);
+    return v;
+  };
+  const length = values.length;
+  if (datatype === "UINT64" || datatype === "INT64") {
+    const big = datatype === "UINT64" ? new BigUint64Array(length) : new BigInt64Array(length);
+    for (let i = 0; i < length; i++) big[i] = BigInt(integerAt(i));
+    return big;
+  }
+  const integers =
+    datatype === "UINT8"
+      ? new Uint8Array(length)
+      : datatype === "INT8"
+        ? new Int8Array(length)
+        : datatype === "UINT16"
+          ? new Uint16Array(length)
+          : datatype === "INT16"
+            ? new Int16Array(length)
+            : datatype === "UINT32"
+              ? new Uint32Array(length)
+              : new Int32Array(length);
+  for (let i = 0; i < length; i++) integers[i] = integerAt(i);
+  return integers;
 }
 
 /** Parses an infer request body against the model's inputs into onnxruntime feeds. */
@@ -235,13 +281,7 @@ export function decodeInferRequest(
     if (ortType === undefined)
       throw new InputError(`input ${tensor.name}: datatype ${datatype} is not supported by onnxruntime-node`);
     checkShape(tensor.name, tensor.shape, spec);
-    const values = flatten(tensor.data);
-    const expected = elementCount(tensor.shape);
-    if (values.length !== expected) {
-      throw new InputError(
-        `input ${tensor.name}: shape [${tensor.shape}] holds ${expected} values, got ${values.length}`,
-      );
-    }
+    const values = flattenTensorData(tensor.name, tensor.data, tensor.shape);
     feeds[tensor.name] = new ort.Tensor(ortType, typedData(tensor.name, datatype, values), tensor.shape);
   }
   const missing = inputs.filter((spec) => feeds[spec.name] === undefined).map((spec) => spec.name);
@@ -258,7 +298,24 @@ function oipType(type: string): OipDatatype {
   return ORT_TO_OIP.get(type) ?? "BYTES";
 }
 
-/** An onnxruntime output tensor as an OIP response tensor (int64 as JSON numbers). */
+/**
+ * NaN and ±Infinity, which JSON has no number for, as the strings the protobuf JSON mapping uses for
+ * float and double ("NaN", "Infinity", "-Infinity"): `JSON.stringify` would write `null`, which a
+ * client cannot tell from a missing value, and a model may answer -Infinity on purpose (a masked
+ * log-probability). Python's `float()` and JavaScript's `Number()` read these strings back.
+ */
+function encodeNonFinite(data: (number | boolean | string)[]): void {
+  for (let i = 0; i < data.length; i++) {
+    const value = data[i];
+    if (typeof value === "number" && !Number.isFinite(value))
+      data[i] = Number.isNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+  }
+}
+
+/**
+ * An onnxruntime output tensor as an OIP response tensor (int64 as JSON numbers; non-finite floats as
+ * strings, see encodeNonFinite).
+ */
 export function encodeTensor(name: string, tensor: ort.Tensor): OipTensor {
   const datatype = oipType(tensor.type);
   const raw = tensor.data;
@@ -268,5 +325,6 @@ export function encodeTensor(name: string, tensor: ort.Tensor): OipTensor {
   else if (raw instanceof BigInt64Array || raw instanceof BigUint64Array) data = Array.from(raw, (v) => Number(v));
   else if (Array.isArray(raw)) data = raw.map(String);
   else data = Array.from(raw as ArrayLike<number>);
+  if (datatype === "FP16" || datatype === "FP32" || datatype === "FP64") encodeNonFinite(data);
   return { name, shape: tensor.dims.map(Number), datatype, data };
 }

@@ -64,6 +64,12 @@ export class NodeMetrics {
     registers: [this.registry],
   });
 
+  readonly refusedConnections = new Counter({
+    name: "cutover_http_refused_connections_total",
+    help: "Connections closed on arrival because the node had CUTOVER_NODE_MAX_CONNECTIONS open",
+    registers: [this.registry],
+  });
+
   /** Label children per label set, bound once: every infer request counts and times itself. */
   private readonly requestChildren = new Map<string, { inc(): void }>();
   private readonly latencyChildren = new Map<string, { observe(value: number): void }>();

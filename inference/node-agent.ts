@@ -96,7 +96,7 @@ export class NodeAgent {
   private stopped = false;
 
   constructor(private readonly options: NodeAgentOptions) {
-    this.applied = new AppliedStore(options.cacheDir);
+    this.applied = new AppliedStore(options.cacheDir, (line) => this.log(line));
     this.sessions = new SessionOpener({ ...options.runtime, log: (line) => this.log(line) });
   }
 

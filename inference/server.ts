@@ -5,7 +5,7 @@
 
 import { ArtifactLayout } from "../core/artifact-layout.js";
 import type { Bus } from "../core/bus.js";
-import type { NodeConfig } from "../core/config.js";
+import { DEFAULT_NODE_HTTP_LIMITS, type NodeConfig } from "../core/config.js";
 import { ConfigError } from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
 import { closeServer, listen } from "../core/http-listen.js";
@@ -110,12 +110,14 @@ export async function startNodeOn(
   });
   const log = (message: string, error: unknown) => console.error(message, error);
   const front = inferRoute(endpoint, config.maxRequestBytes, log);
-  const { server, port } = await listen(app.fetch, config.port, options.host ?? "0.0.0.0", front).catch(
+  const limits = config.http ?? DEFAULT_NODE_HTTP_LIMITS;
+  const { server, port } = await listen(app.fetch, config.port, options.host ?? "0.0.0.0", front, limits).catch(
     async (error: unknown) => {
       await agent.stop(0);
       throw error;
     },
   );
+  server.on("drop", () => metrics.refusedConnections.inc());
   return {
     port,
     agent,

@@ -13,6 +13,7 @@ import type * as ort from "onnxruntime-node";
 import { ErrorCode, errorMessage, StagingError } from "../core/errors.js";
 import type { Golden, ModelCard } from "../core/model-card.js";
 import { decodeInferRequest, encodeTensor } from "../core/tensor-codec.js";
+import { describeValue, flattenTensorData } from "../core/tensor-data.js";
 import { type ShapeGuess, syntheticFeeds } from "./synthetic-inputs.js";
 
 /** How a version was warmed up: golden vectors, synthetic inputs, or not at all (cold). */
@@ -112,14 +113,22 @@ async function checkGolden(label: string, card: ModelCard, golden: Golden, run: 
       const actual = encodeTensor(expected.name, tensor);
       if (actual.shape.join(",") !== expected.shape.join(","))
         throw mismatch(`shape [${actual.shape}] ≠ [${expected.shape}]`);
-      const wanted = (expected.data as unknown[]).flat(Number.POSITIVE_INFINITY);
+      let wanted: readonly unknown[];
+      try {
+        wanted = flattenTensorData(expected.name, expected.data, expected.shape, "expected output");
+      } catch (error) {
+        throw mismatch(errorMessage(error));
+      }
       for (const [i, value] of actual.data.entries()) {
         const want = wanted[i];
         const close =
           typeof value === "number" && typeof want === "number"
             ? Math.abs(value - want) <= absolute + relative * Math.abs(want)
             : value === want;
-        if (!close) throw mismatch(`value ${i} is ${value}, expected ${want} (±${absolute} + ${relative}×|expected|)`);
+        if (!close)
+          throw mismatch(
+            `value ${i} is ${describeValue(value)}, expected ${describeValue(want)} (±${absolute} + ${relative}×|expected|)`,
+          );
       }
     }
   }

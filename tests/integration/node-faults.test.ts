@@ -1,3 +1,5 @@
+import { cp, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
 import { RedisRolloutStore } from "../../controller/state/rollout-store.js";
@@ -229,5 +231,40 @@ describe("a node whose Redis lost its data (FLUSHALL)", () => {
     // From there on it counts with the state: revision 2 is newer than what it applied.
     expect(await activate(controller, "v1")).toMatchObject({ revision: 2, confirmed: 1, fullyConfirmed: true });
     expect((await infer(follower.url)).version).toBe("v1");
+  });
+});
+
+describe("a crafted applied.json", () => {
+  it("naming a signed version folder outside the cache (../../…): the entry is ignored with a log line, the node serves the fleet's version", async () => {
+    const prefix = "crafted:";
+    const controller = await harness.controller(prefix);
+    const first = await node(prefix, "c1");
+    await activate(controller, "v2");
+    expect((await infer(first.url)).version).toBe("v2");
+    await first.close();
+
+    // A complete, signed copy of v2 beside the cache, and an applied.json that points at it with a
+    // revision newer than the fleet's (so, once loaded, state would never replace it).
+    const cache = first.config.cacheDir;
+    await cp(join(cache, "versions", MODEL, "v2"), join(dirname(cache), "outside"), { recursive: true });
+    const traversal = "../../../outside";
+    await writeFile(
+      join(cache, "applied.json"),
+      JSON.stringify({ models: { [MODEL]: { version: traversal, revision: 99 } } }),
+    );
+
+    const lines: string[] = [];
+    const second = await node(prefix, "c1", { cacheDir: cache, log: (line) => lines.push(line) });
+    const answer = await infer(second.url);
+    expect([answer.status, answer.version]).toEqual([200, "v2"]);
+    expect(
+      second.node.agent.slots
+        .get(MODEL)
+        ?.all()
+        .map((loaded) => loaded.version),
+    ).not.toContain(traversal);
+    expect(lines.join("\n")).toMatch(
+      /applied\.json: ignored an entry: version name "\.\.\/\.\.\/\.\.\/outside" of demo breaks the rule/,
+    );
   });
 });

@@ -310,6 +310,36 @@ describe("malformed inference requests get a 4xx, never a 5xx", () => {
       /unknown output/,
     ],
     [
+      "ragged rows (the right count in all)",
+      {
+        body: {
+          inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: [[0.5], [-1.2, 3.3, 0.1]] }],
+        },
+      },
+      400,
+      /data has length 2, dimension 0 of shape \[1,4\] is 1/,
+    ],
+    [
+      "data nested 10,000 deep (20 KB)",
+      {
+        raw: `{"inputs":[{"name":"features","shape":[1,4],"datatype":"FP32","data":${"[".repeat(10_000)}0.5${"]".repeat(10_000)}}]}`,
+      },
+      400,
+      /data\[0\] has length 1, dimension 1 of shape \[1,4\] is 4/,
+    ],
+    [
+      "1e400 for FP32 (Infinity once parsed)",
+      { raw: '{"inputs":[{"name":"features","shape":[1,4],"datatype":"FP32","data":[0.5,1e400,3.3,0.1]}]}' },
+      400,
+      /input features: value 1 \(Infinity\) is out of FP32's range/,
+    ],
+    [
+      "1e39 for FP32 (Infinity in float32)",
+      { raw: '{"inputs":[{"name":"features","shape":[1,4],"datatype":"FP32","data":[0.5,-1.2,3.3,1e39]}]}' },
+      400,
+      /input features: value 3 \(1e\+39\) is out of FP32's range/,
+    ],
+    [
       "oversized body",
       {
         raw: JSON.stringify({
@@ -320,7 +350,7 @@ describe("malformed inference requests get a 4xx, never a 5xx", () => {
       413,
       /over 65536 bytes/,
     ],
-  ] as const)("%s → %s", async (_name, request, status, message) => {
+  ] as const)("%s", async (_name, request, status, message) => {
     const answer = await infer(served.url, request);
     expect(answer.status).toBe(status);
     expect(answer.body.error).toMatch(message);
@@ -334,6 +364,15 @@ describe("malformed inference requests get a 4xx, never a 5xx", () => {
     });
     expect(nested.status).toBe(200);
     expect((await fetch(`${node.url}/v2/models/other/infer`, { method: "POST", body: "{}" })).status).toBe(404);
+  });
+
+  it("an output the model computes as NaN is answered as the string NaN, never null", async () => {
+    // Finite FP32 inputs whose logits overflow: the softmax of ∞ − ∞ is NaN.
+    const answer = await infer(served.url, {
+      body: { inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: [3.4e38, 3.4e38, 3.4e38, 3.4e38] }] },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body.outputs?.[0]).toMatchObject({ name: "probabilities", data: ["NaN", "NaN", "NaN"] });
   });
 
   it("a chunked body (no Content-Length) is read to the limit: within it 200, over it 413", async () => {

@@ -27,9 +27,9 @@ export async function startTestNode(
   harness: ControllerHarness,
   prefix: string,
   nodeId: string,
-  overrides: Partial<NodeConfig> & { proxyRedis?: boolean; waitForJoin?: boolean } = {},
+  overrides: Partial<NodeConfig> & { proxyRedis?: boolean; waitForJoin?: boolean; log?: (line: string) => void } = {},
 ): Promise<TestNode> {
-  const { proxyRedis, waitForJoin, ...configOverrides } = overrides;
+  const { proxyRedis, waitForJoin, log, ...configOverrides } = overrides;
   const base = harness.config(prefix);
   const cache = configOverrides.cacheDir ?? join((await tempDir(`cutover-node-${nodeId}-`)).path, "cache");
   const redisProxy = proxyRedis ? await startCuttingProxy(harness.redis.port) : undefined;
@@ -52,7 +52,7 @@ export async function startTestNode(
     maxRequestBytes: 64 * 1024,
     ...configOverrides,
   };
-  const node = await startNode(config, { serverVersion: "test" });
+  const node = await startNode(config, { serverVersion: "test", ...(log ? { log } : {}) });
   // A node listens before it has read the state; tests that act on the fleet next need it joined.
   if (waitForJoin ?? true) await node.agent.joined;
   return {

@@ -7,6 +7,7 @@ import {
   parseArtifactConfig,
   parseClientConfig,
   parseControllerConfig,
+  parseNodeConfig,
 } from "../../core/config.js";
 
 describe("configuration from the environment", () => {
@@ -70,6 +71,40 @@ describe("configuration from the environment", () => {
     expect(() => parseControllerConfig({ CUTOVER_PORT: "99999" })).toThrow(/CUTOVER_PORT/);
     expect(() => parseControllerConfig({ CUTOVER_STATE: "etcd" })).toThrow(/CUTOVER_STATE/);
     expect(() => parseControllerConfig({ CUTOVER_ROLLOUT_LOCK_TTL_MS: "10" })).toThrow(/CUTOVER_ROLLOUT_LOCK_TTL_MS/);
+  });
+
+  it("the node's HTTP limits: defaults, overrides, and a headers timeout longer than the request timeout refused", () => {
+    expect(parseNodeConfig({}, "host").http).toEqual({
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 1024,
+    });
+    expect(
+      parseNodeConfig(
+        {
+          CUTOVER_NODE_REQUEST_TIMEOUT_MS: "60000",
+          CUTOVER_NODE_HEADERS_TIMEOUT_MS: "5000",
+          CUTOVER_NODE_KEEP_ALIVE_TIMEOUT_MS: "65000",
+          CUTOVER_NODE_MAX_CONNECTIONS: "4096",
+        },
+        "host",
+      ).http,
+    ).toEqual({ requestTimeoutMs: 60_000, headersTimeoutMs: 5_000, keepAliveTimeoutMs: 65_000, maxConnections: 4096 });
+    expect(() => parseNodeConfig({ CUTOVER_NODE_REQUEST_TIMEOUT_MS: "5000" }, "host")).toThrow(
+      expect.objectContaining({
+        code: "INVALID_CONFIG",
+        message: expect.stringMatching(
+          /CUTOVER_NODE_HEADERS_TIMEOUT_MS \(10000\) must not exceed CUTOVER_NODE_REQUEST_TIMEOUT_MS/,
+        ),
+      }),
+    );
+    expect(() => parseNodeConfig({ CUTOVER_NODE_MAX_CONNECTIONS: "0" }, "host")).toThrow(
+      /CUTOVER_NODE_MAX_CONNECTIONS/,
+    );
+    expect(() => parseNodeConfig({ CUTOVER_NODE_REQUEST_TIMEOUT_MS: "10" }, "host")).toThrow(
+      /CUTOVER_NODE_REQUEST_TIMEOUT_MS/,
+    );
   });
 
   it("the README's configuration table lists exactly the variables the code reads, with their defaults", async () => {

@@ -143,6 +143,83 @@ describe("fuzz: the OIP infer request parser", () => {
   });
 });
 
+describe("fuzz: infer data against the shape and the datatype's range", () => {
+  /** `value` inside `depth` arrays, built without recursion (as deep as a 16 MiB body allows). */
+  const nestedIn = (depth: number, value: unknown): unknown => {
+    let nested = value;
+    for (let i = 0; i < depth; i++) nested = [nested];
+    return nested;
+  };
+  const awkwardNumber = fc.constantFrom(
+    1e39,
+    -1e39,
+    3.4028235677973366e38,
+    65_520,
+    2 ** 53,
+    2 ** 64,
+    -(2 ** 63),
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    Number.NaN,
+    -0,
+  );
+  const number = fc.oneof(fc.double(), fc.integer(), awkwardNumber);
+  const scalar = fc.oneof(
+    number,
+    fc.string(),
+    fc.string().map((text) => `${text}\u0000${text}`),
+    fc.boolean(),
+  );
+  /** Data of any nesting: flat, ragged, exact, too deep (up to 20,000 levels), or mixed. */
+  const data = fc.oneof(
+    fc.array(scalar, { maxLength: 12 }),
+    fc.array(fc.array(number, { maxLength: 5 }), { maxLength: 4 }),
+    fc.array(fc.oneof(number, fc.array(number, { maxLength: 4 })), { maxLength: 8 }),
+    fc.tuple(fc.integer({ min: 1, max: 20_000 }), scalar).map(([depth, value]) => [nestedIn(depth, value)]),
+    fc
+      .tuple(fc.array(number, { maxLength: 4 }), fc.integer({ min: 1, max: 40 }))
+      .map(([values, depth]) => values.map((value) => nestedIn(depth, value))),
+  );
+  const shape = fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 3 });
+  // Names and datatypes the model declares, so every body reaches the data checks.
+  const body = fc.record({
+    inputs: fc.tuple(
+      fc.record({ name: fc.constant("features"), shape, datatype: fc.constant("FP32"), data }),
+      fc.record({ name: fc.constant("ids"), shape, datatype: fc.constant("INT64"), data }),
+      fc.record({ name: fc.constant("text"), shape, datatype: fc.constant("BYTES"), data }),
+    ),
+  });
+
+  it("nested, ragged, 20,000-deep and out-of-range data → an InputError (a 400) or feeds, never anything else", () => {
+    fc.assert(
+      fc.property(body, (request) => onlyTypedErrors(() => decodeInferRequest(request, INPUTS))),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("data nested exactly as the shape, with values in range, is accepted and read in row-major order", () => {
+    const spec: TensorSpec[] = [{ name: "t", datatype: "FP32", shape: [-1, -1, -1] }];
+    fc.assert(
+      fc.property(
+        fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 3 })),
+        fc.boolean(),
+        ([a, b, c], nested) => {
+          const flat = Array.from({ length: a * b * c }, (_, i) => i - 7.5);
+          const rows = Array.from({ length: a }, (_, i) =>
+            Array.from({ length: b }, (_, j) => flat.slice((i * b + j) * c, (i * b + j + 1) * c)),
+          );
+          const { feeds } = decodeInferRequest(
+            { inputs: [{ name: "t", shape: [a, b, c], datatype: "FP32", data: nested ? rows : flat }] },
+            spec,
+          );
+          expect(Array.from(feeds.t?.data as Float32Array)).toEqual(flat);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
+
 describe("fuzz: the bundle verifier", () => {
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const signer: SigningKey = { key: privateKey, publicKey, hint: keyHint(publicKey), hash: "sha256" };

@@ -39,10 +39,19 @@ describe("golden vectors", () => {
     [{ name: "pixels" }, /pixels is not one of the model's tensors/],
     [{ datatype: "INT64" }, /is INT64, the model wants FP32/],
     [{ shape: [1, 5], data: [1, 2, 3, 4, 5] }, /has shape \[1,5\], the model wants \[batch,4\]/],
-    [{ shape: [1, 4], data: [1, 2, 3] }, /has shape \[1,4\] but 3 values/],
+    [{ shape: [1, 4], data: [1, 2, 3] }, /features: shape \[1,4\] holds 4 values, got 3/],
+    [{ shape: [1, 4], data: [[1], [2, 3, 4]] }, /features: data has length 2, dimension 0 of shape \[1,4\] is 1/],
+    [{ shape: [1, 4], data: [1, [2], 3, 4] }, /features: value 1 is an array/],
     [{ datatype: "FP128" }, /golden vectors are invalid/],
   ])("%j is refused", (input, message) => {
     expect(() => parseGolden(golden(input), inputs, outputs)).toThrow(message);
+  });
+  it("data nested 10,000 deep is refused with MODEL_INVALID, not a stack overflow", () => {
+    const deep = `${"[".repeat(10_000)}1${"]".repeat(10_000)}`;
+    const text = golden({}).replace("[1,2,3,4]", deep);
+    expect(() => parseGolden(text, inputs, outputs)).toThrow(
+      expect.objectContaining({ code: "MODEL_INVALID", message: expect.stringMatching(/data\[0\] has length 1/) }),
+    );
   });
   it("non-JSON is refused with MODEL_INVALID", () => {
     expect(() => parseGolden("{", inputs, outputs)).toThrow(expect.objectContaining({ code: "MODEL_INVALID" }));
