@@ -96,7 +96,8 @@ export async function recordGolden(options: RecordOptions): Promise<Golden> {
             const given = decoded.request.inputs.find((input) => input.name === spec.name);
             return given === undefined
               ? []
-              : [{ name: spec.name, shape: given.shape, datatype: spec.datatype, data: given.data }];
+              : // A sample has no binary section: an input without data can only be an empty binary one.
+                [{ name: spec.name, shape: given.shape, datatype: spec.datatype, data: given.data ?? [] }];
           }),
           ...(requested ? { outputs: requested.map((name) => ({ name })) } : {}),
         },

@@ -8,6 +8,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
+import { BINARY_DATA_SIZE, BinarySection, binaryTensorData } from "./binary-tensors.js";
 import { InputError } from "./errors.js";
 import { type OipDatatype, oipDatatypeSchema, type TensorSpec } from "./model-card.js";
 import { describeValue, elementCount, flattenTensorData } from "./tensor-data.js";
@@ -17,7 +18,8 @@ const tensorSchema = z.object({
   shape: z.array(z.number().int().nonnegative()).max(16),
   datatype: z.string(),
   parameters: z.record(z.string(), z.unknown()).optional(),
-  data: z.array(z.unknown()),
+  /** Absent when the tensor's bytes follow the JSON header (`parameters.binary_data_size`). */
+  data: z.array(z.unknown()).optional(),
 });
 
 export const inferRequestSchema = z.object({
@@ -48,7 +50,7 @@ export function isPlainInferRequest(body: unknown): body is InferRequest {
     if (!isRecord(input)) return false;
     const { name, shape, datatype, data } = input;
     if (typeof name !== "string" || name.length === 0 || typeof datatype !== "string") return false;
-    if (!Array.isArray(data) || !isOptionalParameters(input.parameters)) return false;
+    if ((data !== undefined && !Array.isArray(data)) || !isOptionalParameters(input.parameters)) return false;
     if (!Array.isArray(shape) || shape.length > 16) return false;
     for (const dim of shape) if (!Number.isSafeInteger(dim) || dim < 0) return false;
   }
@@ -250,10 +252,31 @@ function integerData(name: string, datatype: OipDatatype, values: readonly unkno
   return integers;
 }
 
-/** Parses an infer request body against the model's inputs into onnxruntime feeds. */
+/**
+ * The data of one input: from the binary section when it has `parameters.binary_data_size`, else
+ * from its JSON `data`.
+ */
+function inputData(tensor: InferRequest["inputs"][number], datatype: OipDatatype, binary: BinarySection) {
+  const size = tensor.parameters?.[BINARY_DATA_SIZE];
+  if (size !== undefined) {
+    if (tensor.data !== undefined)
+      throw new InputError(`input ${tensor.name}: both data and parameters.binary_data_size are given`);
+    return binaryTensorData(tensor.name, datatype, tensor.shape, binary.take(tensor.name, size));
+  }
+  if (tensor.data === undefined)
+    throw new InputError(`input ${tensor.name}: no data (nor parameters.binary_data_size for binary data)`);
+  return typedData(tensor.name, datatype, flattenTensorData(tensor.name, tensor.data, tensor.shape));
+}
+
+/**
+ * Parses an infer request body against the model's inputs into onnxruntime feeds. `binary` is what
+ * followed the JSON header (the binary tensor data extension): inputs with `binary_data_size` take
+ * their bytes from it in order, and every byte must be taken.
+ */
 export function decodeInferRequest(
   body: unknown,
   inputs: readonly TensorSpec[],
+  binary: Uint8Array = new Uint8Array(0),
 ): { request: InferRequest; feeds: Record<string, ort.Tensor> } {
   let request: InferRequest;
   if (isPlainInferRequest(body)) request = body;
@@ -266,6 +289,7 @@ export function decodeInferRequest(
     request = parsed.data;
   }
   const feeds: Record<string, ort.Tensor> = {};
+  const section = new BinarySection(binary);
   for (const tensor of request.inputs) {
     const spec = inputs.find((candidate) => candidate.name === tensor.name);
     if (spec === undefined)
@@ -281,9 +305,9 @@ export function decodeInferRequest(
     if (ortType === undefined)
       throw new InputError(`input ${tensor.name}: datatype ${datatype} is not supported by onnxruntime-node`);
     checkShape(tensor.name, tensor.shape, spec);
-    const values = flattenTensorData(tensor.name, tensor.data, tensor.shape);
-    feeds[tensor.name] = new ort.Tensor(ortType, typedData(tensor.name, datatype, values), tensor.shape);
+    feeds[tensor.name] = new ort.Tensor(ortType, inputData(tensor, datatype, section), tensor.shape);
   }
+  section.finish();
   const missing = inputs.filter((spec) => feeds[spec.name] === undefined).map((spec) => spec.name);
   if (missing.length > 0) throw new InputError(`missing input(s): ${missing.join(", ")}`);
   return { request, feeds };
@@ -294,7 +318,7 @@ const ORT_TO_OIP: ReadonlyMap<string, OipDatatype> = new Map(
 );
 
 /** The OIP datatype of an onnxruntime tensor type. */
-function oipType(type: string): OipDatatype {
+export function oipType(type: string): OipDatatype {
   return ORT_TO_OIP.get(type) ?? "BYTES";
 }
 
