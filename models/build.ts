@@ -8,6 +8,10 @@
  *                                   frames of sr/100 samples, like a voice-activity front end. Synthetic
  *                                   warm-up inputs (sr 0) cannot run it; sample.json is a valid request.
  *                                   v2 has other weights (a gain of 1.5): same schema, other answers
+ *   models/all-types/v1             x_<type> [n] → y_<type>: an Identity per OIP datatype onnxruntime-node
+ *                                   takes (BOOL … FP64, BYTES), to round-trip every datatype over HTTP
+ *   models/pool/v1                  image FP32 [batch, 3, 640, 640] → mean FP32 [batch, 3]: a ReduceMean over
+ *                                   each channel; a large input with a small output (the binary bench)
  *   models/large/ (with --large)    x FP32 [batch, 4096] → y: one MatMul with a 4096×4096 FP32 weight
  *                                   (64 MiB, not committed): slow enough to load to watch a blue/green swap
  *
@@ -182,6 +186,69 @@ function framerSample(): unknown {
   };
 }
 
+/** ONNX element types of the OIP datatypes the codec supports, by the suffix of the tensor names. */
+const ALL_TYPES: readonly [string, number][] = [
+  ["bool", onnx.TensorProto.DataType.BOOL],
+  ["uint8", onnx.TensorProto.DataType.UINT8],
+  ["int8", onnx.TensorProto.DataType.INT8],
+  ["uint16", onnx.TensorProto.DataType.UINT16],
+  ["int16", onnx.TensorProto.DataType.INT16],
+  ["uint32", onnx.TensorProto.DataType.UINT32],
+  ["int32", onnx.TensorProto.DataType.INT32],
+  ["uint64", onnx.TensorProto.DataType.UINT64],
+  ["int64", onnx.TensorProto.DataType.INT64],
+  ["fp16", onnx.TensorProto.DataType.FLOAT16],
+  ["fp32", onnx.TensorProto.DataType.FLOAT],
+  ["fp64", onnx.TensorProto.DataType.DOUBLE],
+  ["bytes", onnx.TensorProto.DataType.STRING],
+];
+
+/** One Identity per datatype: x_<type> [n] → y_<type>, what goes in comes back. */
+function allTypesModel(): Uint8Array {
+  const value = (name: string, elemType: number): Onnx.IValueInfoProto => ({
+    name,
+    type: { tensorType: { elemType, shape: { dim: [{ dimParam: "n" }] } } },
+  });
+  return encodeModel(
+    {
+      name: "all-types",
+      node: ALL_TYPES.map(([type]) => ({
+        opType: "Identity",
+        input: [`x_${type}`],
+        output: [`y_${type}`],
+        name: type,
+      })),
+      input: ALL_TYPES.map(([type, elemType]) => value(`x_${type}`, elemType)),
+      output: ALL_TYPES.map(([type, elemType]) => value(`y_${type}`, elemType)),
+    },
+    "an Identity per datatype",
+  );
+}
+
+/** The mean of each channel of a 640×640 RGB image: a large input, a small output. */
+function poolModel(): Uint8Array {
+  return encodeModel(
+    {
+      name: "pool",
+      node: [
+        {
+          opType: "ReduceMean",
+          input: ["image"],
+          output: ["mean"],
+          name: "mean",
+          attribute: [
+            { name: "axes", type: onnx.AttributeProto.AttributeType.INTS, ints: [2, 3] },
+            { name: "keepdims", type: onnx.AttributeProto.AttributeType.INT, i: 0 },
+          ],
+        },
+      ],
+      input: [floatInput("image", ["batch", 3, 640, 640])],
+      output: [floatInput("mean", ["batch", 3])],
+    },
+    "channel means of a 640x640 image",
+  );
+}
+
 /** A model whose load time is dominated by one large weight. */
 function largeModel(size: number): Uint8Array {
   const random = seededRandom(7);
@@ -249,6 +316,14 @@ async function main(): Promise<void> {
   }
   await writeFile(join(out, "framer/sample.json"), `${JSON.stringify(framerSample())}\n`);
   console.log(`wrote framer v1, v2 and sample.json under ${out}`);
+  for (const [name, model] of [
+    ["all-types", allTypesModel()],
+    ["pool", poolModel()],
+  ] as const) {
+    await mkdir(join(out, name, "v1"), { recursive: true });
+    await writeFile(join(out, name, "v1", "model.onnx"), model);
+  }
+  console.log(`wrote all-types v1 and pool v1 under ${out}`);
   if (values.large) {
     const dir = join(out, "large");
     const random = seededRandom(11);
