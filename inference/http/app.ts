@@ -6,11 +6,19 @@
  * node, infer calls are answered by the `node:http` route in front of this app (infer-route.ts); the
  * routes here serve the same endpoint for any other transport (`app.request`, other runtimes).
  */
-import { Hono, type HonoRequest } from "hono";
+import { type Context, Hono, type HonoRequest } from "hono";
+import { INFERENCE_HEADER_LENGTH } from "../../core/binary-tensors.js";
 import { InputError } from "../../core/errors.js";
 import type { NodeMetrics } from "../metrics.js";
 import type { NodeAgent } from "../node-agent.js";
-import { errorAnswer, type InferEndpoint, OipError } from "./infer.js";
+import {
+  answerBody,
+  errorAnswer,
+  type InferAnswer,
+  type InferEndpoint,
+  type InferRequestBody,
+  OipError,
+} from "./infer.js";
 
 export interface NodeAppOptions {
   readonly agent: NodeAgent;
@@ -34,7 +42,9 @@ export function createNodeApp(options: NodeAppOptions): Hono {
 
   const lease = (model: string, version: string | undefined) => endpoint.lease(model, version);
 
-  app.get("/v2", (c) => c.json({ name: "cutover", version: options.serverVersion, extensions: [] }));
+  app.get("/v2", (c) =>
+    c.json({ name: "cutover", version: options.serverVersion, extensions: ["binary_tensor_data"] }),
+  );
   app.get("/v2/health/live", (c) => c.json({ live: true }));
   app.get("/v2/health/ready", (c) => {
     const ready = agent.ready();
@@ -80,19 +90,22 @@ export function createNodeApp(options: NodeAppOptions): Hono {
   );
 
   /**
-   * The request body as text, at most maxRequestBytes: with a Content-Length the size is checked before
-   * a byte is read (hono's bodyLimit would build a full web Request per call); a chunked body is read
+   * The request body, at most maxRequestBytes: with a Content-Length the size is checked before a
+   * byte is read (hono's bodyLimit would build a full web Request per call); a chunked body is read
    * as a stream and cut off at the limit.
    */
-  const readBody = async (req: HonoRequest): Promise<string> => {
+  const readBytes = async (req: HonoRequest): Promise<Uint8Array> => {
     const max = options.maxRequestBytes;
     const tooLarge = () => new OipError(413, `request body over ${max} bytes`);
     const declared = req.header("content-length");
     if (declared !== undefined && req.header("transfer-encoding") === undefined) {
       if (Number(declared) > max) throw tooLarge();
-      return req.text().catch(() => {
-        throw new InputError("the request body could not be read");
-      });
+      return req.arrayBuffer().then(
+        (bytes) => new Uint8Array(bytes),
+        () => {
+          throw new InputError("the request body could not be read");
+        },
+      );
     }
     const chunks: Uint8Array[] = [];
     let size = 0;
@@ -105,14 +118,23 @@ export function createNodeApp(options: NodeAppOptions): Hono {
       }
       chunks.push(next.value);
     }
-    return Buffer.concat(chunks).toString("utf8");
+    return Buffer.concat(chunks);
+  };
+  const readBody = async (req: HonoRequest): Promise<InferRequestBody> => ({
+    bytes: await readBytes(req),
+    headerLength: req.header(INFERENCE_HEADER_LENGTH),
+  });
+  const respond = (c: Context, answer: InferAnswer) => {
+    if (answer.binary.length === 0) return c.json(answer.response);
+    const { headers, chunks } = answerBody(answer);
+    return c.body(Buffer.concat(chunks), 200, headers);
   };
 
   app.post("/v2/models/:model/infer", async (c) =>
-    c.json(await endpoint.infer(c.req.param("model"), undefined, () => readBody(c.req))),
+    respond(c, await endpoint.infer(c.req.param("model"), undefined, () => readBody(c.req))),
   );
   app.post("/v2/models/:model/versions/:version/infer", async (c) =>
-    c.json(await endpoint.infer(c.req.param("model"), c.req.param("version"), () => readBody(c.req))),
+    respond(c, await endpoint.infer(c.req.param("model"), c.req.param("version"), () => readBody(c.req))),
   );
 
   app.get("/metrics", async (c) =>

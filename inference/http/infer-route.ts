@@ -6,17 +6,30 @@
  * bodies as the Hono route.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { INFERENCE_HEADER_LENGTH } from "../../core/binary-tensors.js";
 import { InputError } from "../../core/errors.js";
-import { errorAnswer, type InferEndpoint, OipError } from "./infer.js";
+import {
+  answerBody,
+  errorAnswer,
+  type InferAnswer,
+  type InferEndpoint,
+  type InferRequestBody,
+  OipError,
+} from "./infer.js";
 
 /** The paths Hono's infer routes match (no trailing slash), with any query. */
 const INFER_PATH = /^\/v2\/models\/([^/?#]+)(?:\/versions\/([^/?#]+))?\/infer(?:\?.*)?$/;
 
-/** The request body as text, at most `max` bytes: checked against Content-Length before reading. */
-export function readNodeBody(request: IncomingMessage, max: number): Promise<string> {
+/**
+ * The request body, at most `max` bytes (checked against Content-Length before reading), with its
+ * `Inference-Header-Content-Length` (binary tensor data).
+ */
+export function readNodeBody(request: IncomingMessage, max: number): Promise<InferRequestBody> {
   const tooLarge = () => new OipError(413, `request body over ${max} bytes`);
   const declared = request.headers["content-length"];
   if (declared !== undefined && Number(declared) > max) return Promise.reject(tooLarge());
+  const headerLength = request.headers[INFERENCE_HEADER_LENGTH];
+  const header = Array.isArray(headerLength) ? headerLength.join(",") : headerLength;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -29,7 +42,7 @@ export function readNodeBody(request: IncomingMessage, max: number): Promise<str
       } else chunks.push(chunk);
     });
     request.once("end", () =>
-      resolve(chunks.length === 1 ? (chunks[0]?.toString("utf8") ?? "") : Buffer.concat(chunks).toString("utf8")),
+      resolve({ bytes: (chunks.length === 1 ? chunks[0] : undefined) ?? Buffer.concat(chunks), headerLength: header }),
     );
     const unreadable = () => reject(new InputError("the request body could not be read"));
     request.once("error", unreadable);
@@ -66,6 +79,16 @@ export function inferRoute(
     });
     response.end(text);
   };
+  /** A 200: JSON alone as before, or the JSON header and binary outputs written without joining them. */
+  const answer = (response: ServerResponse, result: InferAnswer) => {
+    if (result.binary.length === 0) return send(response, 200, result.response);
+    const { headers, chunks, length } = answerBody(result);
+    response.writeHead(200, { ...headers, "content-length": length });
+    response.cork();
+    for (const chunk of chunks) response.write(chunk);
+    response.uncork();
+    response.end();
+  };
   return (request, response) => {
     if (request.method !== "POST") return false;
     const match = INFER_PATH.exec(request.url ?? "");
@@ -75,7 +98,7 @@ export function inferRoute(
     endpoint
       .infer(model, version, () => readNodeBody(request, maxRequestBytes))
       .then(
-        (answer) => send(response, 200, answer),
+        (result) => answer(response, result),
         (error: unknown) => {
           const { status, body } = errorAnswer(error, () => log(`POST ${request.url} failed`, error));
           // A body cut off at the limit was not read to its end: the connection cannot carry another request.

@@ -5,9 +5,18 @@
  * it (inference/http/infer-route.ts) that serves `/infer` on a running node without building web
  * Request/Response objects per call.
  */
+
+import type * as ort from "onnxruntime-node";
+import {
+  BINARY_DATA_SIZE,
+  binaryOutputs,
+  INFERENCE_HEADER_LENGTH,
+  splitInferBody,
+  tensorBytes,
+} from "../../core/binary-tensors.js";
 import { InputError } from "../../core/errors.js";
 import { isModelName, isVersionName } from "../../core/names.js";
-import { decodeInferRequest, encodeTensor, type OipTensor } from "../../core/tensor-codec.js";
+import { decodeInferRequest, encodeTensor, type OipTensor, oipType } from "../../core/tensor-codec.js";
 import type { NodeMetrics } from "../metrics.js";
 import type { Lease } from "../model-slot.js";
 import type { NodeAgent } from "../node-agent.js";
@@ -24,11 +33,78 @@ export class OipError extends Error {
   }
 }
 
+/** An output answered in binary: its bytes follow the JSON header (binary tensor data extension). */
+export interface BinaryOipTensor {
+  readonly name: string;
+  readonly shape: number[];
+  readonly datatype: OipTensor["datatype"];
+  readonly parameters: { readonly [BINARY_DATA_SIZE]: number };
+}
+
 export interface InferResponse {
   readonly model_name: string;
   readonly model_version: string;
   readonly id?: string;
-  readonly outputs: OipTensor[];
+  readonly outputs: (OipTensor | BinaryOipTensor)[];
+}
+
+/** The response's JSON, and the bytes of its binary outputs in the order they are listed (none: plain JSON). */
+export interface InferAnswer {
+  readonly response: InferResponse;
+  readonly binary: readonly Uint8Array[];
+}
+
+/** An infer request body as read: its bytes and the `Inference-Header-Content-Length` header, if sent. */
+export interface InferRequestBody {
+  readonly bytes: Uint8Array;
+  readonly headerLength: string | undefined;
+}
+
+/**
+ * The HTTP body of an answer: JSON alone, or (when an output is binary) the JSON header then each
+ * binary output's bytes, with `Inference-Header-Content-Length` and `application/octet-stream` as
+ * Triton sends them.
+ */
+export function answerBody(answer: InferAnswer): {
+  readonly headers: Record<string, string>;
+  readonly chunks: readonly Uint8Array[];
+  readonly length: number;
+} {
+  const header = Buffer.from(JSON.stringify(answer.response));
+  if (answer.binary.length === 0)
+    return { headers: { "content-type": "application/json" }, chunks: [header], length: header.byteLength };
+  let length = header.byteLength;
+  for (const chunk of answer.binary) length += chunk.byteLength;
+  return {
+    headers: { "content-type": "application/octet-stream", [INFERENCE_HEADER_LENGTH]: String(header.byteLength) },
+    chunks: [header, ...answer.binary],
+    length,
+  };
+}
+
+/** Output tensors as the response lists them: binary where asked (their bytes in `binary`), else JSON. */
+function encodeOutputs(
+  results: Record<string, ort.Tensor>,
+  isBinary: (name: string) => boolean,
+): { outputs: InferResponse["outputs"]; binary: Uint8Array[] } {
+  const outputs: InferResponse["outputs"] = [];
+  const binary: Uint8Array[] = [];
+  for (const [name, tensor] of Object.entries(results)) {
+    if (!isBinary(name)) {
+      outputs.push(encodeTensor(name, tensor));
+      continue;
+    }
+    const bytes = tensorBytes(tensor);
+    const datatype = oipType(tensor.type);
+    outputs.push({
+      name,
+      shape: tensor.dims.map(Number),
+      datatype,
+      parameters: { [BINARY_DATA_SIZE]: bytes.byteLength },
+    });
+    binary.push(bytes);
+  }
+  return { outputs, binary };
 }
 
 /** The status and `{"error": …}` body for anything an endpoint threw; unexpected errors are logged. */
@@ -58,20 +134,20 @@ export class InferEndpoint {
   }
 
   /**
-   * One infer call. `readBody` gives the body's text (or throws OipError 413 / InputError); it is
-   * read before the lease is taken, so a slow client holds no session while it sends.
+   * One infer call. `readBody` gives the body (or throws OipError 413 / InputError); it is read
+   * before the lease is taken, so a slow client holds no session while it sends.
    */
-  async infer(model: string, version: string | undefined, readBody: () => Promise<string>): Promise<InferResponse> {
+  async infer(
+    model: string,
+    version: string | undefined,
+    readBody: () => Promise<InferRequestBody>,
+  ): Promise<InferAnswer> {
     const started = performance.now();
-    let body: unknown;
+    let body: ReturnType<typeof splitInferBody>;
     let held: Lease;
     try {
-      const text = await readBody();
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new InputError("the request body is not JSON");
-      }
+      const { bytes, headerLength } = await readBody();
+      body = splitInferBody(bytes, headerLength);
       held = this.lease(model, version);
     } catch (error) {
       // No version served it: counted with version "" (a label per name asked for would let any
@@ -83,18 +159,23 @@ export class InferEndpoint {
     const { card, session, version: served } = held.loaded;
     let outcome = "client_error";
     try {
-      const { request, feeds } = decodeInferRequest(body, card.inputs);
+      const { request, feeds } = decodeInferRequest(body.json, card.inputs, body.binary);
+      const isBinary = binaryOutputs(request);
       const wanted = request.outputs?.map((output) => output.name);
       const unknown = wanted?.filter((name) => !card.outputs.some((spec) => spec.name === name)) ?? [];
       if (unknown.length > 0) throw new InputError(`unknown output(s): ${unknown.join(", ")}`);
       outcome = "server_error";
       const results = wanted === undefined ? await session.run(feeds) : await session.run(feeds, wanted);
       outcome = "ok";
+      const { outputs, binary } = encodeOutputs(results, isBinary);
       return {
-        model_name: model,
-        model_version: served,
-        ...(request.id !== undefined ? { id: request.id } : {}),
-        outputs: Object.entries(results).map(([name, tensor]) => encodeTensor(name, tensor)),
+        response: {
+          model_name: model,
+          model_version: served,
+          ...(request.id !== undefined ? { id: request.id } : {}),
+          outputs,
+        },
+        binary,
       };
     } finally {
       held.end();
