@@ -19,7 +19,9 @@ function bytesElements(...items: (string | Uint8Array)[]): Uint8Array {
   return out;
 }
 
-const FIXED: [OipDatatype, ArrayBufferView & ArrayLike<unknown>][] = [
+type Values = ArrayBufferView & ArrayLike<unknown> & { readonly BYTES_PER_ELEMENT: number };
+
+const FIXED: [OipDatatype, Values][] = [
   ["BOOL", Uint8Array.of(1, 0, 1)],
   ["UINT8", Uint8Array.of(0, 255, 7)],
   ["INT8", Int8Array.of(-128, 127, 0)],
