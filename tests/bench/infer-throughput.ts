@@ -30,7 +30,7 @@ export interface LoadResult {
 }
 
 /** user + system CPU seconds of a process, all its threads (Linux /proc). */
-function cpuSeconds(pid: number | undefined): number {
+export function cpuSeconds(pid: number | undefined): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
@@ -74,7 +74,7 @@ async function load(url: string, pid: number | undefined, concurrency: number, m
 
 const rps = (result: LoadResult) => result.ok / result.seconds;
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;

@@ -6,13 +6,17 @@
  * broken connection counts), latency percentiles in ms, and how many answers named each model_version.
  * Requests sent in the first WARMUP_MS (connections opening, JIT) count as answers but not in latency.
  *
- *   node tests/bench/load-worker.mjs URL[,URL…] CONCURRENCY MS BODY_JSON [WARMUP_MS]
+ *   node tests/bench/load-worker.mjs URL[,URL…] CONCURRENCY MS BODY_JSON [WARMUP_MS] [HEADERS_JSON]
+ *
+ * BODY_JSON may be @FILE: the body is that file's bytes (a body too large for an argument, or binary
+ * tensor data); HEADERS_JSON adds request headers (e.g. Inference-Header-Content-Length).
  *
  * Plain JavaScript, so that it runs as written (no loader, no transform).
  */
+import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 
-const [urlList, concurrencyText, msText, body, warmupText] = process.argv.slice(2);
+const [urlList, concurrencyText, msText, body, warmupText, headersText] = process.argv.slice(2);
 if (urlList === undefined || concurrencyText === undefined || msText === undefined || body === undefined) {
   process.stderr.write("usage: load-worker.mjs URL[,URL…] CONCURRENCY MS BODY_JSON\n");
   process.exit(2);
@@ -20,7 +24,8 @@ if (urlList === undefined || concurrencyText === undefined || msText === undefin
 const concurrency = Number(concurrencyText);
 const targets = urlList.split(",").map((url) => new URL(url));
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-const payload = Buffer.from(body);
+const payload = body.startsWith("@") ? readFileSync(body.slice(1)) : Buffer.from(body);
+const extraHeaders = headersText ? JSON.parse(headersText) : {};
 const VERSION = /"model_version":"([^"]+)"/;
 
 function send(target) {
@@ -32,7 +37,7 @@ function send(target) {
         port: target.port,
         path: target.pathname,
         method: "POST",
-        headers: { "content-type": "application/json", "content-length": payload.length },
+        headers: { "content-type": "application/json", ...extraHeaders, "content-length": payload.length },
       },
       (response) => {
         let text = "";

@@ -7,7 +7,9 @@
  *   BENCH_SWAPS        swaps + rollbacks under load (default 100)
  *   BENCH_MEMORY_SWAPS swaps for the RSS figure (default 1000)
  *   BENCH_SCALE        node counts for the scale simulation (default 10,25,50)
- *   BENCH_ONLY         a comma-separated subset of infer,swaps,memory,fetch,scale
+ *   BENCH_ONLY         a comma-separated subset of infer,swaps,memory,fetch,scale,binary
+ *   BENCH_OUT          where to write the markdown (default docs/benchmarks.md; a partial run should
+ *                      write elsewhere and its section be copied in by hand)
  *
  * The fleet benchmarks run the compiled build (what `npm ci` installs): run.ts compiles first.
  */
@@ -15,6 +17,7 @@ import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
+import { type BinaryThroughputBench, benchBinaryThroughput } from "./binary-throughput.js";
 import { benchFetchVerify, type FetchVerifyResult } from "./fetch-verify.js";
 import {
   benchMemory,
@@ -147,6 +150,43 @@ ${result.requestsIdle} without swaps, ${result.requestsSwapping} while swapping 
     .map(([version, count]) => `${version} ${count}`)
     .join(", ")}).
 ${swapAnalysis(result)}`;
+}
+
+function binarySection(result: BinaryThroughputBench): string {
+  const rps = (run: BinaryThroughputBench["json"][number]) => (run.ok / run.seconds).toFixed(1);
+  const rows = result.json.flatMap((json, i) => {
+    const binary = result.binary[i];
+    return binary === undefined
+      ? []
+      : [json, binary].map(
+          (run, j) =>
+            `| ${i + 1} | ${j === 0 ? "JSON" : "binary"} | ${rps(run)} | ${run.p50.toFixed(1)} | ${run.p99.toFixed(1)} | ${(run.serverCpuUs / 1000).toFixed(2)} |`,
+        );
+  });
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return `## Binary tensor data vs JSON (FP32 [1, 3, 640, 640])
+
+One \`cutover node\` process (compiled build, one intra-op thread) serving models/pool — a ReduceMean of an
+FP32 [1, 3, 640, 640] image to 3 channel means, so the request is the work — and the same pixels sent two
+ways: a JSON \`data\` array (${mib(result.jsonBytes)}, values with three decimals) and binary tensor data
+(a JSON header and the raw little-endian floats, ${mib(result.binaryBytes)}). The load process
+(tests/bench/load-worker.mjs) keeps ${result.concurrency} keep-alive connections busy; ${result.rounds} rounds of
+${result.roundMs / 1000} s, each a JSON run then a binary run; the figure is the median over rounds of binary ÷ JSON
+within the round.
+
+| figure | target | result | |
+|---|---|---|---|
+| binary ÷ JSON requests/s | ≥ 5 | **${result.ratio.toFixed(1)}** (rounds: ${result.ratios.map((r) => r.toFixed(1)).join(", ")}; medians ${result.binaryRps.toFixed(1)} and ${result.jsonRps.toFixed(1)} req/s) | ${verdict(result.ratio >= 5)} |
+
+| round | body | req/s | p50 ms | p99 ms | server CPU ms/request |
+|---|---|---|---|---|---|
+${rows.join("\n")}
+
+Where the JSON time goes: \`JSON.parse\` of the text into 1.2 million numbers, then a checked copy of each into a
+Float32Array. A binary input is a Float32Array view of the request's own bytes (a copy only when the header
+leaves the floats at an offset that is not a multiple of 4); what is left is reading ${mib(result.binaryBytes)} off the
+socket and the model's run.
+`;
 }
 
 /** Why a swap target was missed, and what would close it (only for the targets missed in this run). */
@@ -355,7 +395,7 @@ generator such as tests/bench/load-worker.mjs.
 async function main(): Promise<void> {
   const bytes = Number(process.env.BENCH_FETCH_BYTES ?? GIB);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-  const only = new Set((process.env.BENCH_ONLY ?? "infer,swaps,memory,fetch,scale").split(","));
+  const only = new Set((process.env.BENCH_ONLY ?? "infer,swaps,memory,fetch,scale,binary").split(","));
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
   log("compiling (the fleet benchmarks run the compiled build)");
   execFileSync("npm", ["run", "--silent", "compile"], { cwd: ROOT, stdio: "inherit" });
@@ -371,6 +411,8 @@ async function main(): Promise<void> {
     sections.push(memorySection(warm, cold, await benchSessionCycles(swaps)));
   }
   if (only.has("fetch")) sections.push(fetchSection(await benchFetchVerify({ bytes, rounds, log })));
+  if (only.has("binary"))
+    sections.push(binarySection(await benchBinaryThroughput({ concurrency: 4, roundMs: 5_000, rounds: 3, log })));
   if (only.has("scale")) {
     const nodeCounts = (process.env.BENCH_SCALE ?? "10,25,50").split(",").map(Number);
     const warmFlips = 6;
@@ -391,8 +433,9 @@ testcontainers when a Docker engine answers, or \`CUTOVER_S3_ENDPOINT\` with AWS
 
 ${sections.join("\n")}
 ${GPU_SECTION}`;
-  await writeFile(join(ROOT, "docs/benchmarks.md"), markdown);
-  log("wrote docs/benchmarks.md");
+  const out = process.env.BENCH_OUT ?? join(ROOT, "docs/benchmarks.md");
+  await writeFile(out, markdown);
+  log(`wrote ${out}`);
 }
 
 await main();

@@ -111,6 +111,8 @@ export async function startFleet(
     compiled?: boolean;
     /** Flags for the node processes' runtime (e.g. --expose-gc). */
     nodeArgs?: readonly string[];
+    /** More versions of the model, pushed (signed) from these folders, e.g. another model for a benchmark. */
+    versions?: readonly { version: string; path: string }[];
   } = {},
 ): Promise<Fleet> {
   const [redis, s3, work] = await Promise.all([
@@ -136,6 +138,8 @@ export async function startFleet(
   // v5: v1's files under a new name (nodes must fetch its signature). bad: v2's files plus a side file
   // no node has cached (a cached file is served from its verified local copy), one byte of it changed.
   await pushVersion(registry, { path: join(DEMO, "v1"), model: MODEL, version: "v5", signingKey: owner.signer });
+  for (const { version, path } of options.versions ?? [])
+    await pushVersion(registry, { path, model: MODEL, version, signingKey: owner.signer });
   const badDir = join(work.path, "bad");
   await cp(join(DEMO, "v2"), badDir, { recursive: true });
   await writeFile(join(badDir, "calibration.bin"), randomBytes(4096));
