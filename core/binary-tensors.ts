@@ -247,10 +247,16 @@ function flag(value: unknown, where: string): boolean | undefined {
  */
 export function binaryOutputs(request: OutputChoices): (name: string) => boolean {
   const all = flag(request.parameters?.binary_data_output, "parameters.binary_data_output") ?? false;
-  const chosen = new Map<string, boolean>();
+  let chosen: Map<string, boolean> | undefined;
   request.outputs?.forEach((output, i) => {
     const own = flag(output.parameters?.binary_data, `outputs[${i}].parameters.binary_data`);
-    if (own !== undefined) chosen.set(output.name, own);
+    if (own !== undefined) (chosen ??= new Map()).set(output.name, own);
   });
-  return (name) => chosen.get(name) ?? all;
+  // The common JSON request allocates nothing here.
+  if (chosen === undefined) return all ? ALWAYS : NEVER;
+  const choices = chosen;
+  return (name) => choices.get(name) ?? all;
 }
+
+const ALWAYS = () => true;
+const NEVER = () => false;
