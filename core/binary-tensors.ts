@@ -250,7 +250,9 @@ export function binaryOutputs(request: OutputChoices): (name: string) => boolean
   let chosen: Map<string, boolean> | undefined;
   request.outputs?.forEach((output, i) => {
     const own = flag(output.parameters?.binary_data, `outputs[${i}].parameters.binary_data`);
-    if (own !== undefined) (chosen ??= new Map()).set(output.name, own);
+    if (own === undefined) return;
+    chosen ??= new Map();
+    chosen.set(output.name, own);
   });
   // The common JSON request allocates nothing here.
   if (chosen === undefined) return all ? ALWAYS : NEVER;
