@@ -11,7 +11,7 @@ import { z } from "zod";
 import { BINARY_DATA_SIZE, BinarySection, binaryTensorData } from "./binary-tensors.js";
 import { InputError } from "./errors.js";
 import { type OipDatatype, oipDatatypeSchema, type TensorSpec } from "./model-card.js";
-import { describeValue, elementCount, flattenTensorData } from "./tensor-data.js";
+import { describeValue, flattenTensorData } from "./tensor-data.js";
 
 const tensorSchema = z.object({
   name: z.string().min(1),
