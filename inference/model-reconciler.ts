@@ -21,6 +21,7 @@ import type { Bus } from "../core/bus.js";
 import { errorMessage } from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
 import type { CommandMessage } from "../core/messages.js";
+import { preciseNow } from "../core/precise-clock.js";
 import type { AppliedStore } from "./applied-record.js";
 import { DesiredModelState, type RolloutIntent, type VersionAt } from "./desired-model-state.js";
 import type { DesiredVersions } from "./desired-versions.js";
@@ -260,7 +261,7 @@ export class ModelReconciler {
   private swap({ version, revision }: VersionAt, rolloutId: string | null): void {
     const from = this.slot.active?.version;
     if (!this.slot.promote(version, revision)) return;
-    const swapped = { version, revision, at: Date.now() };
+    const swapped = { version, revision, at: preciseNow() };
     this.lastSwap = swapped;
     this.setStaging(null, null);
     this.context.served(this.model, version, from === undefined ? "first" : "swap");

@@ -56,7 +56,12 @@ describe("a node follows the fleet state", () => {
       nodes: [node],
     } = await fleet("a1");
     expect((await infer(node?.url ?? "")).status).toBe(503);
-    expect((await activate(controller, "v1")).body).toMatchObject({ to: "v1", confirmed: 1 });
+    const activated = await activate(controller, "v1");
+    expect(activated.body).toMatchObject({ to: "v1", confirmed: 1 });
+    // The node stamps its swap on a sub-millisecond wall clock (a float of ms since the epoch).
+    const switchedAt = (activated.body.nodes as { switchedAt: number }[])[0]?.switchedAt ?? 0;
+    expect(Number.isInteger(switchedAt)).toBe(false);
+    expect(Math.abs(switchedAt - Date.now())).toBeLessThan(30_000);
     const answer = await infer(node?.url ?? "");
     expect(answer.status).toBe(200);
     expect(answer.version).toBe("v1");
