@@ -109,6 +109,10 @@ describe("a node follows the fleet state", () => {
     expect(answers.filter((a) => a.at > rolledBackAt + 50 && a.version !== "v1")).toEqual([]);
     const metrics = await (await fetch(`${started[0]?.url}/metrics`)).text();
     expect(metrics).toMatch(/cutover_staging_duration_seconds_count\{model="demo",outcome="staged"\} 2\n/);
+    // Latency per version served, and the event loop's lag beside it.
+    expect(metrics).toMatch(/\ncutover_infer_duration_seconds_count\{model="demo",version="v1"\} [1-9]/);
+    expect(metrics).toMatch(/\ncutover_infer_duration_seconds_count\{model="demo",version="v2"\} [1-9]/);
+    expect(metrics).toMatch(/\nnodejs_eventloop_lag_p99_seconds [0-9.e+-]+\n/);
   }, 60_000); // on a loaded 2-core CI box the two rollouts under 16-way load can take tens of seconds
 
   it("a pinned version answers while it is resident, and 404s once it is released", async () => {
