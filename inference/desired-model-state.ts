@@ -33,9 +33,12 @@ export class DesiredModelState {
   readDue = false;
   /** The last read found the rollout still preparing: an answer already given is said again. */
   resendDue = false;
+  /** Messages heard so far: a read begun before the latest one must not undo what it said. */
+  private heard = 0;
 
   /** A `promote` message: serve `version` at `revision` and confirm to its rollout. */
   promoted(message: PromoteMessage): void {
+    this.heard++;
     this.active = { version: message.version, revision: message.revision };
     this.confirmTo = message.rolloutId;
     this.rollout = {
@@ -48,6 +51,7 @@ export class DesiredModelState {
 
   /** A `prepare` message: stage the rollout's target and answer it. */
   preparing(message: PrepareMessage): void {
+    this.heard++;
     this.rollout = {
       id: message.rolloutId,
       target: message.version,
@@ -58,19 +62,28 @@ export class DesiredModelState {
 
   /** An `abort` message: the rollout is over (a newer one it does not name stays). */
   aborted(message: AbortMessage): void {
+    this.heard++;
     if (this.rollout === undefined || this.rollout === null || this.rollout.id === message.rolloutId) {
       this.rollout = null;
     }
   }
 
+  /** Marks the start of a state read; pass what it returns to {@link read}. */
+  readStarted(): number {
+    return this.heard;
+  }
+
   /**
    * A state read. Its active version replaces one learnt at a lower revision (a message at a higher
    * one is newer than the read); `confirm` says whether to confirm to a rollout caught mid-promotion.
+   * When a message arrived while the read was under way (`started` is behind), the read may predate
+   * it: its rollout is not taken (the next read's is).
    */
-  read(state: ModelState, confirm: boolean): void {
+  read(state: ModelState, confirm: boolean, started: number): void {
     if (state.active !== null && (this.active === null || state.revision >= this.active.revision)) {
       this.active = { version: state.active, revision: state.revision };
     }
+    if (started !== this.heard) return;
     const rollout = state.rollout;
     this.rollout =
       rollout === null

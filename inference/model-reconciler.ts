@@ -13,9 +13,9 @@
  *             it still waiting says the answer again (it may have been lost)
  *   status    write the heartbeat record if this model's status changed
  *
- * An error ends the cycle as the model's lastError; the next resync retries. The one shortcut: a
- * promote naming a resident version is swapped in the message handler itself (one reference
- * assignment), not behind a cycle that may be staging another version.
+ * A failed step is the model's lastError, and the cycle goes on; the next resync retries. The one
+ * shortcut: a promote naming a resident version is swapped in the message handler itself (one
+ * reference assignment), not behind a cycle that may be staging another version.
  */
 import type { Bus } from "../core/bus.js";
 import { errorMessage } from "../core/errors.js";
@@ -31,7 +31,7 @@ import { activeOf, isAhead, isBehind, readModelState, type StateRead } from "./m
 import { type ModelStatus, modelStatus, type StagingStatus } from "./model-status.js";
 import { ReconcileQueue } from "./reconcile-queue.js";
 import { RolloutReporter, type Swap } from "./rollout-reporter.js";
-import type { VersionStager } from "./version-stager.js";
+import type { Stager } from "./version-stager.js";
 
 /** What a model's reconciler shares with the node. */
 export interface ReconcilerContext {
@@ -39,7 +39,7 @@ export interface ReconcilerContext {
   readonly keepWarm: number;
   readonly fleet: FleetStateStore;
   readonly bus: Bus;
-  readonly stager: VersionStager;
+  readonly stager: Stager;
   readonly applied: AppliedStore;
   /** The node's readiness: each model's desired active version. */
   readonly versions: DesiredVersions;
@@ -129,21 +129,30 @@ export class ModelReconciler {
     }
   }
 
-  /** One cycle: compare the desired state with what the slot holds, converge, write the status. */
+  /**
+   * One cycle: compare the desired state with what the slot holds, converge, write the status. A step
+   * that fails does not stop the next: a version that cannot be loaded must not keep the node from
+   * answering the rollout that replaces it.
+   */
   private async reconcile(): Promise<void> {
-    try {
-      if (this.desired.readDue || isBehind(this.slot, this.desired.active)) await this.readState();
-      this.dropFinishedRollout();
-      await this.convergeActive();
-      await this.answerRollout();
-    } catch (error) {
-      this.lastError = errorMessage(error);
-      this.log(`${this.model}: ${this.lastError}`);
-    }
+    if (this.desired.readDue || isBehind(this.slot, this.desired.active)) await this.readState();
+    this.dropFinishedRollout();
+    await this.step(() => this.convergeActive());
+    await this.step(() => this.answerRollout());
     const status = JSON.stringify(this.status());
     if (status !== this.writtenStatus) {
       this.writtenStatus = status;
       this.context.statusChanged();
+    }
+  }
+
+  /** Runs a step of the cycle; its error becomes the model's lastError (the next resync retries). */
+  private async step(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      this.lastError = errorMessage(error);
+      this.log(`${this.model}: ${this.lastError}`);
     }
   }
 
@@ -154,6 +163,7 @@ export class ModelReconciler {
    */
   private async readState(): Promise<void> {
     this.desired.readDue = false;
+    const started = this.desired.readStarted();
     let read: StateRead;
     try {
       read = await readModelState(this.context.fleet, this.slot);
@@ -174,7 +184,7 @@ export class ModelReconciler {
     }
     this.context.versions.learn(this.model, state.active, state.revision);
     const active = activeOf(state);
-    this.desired.read(state, active !== null && isAhead(this.slot, active));
+    this.desired.read(state, active !== null && isAhead(this.slot, active), started);
   }
 
   /** Drops a staged version, and forgets a staging status, whose rollout is over. */

@@ -38,7 +38,13 @@ export interface StagingRequest {
   readonly onStep: (step: StagingStep) => void;
 }
 
-export class VersionStager {
+/** What a model's reconciler stages with (an interface, so unit tests can stand in for the store). */
+export interface Stager {
+  stage(request: StagingRequest): Promise<LoadedVersion>;
+  loadCached(model: string, version: string): Promise<LoadedVersion>;
+}
+
+export class VersionStager implements Stager {
   constructor(private readonly options: VersionStagerOptions) {}
 
   /**

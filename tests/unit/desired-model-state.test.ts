@@ -37,29 +37,52 @@ describe("DesiredModelState: what messages and state reads say the model should 
   it("a read replaces what was learnt at a lower revision, never a message at a higher one", () => {
     const desired = new DesiredModelState();
     desired.promoted({ type: "promote", model: MODEL, version: "v3", revision: 5, rolloutId: "r5" });
-    desired.read(state({ active: "v2", revision: 4 }), false);
+    desired.read(state({ active: "v2", revision: 4 }), false, desired.readStarted());
     expect(desired.active).toEqual({ version: "v3", revision: 5 });
-    desired.read(state({ active: "v4", revision: 6 }), false);
+    desired.read(state({ active: "v4", revision: 6 }), false, desired.readStarted());
     expect(desired.active).toEqual({ version: "v4", revision: 6 });
     // No active version in the state (just flushed): what was learnt stays.
-    desired.read(state(), false);
+    desired.read(state(), false, desired.readStarted());
     expect(desired.active).toEqual({ version: "v4", revision: 6 });
     desired.forget();
-    desired.read(state({ active: "v1", revision: 1 }), false);
+    desired.read(state({ active: "v1", revision: 1 }), false, desired.readStarted());
     expect(desired.active).toEqual({ version: "v1", revision: 1 });
   });
 
   it("a read mid-promotion asks to confirm (when told to), and one while preparing asks to say the answer again", () => {
     const desired = new DesiredModelState();
-    desired.read(state({ active: "v2", revision: 2, rollout: rollout("r2", "v2", "promoting") }), true);
+    desired.read(
+      state({ active: "v2", revision: 2, rollout: rollout("r2", "v2", "promoting") }),
+      true,
+      desired.readStarted(),
+    );
     expect(desired.takeConfirmation()).toBe("r2");
-    desired.read(state({ active: "v2", revision: 2, rollout: rollout("r2", "v2", "promoting") }), false);
+    desired.read(
+      state({ active: "v2", revision: 2, rollout: rollout("r2", "v2", "promoting") }),
+      false,
+      desired.readStarted(),
+    );
     expect(desired.takeConfirmation()).toBeNull();
-    desired.read(state({ active: "v2", revision: 2, rollout: rollout("r3", "v3", "preparing") }), false);
+    desired.read(
+      state({ active: "v2", revision: 2, rollout: rollout("r3", "v3", "preparing") }),
+      false,
+      desired.readStarted(),
+    );
     expect(desired.rollout).toEqual({ id: "r3", target: "v3", phase: "preparing", allowIncompatible: false });
     expect(desired.takeResend()).toBe(true);
     expect(desired.takeResend()).toBe(false);
-    desired.read(state({ active: "v2", revision: 2 }), false);
+    desired.read(state({ active: "v2", revision: 2 }), false, desired.readStarted());
+    expect(desired.rollout).toBeNull();
+  });
+
+  it("a read begun before a message does not undo what the message said of the rollout", () => {
+    const desired = new DesiredModelState();
+    const started = desired.readStarted();
+    desired.preparing({ type: "prepare", model: MODEL, version: "v2", rolloutId: "r2" });
+    desired.read(state({ active: "v1", revision: 1 }), false, started);
+    expect(desired.rollout?.id).toBe("r2");
+    expect(desired.active).toEqual({ version: "v1", revision: 1 });
+    desired.read(state({ active: "v1", revision: 1 }), false, desired.readStarted());
     expect(desired.rollout).toBeNull();
   });
 });
