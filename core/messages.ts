@@ -48,7 +48,10 @@ export const failedMessage = z.object({
   code: z.string(),
   reason: z.string(),
 });
-/** A node now serves `version` at `revision`; `at` is its clock (ms since the epoch). */
+/**
+ * A node now serves `version` at `revision`; `at` is its clock: ms since the epoch, a float with
+ * sub-millisecond resolution (core/precise-clock.ts), so the switch spread is not rounded to 0 or 1 ms.
+ */
 export const promotedMessage = z.object({
   type: z.literal("promoted"),
   nodeId,

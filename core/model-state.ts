@@ -42,7 +42,7 @@ export const nodeOutcomeSchema = z.object({
   warmup: z.enum(["golden", "synthetic", "cold"]).optional(),
   /** Something the operator should know though the node staged the version (it was staged cold). */
   warning: z.string().optional(),
-  /** When the node reported serving the new version (its clock, ms since the epoch). */
+  /** When the node reported serving the new version (its clock, ms since the epoch, sub-millisecond). */
   switchedAt: z.number().optional(),
 });
 export type NodeOutcome = z.infer<typeof nodeOutcomeSchema>;
@@ -59,7 +59,7 @@ export const historyEntrySchema = z.object({
   revision: z.number().int().nonnegative(),
   reason: z.string().optional(),
   nodes: z.array(nodeOutcomeSchema),
-  /** First → last node serving the new version, from their reports. */
+  /** First → last node serving the new version, from their reports (ms, sub-millisecond). */
   switchSpreadMs: z.number().optional(),
   /** What nodes warned about while staging (a version staged cold), one line each. */
   warnings: z.array(z.string()).optional(),

@@ -1,5 +1,8 @@
-/** The node's Prometheus metrics, on a registry of its own. */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+/**
+ * The node's Prometheus metrics, on a registry of its own: cutover's, and the Node.js process's own
+ * (prom-client's default metrics: event-loop lag, CPU, memory, GC, handles).
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -11,8 +14,8 @@ export class NodeMetrics {
   });
   readonly latency = new Histogram({
     name: "cutover_infer_duration_seconds",
-    help: "Inference request duration, parse to response",
-    labelNames: ["model"] as const,
+    help: "Inference request duration, parse to response, by the version that served it",
+    labelNames: ["model", "version"] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
@@ -70,6 +73,13 @@ export class NodeMetrics {
     registers: [this.registry],
   });
 
+  // Process metrics: the event loop serves every request and swap, so its lag is the first thing to
+  // read when latency grows (nodejs_eventloop_lag_seconds, _p50/_p90/_p99/_max_seconds, sampled every
+  // 10 ms); with CPU, resident memory, heap and GC pauses (process_*, nodejs_*).
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
   /** Label children per label set, bound once: every infer request counts and times itself. */
   private readonly requestChildren = new Map<string, { inc(): void }>();
   private readonly latencyChildren = new Map<string, { observe(value: number): void }>();
@@ -84,10 +94,10 @@ export class NodeMetrics {
     }
     counter.inc();
     if (seconds === undefined) return;
-    let histogram = this.latencyChildren.get(model);
+    let histogram = this.latencyChildren.get(key);
     if (histogram === undefined) {
-      histogram = this.latency.labels({ model });
-      this.latencyChildren.set(model, histogram);
+      histogram = this.latency.labels({ model, version });
+      this.latencyChildren.set(key, histogram);
     }
     histogram.observe(seconds);
   }

@@ -23,12 +23,15 @@ function outcomeLine(node: NodeOutcome): string {
   return parts.join("");
 }
 
-/** `activate` and `rollback`: the outcome, one line per node, the spread, then any warning. */
+/**
+ * `activate` and `rollback`: the outcome, one line per node, the switch spread (to 0.1 ms: nodes stamp
+ * their swap with sub-millisecond clocks), then any warning.
+ */
 export function rolloutLines(result: RolloutResult): string[] {
   return [
     result.message,
     ...result.nodes.map(outcomeLine),
-    ...(result.switchSpreadMs !== undefined ? [`switch spread ${result.switchSpreadMs} ms`] : []),
+    ...(result.switchSpreadMs !== undefined ? [`switch spread ${result.switchSpreadMs.toFixed(1)} ms`] : []),
     ...(result.warnings ?? []).map((warning) => `warning: ${warning}`),
   ];
 }

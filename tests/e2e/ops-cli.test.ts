@@ -29,7 +29,7 @@ describe("cutover activate / rollback / status / history / nodes against a runni
     const second = await runCli(["activate", MODEL, "v2"], env);
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(
-      /^demo → v2 at revision 2; 1\/1 node\(s\) confirmed\n {2}n1 {2}promoted {2}load 12 ms {2}warm-up 3 ms\nswitch spread 0 ms\n$/,
+      /^demo → v2 at revision 2; 1\/1 node\(s\) confirmed\n {2}n1 {2}promoted {2}load 12 ms {2}warm-up 3 ms\nswitch spread 0\.0 ms\n$/,
     );
 
     const rollback = await runCli(["rollback", MODEL], env);
@@ -130,7 +130,7 @@ describe("activate and rollback tell a pipeline whether the fleet serves the ver
         "demo → v1 at revision 1; 1/2 node(s) confirmed, not confirmed: m2 (no confirmation within 1000 ms)",
         "  m1  promoted  load 12 ms  warm-up 3 ms",
         "  m2  unconfirmed  load 12 ms  warm-up 3 ms  no confirmation within 1000 ms",
-        "switch spread 0 ms",
+        "switch spread 0.0 ms",
         "",
       ].join("\n"),
     );

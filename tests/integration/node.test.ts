@@ -56,7 +56,12 @@ describe("a node follows the fleet state", () => {
       nodes: [node],
     } = await fleet("a1");
     expect((await infer(node?.url ?? "")).status).toBe(503);
-    expect((await activate(controller, "v1")).body).toMatchObject({ to: "v1", confirmed: 1 });
+    const activated = await activate(controller, "v1");
+    expect(activated.body).toMatchObject({ to: "v1", confirmed: 1 });
+    // The node stamps its swap on a sub-millisecond wall clock (a float of ms since the epoch).
+    const switchedAt = (activated.body.nodes as { switchedAt: number }[])[0]?.switchedAt ?? 0;
+    expect(Number.isInteger(switchedAt)).toBe(false);
+    expect(Math.abs(switchedAt - Date.now())).toBeLessThan(30_000);
     const answer = await infer(node?.url ?? "");
     expect(answer.status).toBe(200);
     expect(answer.version).toBe("v1");
@@ -104,6 +109,10 @@ describe("a node follows the fleet state", () => {
     expect(answers.filter((a) => a.at > rolledBackAt + 50 && a.version !== "v1")).toEqual([]);
     const metrics = await (await fetch(`${started[0]?.url}/metrics`)).text();
     expect(metrics).toMatch(/cutover_staging_duration_seconds_count\{model="demo",outcome="staged"\} 2\n/);
+    // Latency per version served, and the event loop's lag beside it.
+    expect(metrics).toMatch(/\ncutover_infer_duration_seconds_count\{model="demo",version="v1"\} [1-9]/);
+    expect(metrics).toMatch(/\ncutover_infer_duration_seconds_count\{model="demo",version="v2"\} [1-9]/);
+    expect(metrics).toMatch(/\nnodejs_eventloop_lag_p99_seconds [0-9.e+-]+\n/);
   }, 60_000); // on a loaded 2-core CI box the two rollouts under 16-way load can take tens of seconds
 
   it("a pinned version answers while it is resident, and 404s once it is released", async () => {

@@ -34,7 +34,7 @@ describe("what the ops commands print", () => {
       fullyConfirmed: false,
       unconfirmed: ["n2"],
       warnings: [`n1: ${COLD}`],
-      switchSpreadMs: 0,
+      switchSpreadMs: 0.2371,
       durationMs: 400,
       message: "vad → v5 at revision 1; 1/2 node(s) confirmed",
     };
@@ -42,7 +42,7 @@ describe("what the ops commands print", () => {
       "vad → v5 at revision 1; 1/2 node(s) confirmed",
       "  n1  promoted  load 104 ms  warm-up 3 ms (cold)",
       "  n2  unconfirmed  load 90 ms  warm-up 2 ms  no confirmation within 3000 ms",
-      "switch spread 0 ms",
+      "switch spread 0.2 ms",
       `warning: n1: ${COLD}`,
     ]);
   });

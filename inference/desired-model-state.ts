@@ -1,0 +1,119 @@
+/**
+ * What the fleet wants of one model, as its node last learnt it — from bus messages and from state
+ * reads. Messages and reads only write here; the model's reconcile cycle (model-reconciler.ts) reads
+ * it, compares it with what the node holds and converges. Pub/sub is a signal and state the truth: a
+ * message fills in ahead of the next read, and a read corrects what a message got wrong or missed.
+ */
+import type { AbortMessage, PrepareMessage, PromoteMessage } from "../core/messages.js";
+import type { ModelState } from "../core/model-state.js";
+
+/** A version at the revision it was (or is to be) activated at. */
+export interface VersionAt {
+  readonly version: string;
+  readonly revision: number;
+}
+
+/** The rollout in flight for the model. */
+export interface RolloutIntent {
+  readonly id: string;
+  readonly target: string;
+  readonly phase: "preparing" | "promoting";
+  /** The operator forced a version whose inputs/outputs do not fit the active one's. */
+  readonly allowIncompatible: boolean;
+}
+
+export class DesiredModelState {
+  /** The version to serve; null until a message or a read names one. */
+  active: VersionAt | null = null;
+  /** The rollout waiting for this node's `promoted` once `active` is served; said once, then cleared. */
+  confirmTo: string | null = null;
+  /** The rollout in flight: null when there is none, undefined while nothing said either way. */
+  rollout: RolloutIntent | null | undefined = undefined;
+  /** The next cycle re-reads the state (a resync). */
+  readDue = false;
+  /** The last read found the rollout still preparing: an answer already given is said again. */
+  resendDue = false;
+  /** Messages heard so far: a read begun before the latest one must not undo what it said. */
+  private heard = 0;
+
+  /** A `promote` message: serve `version` at `revision` and confirm to its rollout. */
+  promoted(message: PromoteMessage): void {
+    this.heard++;
+    this.active = { version: message.version, revision: message.revision };
+    this.confirmTo = message.rolloutId;
+    this.rollout = {
+      id: message.rolloutId,
+      target: message.version,
+      phase: "promoting",
+      allowIncompatible: this.rollout?.id === message.rolloutId && this.rollout.allowIncompatible,
+    };
+  }
+
+  /** A `prepare` message: stage the rollout's target and answer it. */
+  preparing(message: PrepareMessage): void {
+    this.heard++;
+    this.rollout = {
+      id: message.rolloutId,
+      target: message.version,
+      phase: "preparing",
+      allowIncompatible: message.allowIncompatible ?? false,
+    };
+  }
+
+  /** An `abort` message: the rollout is over (a newer one it does not name stays). */
+  aborted(message: AbortMessage): void {
+    this.heard++;
+    if (this.rollout === undefined || this.rollout === null || this.rollout.id === message.rolloutId) {
+      this.rollout = null;
+    }
+  }
+
+  /** Marks the start of a state read; pass what it returns to {@link read}. */
+  readStarted(): number {
+    return this.heard;
+  }
+
+  /**
+   * A state read. Its active version replaces one learnt at a lower revision (a message at a higher
+   * one is newer than the read); `confirm` says whether to confirm to a rollout caught mid-promotion.
+   * When a message arrived while the read was under way (`started` is behind), the read may predate
+   * it: its rollout is not taken (the next read's is).
+   */
+  read(state: ModelState, confirm: boolean, started: number): void {
+    if (state.active !== null && (this.active === null || state.revision >= this.active.revision)) {
+      this.active = { version: state.active, revision: state.revision };
+    }
+    if (started !== this.heard) return;
+    const rollout = state.rollout;
+    this.rollout =
+      rollout === null
+        ? null
+        : {
+            id: rollout.id,
+            target: rollout.target,
+            phase: rollout.phase,
+            allowIncompatible: rollout.allowIncompatible ?? false,
+          };
+    this.resendDue = rollout?.phase === "preparing";
+    if (confirm && rollout?.phase === "promoting" && rollout.target === state.active) this.confirmTo = rollout.id;
+  }
+
+  /** The state store lost its data: what was learnt at its old revisions no longer counts. */
+  forget(): void {
+    this.active = null;
+  }
+
+  /** The rollout to confirm to, cleared: a confirmation is said once per message or read. */
+  takeConfirmation(): string | null {
+    const rolloutId = this.confirmTo;
+    this.confirmTo = null;
+    return rolloutId;
+  }
+
+  /** Whether to say the last answer again, cleared. */
+  takeResend(): boolean {
+    const resend = this.resendDue;
+    this.resendDue = false;
+    return resend;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Makes a version ready to serve: fetch (into the content-addressed cache), verify, load on the first
+ * execution provider that takes it, check its schema against the active version's, warm up. Shared
+ * by every model of a node; counts what it does in the node's metrics. Which version a model should
+ * stage, and when, is the model reconciler's business (model-reconciler.ts).
+ */
+import { CutoverError, ErrorCode, StagingError } from "../core/errors.js";
+import type { NodeRecord } from "../core/model-state.js";
+import type { TrustedKey } from "../core/oms/keys.js";
+import { verifyFolder } from "../core/oms/verifier.js";
+import { schemaIncompatibilities } from "../core/schema-compatibility.js";
+import type { VersionFetcher } from "../core/version-fetcher.js";
+import { LoadedVersion } from "./loaded-version.js";
+import type { NodeMetrics } from "./metrics.js";
+import type { SessionOpener } from "./session-opener.js";
+import type { WarmupOptions } from "./warm-up.js";
+
+/** A staging step, as the heartbeat record names it. */
+export type StagingStep = NonNullable<NodeRecord["models"][string]["staged"]>["state"];
+
+export interface VersionStagerOptions {
+  readonly fetcher: VersionFetcher;
+  readonly trustedKeys: readonly TrustedKey[];
+  readonly sessions: SessionOpener;
+  readonly metrics: NodeMetrics;
+  /** Synthetic warm-up settings for versions without golden vectors. */
+  readonly warmup?: WarmupOptions;
+  readonly log: (line: string) => void;
+}
+
+/** What a new version is staged against: the active version's schema, unless the operator forced it. */
+export interface StagingRequest {
+  readonly model: string;
+  readonly version: string;
+  readonly active: LoadedVersion | null;
+  readonly allowIncompatible: boolean;
+  /** Told each step as it starts ("fetching", "loading", "warming"), then "staged" or "failed". */
+  readonly onStep: (step: StagingStep) => void;
+}
+
+/** What a model's reconciler stages with (an interface, so unit tests can stand in for the store). */
+export interface Stager {
+  stage(request: StagingRequest): Promise<LoadedVersion>;
+  loadCached(model: string, version: string): Promise<LoadedVersion>;
+}
+
+export class VersionStager implements Stager {
+  constructor(private readonly options: VersionStagerOptions) {}
+
+  /**
+   * Fetches, verifies, loads and warms a version up. Fails with the StagingError of the step that
+   * failed; the session of a version that loaded but failed later is released.
+   */
+  async stage(request: StagingRequest): Promise<LoadedVersion> {
+    const { model, version, onStep } = request;
+    const { metrics } = this.options;
+    const started = performance.now();
+    try {
+      onStep("fetching");
+      const fetched = await this.options.fetcher.fetch(model, version);
+      metrics.fetchedBytes.inc(fetched.downloadedBytes);
+      onStep("loading");
+      const loaded = await LoadedVersion.load(model, version, fetched.dir, this.options.sessions);
+      await this.releaseOnFailure(loaded, async () => {
+        this.checkSchema(request, loaded);
+        onStep("warming");
+        await this.warmUp(loaded);
+      });
+      onStep("staged");
+      metrics.staging.observe({ model, outcome: "staged" }, (performance.now() - started) / 1000);
+      return loaded;
+    } catch (error) {
+      onStep("failed");
+      metrics.staging.observe({ model, outcome: "failed" }, (performance.now() - started) / 1000);
+      const code = error instanceof CutoverError ? error.code : "INTERNAL";
+      metrics.stagingFailures.inc({ code });
+      if (error instanceof CutoverError && error.isVerificationFailure) {
+        metrics.verificationFailures.inc({ reason: code });
+      }
+      throw error;
+    }
+  }
+
+  /** Loads a version already in the local cache (what applied.json names), re-verified, and warms it up. */
+  async loadCached(model: string, version: string): Promise<LoadedVersion> {
+    const dir = this.options.fetcher.versionDir(model, version);
+    await verifyFolder(dir, this.options.trustedKeys);
+    const loaded = await LoadedVersion.load(model, version, dir, this.options.sessions);
+    await this.releaseOnFailure(loaded, () => this.warmUp(loaded));
+    return loaded;
+  }
+
+  private checkSchema({ model, version, active, allowIncompatible }: StagingRequest, loaded: LoadedVersion): void {
+    if (allowIncompatible || active === null) return;
+    const reasons = schemaIncompatibilities(active.card, loaded.card);
+    if (reasons.length === 0) return;
+    throw new StagingError(
+      ErrorCode.IncompatibleSchema,
+      `${model}/${version} does not fit ${active.version}: ${reasons.join("; ")}`,
+    );
+  }
+
+  /** Warms a loaded version up; a cold one (no synthetic input worked) is logged with its warning. */
+  private async warmUp(loaded: LoadedVersion): Promise<void> {
+    const result = await loaded.warmUp(this.options.warmup);
+    if (result.warning !== undefined) this.options.log(result.warning);
+  }
+
+  private async releaseOnFailure(loaded: LoadedVersion, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      await loaded.session.release();
+      throw error;
+    }
+  }
+}
