@@ -242,7 +242,9 @@ export class RolloutCoordinator {
     );
     const ready = await reports.waitFor(() => anyFailed() || allStaged(), timeoutMs, this.recheckMs, tick);
     if (!ready || anyFailed()) {
-      const nodes = this.prepareOutcomes(expected, reports);
+      // A node that had not answered is a timeout only when the deadline passed; when another node's
+      // failure ended the rollout first, it was still working on it.
+      const nodes = this.prepareOutcomes(expected, reports, anyFailed() ? "aborted" : "deadline");
       const reason = anyFailed()
         ? `node(s) failed to stage ${rollout.target}: ${nodes
             .filter((n) => n.outcome === "failed")
@@ -256,7 +258,7 @@ export class RolloutCoordinator {
     }
     if (expected.size < required) {
       const reason = `only ${expected.size} node(s) staged ${rollout.target} (the others' heartbeats expired), fewer than the ${required} required`;
-      const nodes = this.prepareOutcomes(expected, reports);
+      const nodes = this.prepareOutcomes(expected, reports, "aborted");
       return this.abort(lease, request, { code: ErrorCode.NotEnoughNodes, nodes, reason, started });
     }
 
@@ -347,11 +349,19 @@ export class RolloutCoordinator {
       rolloutId: rollout.id,
     });
   }
-  private prepareOutcomes(expected: ReadonlySet<string>, reports: RolloutReports): NodeOutcome[] {
+  private prepareOutcomes(
+    expected: ReadonlySet<string>,
+    reports: RolloutReports,
+    ended: "deadline" | "aborted",
+  ): NodeOutcome[] {
     const ids = new Set([...expected, ...reports.prepared.keys()]);
     return [...ids].sort().map((nodeId): NodeOutcome => {
       const report = reports.prepared.get(nodeId);
-      if (report === undefined) return { nodeId, outcome: "timeout", reason: "no answer before the deadline" };
+      if (report === undefined) {
+        return ended === "deadline"
+          ? { nodeId, outcome: "timeout", reason: "no answer before the deadline" }
+          : { nodeId, outcome: "pending", reason: "still staging when the rollout was aborted" };
+      }
       if (report.type === "failed") return { nodeId, outcome: "failed", code: report.code, reason: report.reason };
       return { nodeId, outcome: "staged", ...stagedDetails(report) };
     });

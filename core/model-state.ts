@@ -34,7 +34,8 @@ export function emptyModelState(): ModelState {
 
 export const nodeOutcomeSchema = z.object({
   nodeId: z.string(),
-  outcome: z.enum(["staged", "failed", "timeout", "promoted", "unconfirmed"]),
+  /** `pending`: the node had not answered yet when another node's failure aborted the rollout. */
+  outcome: z.enum(["staged", "failed", "timeout", "pending", "promoted", "unconfirmed"]),
   code: z.string().optional(),
   reason: z.string().optional(),
   loadMs: z.number().optional(),

@@ -26,7 +26,10 @@ export const inferRequestSchema = z.object({
   id: z.string().optional(),
   parameters: z.record(z.string(), z.unknown()).optional(),
   inputs: z.array(tensorSchema).min(1),
-  outputs: z.array(z.object({ name: z.string(), parameters: z.record(z.string(), z.unknown()).optional() })).optional(),
+  outputs: z
+    .array(z.object({ name: z.string(), parameters: z.record(z.string(), z.unknown()).optional() }))
+    .min(1, "when given, name at least one output (leave it out for all)")
+    .optional(),
 });
 export type InferRequest = z.infer<typeof inferRequestSchema>;
 
@@ -55,7 +58,7 @@ export function isPlainInferRequest(body: unknown): body is InferRequest {
     for (const dim of shape) if (!Number.isSafeInteger(dim) || dim < 0) return false;
   }
   if (outputs === undefined) return true;
-  if (!Array.isArray(outputs)) return false;
+  if (!Array.isArray(outputs) || outputs.length === 0) return false;
   return outputs.every(
     (output) => isRecord(output) && typeof output.name === "string" && isOptionalParameters(output.parameters),
   );
@@ -97,35 +100,38 @@ const INTEGER_RANGE: Readonly<Partial<Record<OipDatatype, [number, number]>>> = 
   INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
 };
 
-/** One float32 seen as its bits: converting a value to half precision allocates nothing. */
-const FLOAT_SCRATCH = new Float32Array(1);
-const FLOAT_SCRATCH_BITS = new Uint32Array(FLOAT_SCRATCH.buffer);
+/** Rounds to the nearest integer, ties to even (IEEE 754's default rounding). */
+function roundHalfEven(x: number): number {
+  const floor = Math.floor(x);
+  const rest = x - floor;
+  if (rest > 0.5) return floor + 1;
+  if (rest < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
 
-/** IEEE 754 half-precision bits of a number (rounding half up; overflow → infinity). */
+/** Halfway between the largest half (65504) and 2^16: from here on a value rounds to infinity. */
+const HALF_OVERFLOW = 65520;
+
+/**
+ * IEEE 754 half-precision bits of a number, rounded once from the double, to nearest with ties to
+ * even (as numpy and onnxruntime convert); overflow → infinity, which the caller refuses.
+ */
 function toHalfBits(value: number): number {
-  FLOAT_SCRATCH[0] = value;
-  const bits = FLOAT_SCRATCH_BITS[0] ?? 0;
-  const sign = (bits >>> 16) & 0x8000;
-  let exponent = (bits >>> 23) & 0xff;
-  let mantissa = bits & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
-  exponent = exponent - 127 + 15;
-  if (exponent >= 0x1f) return sign | 0x7c00;
-  if (exponent <= 0) {
-    if (exponent < -10) return sign;
-    mantissa = (mantissa | 0x800000) >>> (1 - exponent);
-    if (mantissa & 0x1000) mantissa += 0x2000;
-    return sign | (mantissa >>> 13);
+  if (Number.isNaN(value)) return 0x7e00;
+  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
+  const magnitude = Math.abs(value);
+  if (magnitude >= HALF_OVERFLOW) return sign | 0x7c00;
+  if (magnitude < 2 ** -14) return sign | roundHalfEven(magnitude * 2 ** 24); // subnormal (1024 = the smallest normal)
+  let exponent = Math.floor(Math.log2(magnitude));
+  if (2 ** exponent > magnitude) exponent--;
+  else if (2 ** (exponent + 1) <= magnitude) exponent++;
+  let mantissa = roundHalfEven((magnitude / 2 ** exponent - 1) * 1024);
+  if (mantissa === 1024) {
+    mantissa = 0;
+    exponent++;
   }
-  if (mantissa & 0x1000) {
-    mantissa += 0x2000;
-    if (mantissa & 0x800000) {
-      mantissa = 0;
-      exponent += 1;
-      if (exponent >= 0x1f) return sign | 0x7c00;
-    }
-  }
-  return sign | (exponent << 10) | (mantissa >>> 13);
+  if (exponent + 15 >= 0x1f) return sign | 0x7c00;
+  return sign | ((exponent + 15) << 10) | mantissa;
 }
 
 function fromHalfBits(bits: number): number {

@@ -128,6 +128,21 @@ describe("when nodes do not stage", () => {
     expect(entry).toMatchObject({ outcome: "aborted", to: "v1", revision: 0 });
   });
 
+  it("a node still staging when another node's failure aborts the rollout is `pending`, not a timeout", async () => {
+    const { prefix, controller } = await setup();
+    await harness.node(prefix, "slow", { onPrepare: "ignore" });
+    await harness.node(prefix, "bad", { onPrepare: "fail" });
+    const result = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v1", timeoutMs: 20_000 });
+    expect(result.status).toBe(504);
+    expect(result.body.error?.nodes).toContainEqual({
+      nodeId: "slow",
+      outcome: "pending",
+      reason: "still staging when the rollout was aborted",
+    });
+    const [entry] = await controller.fleet.history(MODEL);
+    expect(entry?.nodes.find((node) => node.nodeId === "slow")?.outcome).toBe("pending");
+  });
+
   it("a node that never answers → the deadline aborts the rollout", async () => {
     const { prefix, controller } = await setup();
     await harness.node(prefix, "n1", {});

@@ -43,6 +43,12 @@ describe("OIP tensors into onnxruntime", () => {
     expect(() => decodeInferRequest(request(datatype, [...data]), spec(datatype))).toThrow(message);
   });
 
+  it("refuses an empty outputs list (onnxruntime cannot run with no fetches): 400, not 500", () => {
+    expect(() => decodeInferRequest({ ...request("FP32", [1, 2]), outputs: [] }, spec("FP32"))).toThrow(
+      /outputs: when given, name at least one output/,
+    );
+  });
+
   it("refuses a missing input, a duplicate one, and a fixed dimension that differs", () => {
     const two: TensorSpec[] = [...spec("FP32"), { name: "y", datatype: "FP32", shape: [3] }];
     expect(() => decodeInferRequest(request("FP32", [1, 2]), two)).toThrow(/missing input\(s\): y/);
@@ -170,6 +176,27 @@ describe("values the datatype cannot hold are refused, not changed", () => {
     expect(Array.from(fp16.feeds.x?.data as Uint16Array)).toEqual([0x7bff, 0xfbff]);
     const int64 = decodeInferRequest(request("INT64", [-(2 ** 53 - 1), 2 ** 53 - 1]), spec("INT64"));
     expect(Array.from(int64.feeds.x?.data as BigInt64Array)).toEqual([-(2n ** 53n - 1n), 2n ** 53n - 1n]);
+  });
+});
+
+describe("FP16 inputs round once, to nearest with ties to even (as numpy does)", () => {
+  it.each([
+    [2049, 0x6800], // halfway between 2048 and 2050: the even 2048
+    [2051, 0x6802], // halfway between 2050 and 2052: the even 2052
+    [1.00048828125, 0x3c00], // halfway between 1 and 1 + 2^-10: 1
+    [2 ** -25, 0x0000], // halfway between 0 and the smallest subnormal: 0
+    [3 * 2 ** -25, 0x0002], // halfway between 1 and 2 subnormal units: 2
+    [2 ** -14, 0x0400], // the smallest normal
+    [65519.999, 0x7bff], // rounds to 65504
+    [0.1, 0x2e66],
+    [-0, 0x8000],
+  ])("%d → %i", (value, bits) => {
+    const { feeds } = decodeInferRequest(request("FP16", [value, 0]), spec("FP16"));
+    expect((feeds.x?.data as Uint16Array)[0]).toBe(bits);
+  });
+
+  it("65520 and beyond round to infinity: refused", () => {
+    expect(() => decodeInferRequest(request("FP16", [65520, 0]), spec("FP16"))).toThrow(/out of FP16's range/);
   });
 });
 
