@@ -120,6 +120,7 @@ describe("a remembered signature", () => {
     // One character of the signature changed: the same size, other bytes.
     const bundle = await readFile(signatureOf("v2"));
     const at = bundle.indexOf('"sig":"') + '"sig":"'.length;
+    expect(at).toBeGreaterThan('"sig":"'.length);
     bundle[at] = bundle[at] === 0x41 ? 0x42 : 0x41;
     await writeFile(signatureOf("v2"), bundle);
     expect((await post("rollback")).body).toMatchObject({
