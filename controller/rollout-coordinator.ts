@@ -36,7 +36,6 @@ import {
 } from "../core/model-state.js";
 import { assertModelName, assertVersionName } from "../core/names.js";
 import type { TrustedKey } from "../core/oms/keys.js";
-import { verifyBundle } from "../core/oms/verifier.js";
 import type { ModelRegistry } from "../core/registry.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
 import { remembered } from "./remembered.js";
@@ -44,6 +43,7 @@ import { RolloutReports } from "./rollout-reports.js";
 import { type ActivateRequest, type RollbackRequest, requiredNodes } from "./rollout-request.js";
 import { confirmationOf, type RolloutResult, unchangedResult } from "./rollout-result.js";
 import type { RolloutLease, RolloutTransitions } from "./state/rollout-transitions.js";
+import { VerifiedSignatures } from "./verified-signatures.js";
 
 export interface RolloutCoordinatorOptions {
   readonly fleet: FleetStateStore;
@@ -78,15 +78,15 @@ export class RolloutCoordinator {
   private readonly confirmTimeoutMs: number;
   private readonly recheckMs: number;
   /**
-   * Signatures that verified and model cards read, by "model/version". A pushed version is immutable
-   * (its signature is written last, never over an existing one), so a rollback or a second activation
-   * does not read and verify it from the store again. Nodes verify what they download whatever the
-   * controller remembers.
+   * Signatures that verified, confirmed with one HEAD of model.sig on every use (a changed or deleted
+   * signature is read again), and model cards read, by "model/version". Nodes verify what they
+   * download whatever the controller remembers.
    */
-  private readonly verified = new Map<string, Promise<void>>();
+  private readonly verified: VerifiedSignatures;
   private readonly cards = new Map<string, Promise<ModelCard>>();
 
   constructor(private readonly options: RolloutCoordinatorOptions) {
+    this.verified = new VerifiedSignatures(options.registry, options.trustedKeys, CHECKED_VERSIONS);
     this.lockTtlMs = options.lockTtlMs ?? 30_000;
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 3_000;
     this.recheckMs = options.recheckMs ?? Math.min(1_000, Math.floor(this.lockTtlMs / 3));
@@ -160,15 +160,8 @@ export class RolloutCoordinator {
     current: ModelState,
     allowIncompatible: boolean,
   ): Promise<void> {
-    const { registry, trustedKeys } = this.options;
-    await remembered(
-      this.verified,
-      `${model}/${version}`,
-      async () => {
-        verifyBundle(await registry.readSignature(model, version), trustedKeys);
-      },
-      CHECKED_VERSIONS,
-    );
+    const { registry } = this.options;
+    await this.verified.check(model, version);
     const card = (name: string) =>
       remembered(this.cards, `${model}/${name}`, () => registry.readModelCard(model, name), CHECKED_VERSIONS);
     const next = await card(version);

@@ -9,7 +9,7 @@ import { type ModelCard, parseModelCard } from "./model-card.js";
 import { isModelName, isVersionName } from "./names.js";
 import { parseBundle } from "./oms/bundle.js";
 import { SIGNATURE_FILE } from "./oms/signer.js";
-import { type ObjectStore, readObject } from "./store/object-store.js";
+import { type ObjectInfo, type ObjectStore, readObject } from "./store/object-store.js";
 
 /** A published version as one listing of the store shows it. */
 export interface PublishedVersion {
@@ -114,16 +114,28 @@ export class ModelRegistry {
       return await readObject(this.store, this.layout.signatureKey(model, version));
     } catch (error) {
       if (error instanceof StoreError && error.code === ErrorCode.NotFound) {
-        throw new StoreError(
-          ErrorCode.NotFound,
-          `version ${model}/${version} is not published in ${this.store.location}`,
-          {
-            cause: error,
-          },
-        );
+        throw this.notPublished(model, version, error);
       }
       throw error;
     }
+  }
+
+  /**
+   * The signature object's size and ETag, from one HEAD (no body): enough to tell that a signature
+   * read earlier is still the one in the store. StoreError NOT_FOUND when the version is not published.
+   */
+  async signatureInfo(model: string, version: string): Promise<ObjectInfo> {
+    const info = await this.store.head(this.layout.signatureKey(model, version));
+    if (info === undefined) throw this.notPublished(model, version);
+    return info;
+  }
+
+  private notPublished(model: string, version: string, cause?: unknown): StoreError {
+    return new StoreError(
+      ErrorCode.NotFound,
+      `version ${model}/${version} is not published in ${this.store.location}`,
+      cause === undefined ? {} : { cause },
+    );
   }
 
   private async readSignerHint(model: string, version: string): Promise<string | undefined> {

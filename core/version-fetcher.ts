@@ -8,7 +8,10 @@
  *
  * The signature is checked first (nothing is downloaded for an untrusted version), then the store's
  * listing must match the manifest exactly, then each file is streamed to a temp file while its
- * SHA-256 is computed and renamed into place only if the digest matches. Memory stays bounded by one
+ * SHA-256 is computed and renamed into place only if the digest matches. A blob already in the cache
+ * is hashed again before it is reused (one streamed read); one that no longer matches is removed with
+ * every version folder linking it and downloaded again, and an existing version folder is reused only
+ * when its files are links to those blobs (see cache-integrity.ts). Memory stays bounded by one
  * write batch per file in flight. A broken stream is resumed with a Range request (If-Match on the
  * ETag) after a capped, jittered backoff. The version folder appears by one rename, complete or not
  * at all. `prune` removes the version folders a node no longer needs and the blobs no folder links;
@@ -33,6 +36,7 @@ import {
 import { dirname, join } from "node:path";
 import { type ArtifactLayout, MODEL_CARD_FILE } from "./artifact-layout.js";
 import { type BackoffOptions, backoffDelay, sleep } from "./backoff.js";
+import { checkCachedBlob, isLinkedToBlobs } from "./cache-integrity.js";
 import { CutoverError, ErrorCode, errorMessage, StoreError, VerificationError } from "./errors.js";
 import { mapLimit } from "./map-limit.js";
 import { assertCardIdentity, parseModelCard } from "./model-card.js";
@@ -222,7 +226,8 @@ export class VersionFetcher {
       const key = this.layout.fileKey(model, version, entry.name);
       const size = sizes.get(entry.name) ?? 0;
       const path = this.blobPath(entry.digest);
-      if (await exists(path)) {
+      const cached = await checkCachedBlob(path, entry.digest, join(this.cacheDir, "versions"));
+      if (cached === "intact") {
         reusedBytes += size;
         report(size, entry.name);
       } else {
@@ -336,7 +341,7 @@ export class VersionFetcher {
   ): Promise<string> {
     const finalDir = this.versionDir(model, version);
     const existing = await readFile(join(finalDir, SIGNATURE_FILE)).catch(() => undefined);
-    if (existing?.equals(bundle)) return finalDir;
+    if (existing?.equals(bundle) && (await isLinkedToBlobs(finalDir, files))) return finalDir;
     const building = join(this.tempDir, `version-${randomBytes(6).toString("hex")}`);
     try {
       for (const entry of files) {
@@ -430,11 +435,4 @@ async function copyHashing(
     await Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
   return copied;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -1,4 +1,4 @@
-import { cp, writeFile } from "node:fs/promises";
+import { chmod, cp, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
@@ -10,6 +10,7 @@ import { RedisBus } from "../../core/redis/redis-bus.js";
 import { StateKeys } from "../../core/state-keys.js";
 import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
 import { infer, loadGenerator, startTestNode, type TestNode } from "../support/node-harness.js";
+import { DEMO } from "../support/registry-contract.js";
 
 let harness: ControllerHarness;
 const nodes: TestNode[] = [];
@@ -267,4 +268,36 @@ describe("a crafted applied.json", () => {
       /applied\.json: ignored an entry: version name "\.\.\/\.\.\/\.\.\/outside" of demo breaks the rule/,
     );
   });
+});
+
+describe("a node restarted over a cache whose model changed on disk", () => {
+  // model.onnx in a version folder is a hard link to its blob: writing over it changes the blob too.
+  for (const [what, bytes] of [
+    ["another signed model's bytes", () => readFile(join(DEMO, "v1", "model.onnx"))],
+    ["garbled bytes", async () => Buffer.from("not a protobuf")],
+  ] as const) {
+    it(`(${what}) downloads the signed file again and serves the signed model, without operator action`, async () => {
+      const prefix = `tampered-${what.split(" ")[0]}:`;
+      const controller = await harness.controller(prefix);
+      const first = await node(prefix, "t1");
+      await activate(controller, "v2");
+      const signed = await infer(first.url);
+      expect([signed.status, signed.version]).toEqual([200, "v2"]);
+      await first.close();
+
+      const cached = join(first.config.cacheDir, "versions", MODEL, "v2", "model.onnx");
+      await chmod(cached, 0o644);
+      await writeFile(cached, await bytes());
+
+      const lines: string[] = [];
+      const second = await node(prefix, "t1", { cacheDir: first.config.cacheDir, log: (line) => lines.push(line) });
+      await expect.poll(async () => (await infer(second.url)).status, { timeout: 10_000, interval: 100 }).toBe(200);
+      const answer = await infer(second.url);
+      expect([answer.version, answer.body]).toEqual([signed.version, signed.body]);
+      expect(await readFile(cached)).toEqual(await readFile(join(DEMO, "v2", "model.onnx")));
+      expect(lines.join("\n")).toMatch(
+        /cannot serve the last applied demo\/v2: model\.onnx: sha256 \w+ does not match/,
+      );
+    });
+  }
 });
