@@ -1,3 +1,4 @@
+import { createServer } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningController, startControllerServer } from "../../controller/server.js";
 import { runCli } from "../support/cli.js";
@@ -202,6 +203,33 @@ describe("a controller that takes the request and never answers", () => {
       1,
       `cutover: CONTROLLER_UNREACHABLE: cannot reach the controller at ${silent.httpUrl}/: POST /v1/models/demo/activate: no answer within 1 s; the rollout may still be running: check with cutover status demo\n`,
     ]);
+  });
+});
+
+describe("activate waits as long as its --timeout says", () => {
+  it("takes an answer that comes after CUTOVER_CLIENT_TIMEOUT_MS but within --timeout plus it", async () => {
+    const slow = createServer((request, response) => {
+      request.resume();
+      setTimeout(() => {
+        response.setHeader("content-type", "application/json");
+        response.end(JSON.stringify({ model: MODEL, to: "v2", revision: 7, fullyConfirmed: true }));
+      }, 1_500);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+    const address = slow.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    try {
+      const run = await runCli(["activate", MODEL, "v2", "--timeout", "2", "--json"], {
+        CUTOVER_URL: `http://127.0.0.1:${port}`,
+        CUTOVER_TOKEN: TOKEN,
+        CUTOVER_CLIENT_TIMEOUT_MS: "500",
+      });
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ to: "v2", revision: 7 });
+    } finally {
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+    }
   });
 });
 
