@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import type { CliContext } from "../controller/cli/context.js";
 import { ExitCode, exitCodeOf } from "../controller/cli/exit-code.js";
+import { integerFlag } from "../controller/cli/flag-parsers.js";
 import { registerOpsCommands } from "../controller/cli/ops-commands.js";
 import { failureLine } from "../controller/cli/output.js";
 import { registerRegistryCommands } from "../controller/cli/registry-commands.js";
@@ -37,26 +38,21 @@ function packageVersion(): string {
   return "unknown";
 }
 
-function positiveInteger(name: string) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535)
-      throw new InputError(`${name} must be an integer from 0 to 65535`);
-    return parsed;
-  };
-}
-
 function registerDevCommand(program: Command): void {
   program
     .command("dev")
     .description("run the controller and inference node(s) in one process: no Redis, no S3 (what `npm start` runs)")
-    .option("--nodes <n>", "how many inference nodes", positiveInteger("--nodes"), 1)
-    .option("--port <port>", "the controller's port", positiveInteger("--port"), 8700)
-    .option("--node-port <port>", "the first node's port (the others follow)", positiveInteger("--node-port"), 8080)
+    .option("--nodes <n>", "how many inference nodes", integerFlag("--nodes", 1, 16), 1)
+    .option("--port <port>", "the controller's port", integerFlag("--port", 0, 65535), 8700)
+    .option(
+      "--node-port <port>",
+      "the first node's port (the others follow)",
+      integerFlag("--node-port", 0, 65535),
+      8080,
+    )
     .option("--dir <dir>", "where state, versions, keys and caches live", ".cutover")
     .option("--host <address>", "the address the controller and nodes listen on (0.0.0.0: every address)", "127.0.0.1")
     .action(async (flags: { nodes: number; port: number; nodePort: number; dir: string; host: string }) => {
-      if (flags.nodes < 1 || flags.nodes > 16) throw new InputError("--nodes must be from 1 to 16");
       if (flags.host.trim() === "") throw new InputError("--host must not be empty");
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const dev = await startDev({

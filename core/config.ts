@@ -133,6 +133,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   },
   { name: "CUTOVER_URL", description: "the controller the CLI talks to", default: "http://127.0.0.1:8700" },
   { name: "CUTOVER_TOKEN", description: "the CLI's bearer token for changes" },
+  {
+    name: "CUTOVER_CLIENT_TIMEOUT_MS",
+    description:
+      "how long the CLI waits for the controller's answer: a read this long, activate and rollback their rollout timeout plus this long (the promote and confirm phase)",
+    default: "60000",
+  },
 ];
 
 function positiveInt(min: number, max: number) {
@@ -203,6 +209,7 @@ const envSchema = z.object({
   ),
   CUTOVER_URL: z.preprocess((value) => (value === "" ? undefined : value), z.url({ protocol: /^https?$/ }).optional()),
   CUTOVER_TOKEN: optionalText,
+  CUTOVER_CLIENT_TIMEOUT_MS: positiveInt(100, 3_600_000),
 });
 
 type ParsedEnv = z.infer<typeof envSchema>;
@@ -286,7 +293,11 @@ export interface ControllerConfig extends ArtifactConfig, StateConfig {
 export interface ClientConfig {
   readonly url: string;
   readonly token?: string;
+  /** CUTOVER_CLIENT_TIMEOUT_MS: a read's deadline, and what a rollout's deadline adds to its timeout. */
+  readonly timeoutMs: number;
 }
+
+export const DEFAULT_CLIENT_TIMEOUT_MS = 60_000;
 
 export function parseStateConfig(env: Readonly<Record<string, string | undefined>>): StateConfig {
   const e = parseEnv(env);
@@ -320,7 +331,11 @@ export function parseControllerConfig(env: Readonly<Record<string, string | unde
 /** What the CLI needs to talk to a controller. */
 export function parseClientConfig(env: Readonly<Record<string, string | undefined>>): ClientConfig {
   const e = parseEnv(env);
-  return { url: e.CUTOVER_URL ?? "http://127.0.0.1:8700", ...(e.CUTOVER_TOKEN ? { token: e.CUTOVER_TOKEN } : {}) };
+  return {
+    url: e.CUTOVER_URL ?? "http://127.0.0.1:8700",
+    ...(e.CUTOVER_TOKEN ? { token: e.CUTOVER_TOKEN } : {}),
+    timeoutMs: e.CUTOVER_CLIENT_TIMEOUT_MS ?? DEFAULT_CLIENT_TIMEOUT_MS,
+  };
 }
 
 export interface NodeConfig extends ArtifactConfig, StateConfig {

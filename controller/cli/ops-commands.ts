@@ -4,25 +4,35 @@
  * pointer without every staged node's confirmation prints its result, then fails with
  * PROMOTE_UNCONFIRMED (exit 3).
  */
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, Option } from "commander";
 import { parseClientConfig, parseControllerConfig } from "../../core/config.js";
 import { ErrorCode, InputError, RolloutError } from "../../core/errors.js";
 import type { HistoryEntry, ModelState, NodeRecord } from "../../core/model-state.js";
 import { redactUrl } from "../../core/redact.js";
 import type { RolloutResult } from "../rollout-result.js";
 import { startControllerServer } from "../server.js";
-import { ControllerClient } from "./api-client.js";
+import { CONTROLLER_UNREACHABLE, ControllerClient, RemoteError } from "./api-client.js";
 import type { CliContext } from "./context.js";
 import { ROLLOUT_EXIT_CODES } from "./exit-code.js";
+import { integerFlag, secondsFlag } from "./flag-parsers.js";
 import { formatTable, printResult } from "./output.js";
 import { historyLines, type ModelDetail, modelDetailLines, rolloutLines } from "./rollout-view.js";
 
-function client(context: CliContext, needsToken: boolean): ControllerClient {
+/** The controller's own default rollout timeout, for a rollback (which takes no --timeout). */
+const DEFAULT_ROLLOUT_TIMEOUT_MS = 120_000;
+
+interface Client {
+  readonly api: ControllerClient;
+  /** CUTOVER_CLIENT_TIMEOUT_MS: a read's deadline, and a rollout's margin for promote and confirm. */
+  readonly timeoutMs: number;
+}
+
+function client(context: CliContext, needsToken: boolean): Client {
   const config = parseClientConfig(context.env);
   if (needsToken && config.token === undefined) {
     throw new InputError("changes need a bearer token: set CUTOVER_TOKEN (one of the controller's CUTOVER_TOKENS)");
   }
-  return new ControllerClient(config.url, config.token);
+  return { api: new ControllerClient(config.url, config.token, config.timeoutMs), timeoutMs: config.timeoutMs };
 }
 
 /** While a rollout waits on nodes, a terminal shows how many have staged the target. */
@@ -54,12 +64,24 @@ async function runRollout(
   body: object,
   target: string | undefined,
   json: boolean,
+  rolloutTimeoutMs: number,
 ) {
-  const api = client(context, true);
+  const { api, timeoutMs } = client(context, true);
   const stop = json ? () => undefined : watchStaging(api, model, () => target);
   let result: RolloutResult;
   try {
-    result = await api.post<RolloutResult>(path, body);
+    result = await api.post<RolloutResult>(path, body, { timeoutMs: rolloutTimeoutMs + timeoutMs });
+  } catch (error) {
+    if (error instanceof RemoteError && error.noAnswer) {
+      throw new RemoteError(
+        CONTROLLER_UNREACHABLE,
+        `${error.message}; the rollout may still be running: check with cutover status ${model}`,
+        0,
+        [],
+        true,
+      );
+    }
+    throw error;
   } finally {
     stop();
   }
@@ -80,18 +102,15 @@ interface NodeFlags {
   minNodes?: number;
 }
 
-function parseMinNodes(value: string): number {
-  const parsed = Number(value);
-  if (value.trim() === "" || !Number.isInteger(parsed) || parsed < 1)
-    throw new InvalidArgumentError("--min-nodes must be an integer ≥ 1");
-  return parsed;
-}
-
 /** --allow-no-nodes and --min-nodes, as activate and rollback both take them. */
 function withNodeOptions(command: Command): Command {
   return command
     .option("--allow-no-nodes", "go ahead with no live node serving MODEL (sets the pointer before a fleet starts)")
-    .option("--min-nodes <n>", "refuse unless at least N live nodes serve MODEL (default 1)", parseMinNodes)
+    .option(
+      "--min-nodes <n>",
+      "refuse unless at least N live nodes serve MODEL (default 1)",
+      integerFlag("--min-nodes", 1),
+    )
     .addHelpText("after", ROLLOUT_EXIT_CODES);
 }
 
@@ -107,25 +126,30 @@ export function registerOpsCommands(program: Command, context: CliContext): void
     program
       .command("activate <model> <version>")
       .description("make VERSION the active version of MODEL on every node (two-phase, fleet-wide)")
-      .option("--timeout <seconds>", "how long nodes may take to stage it", "120")
+      .addOption(
+        new Option("--timeout <seconds>", "how long nodes may take to stage it")
+          .argParser(secondsFlag("--timeout", 0.1, 3600))
+          .default(DEFAULT_ROLLOUT_TIMEOUT_MS, String(DEFAULT_ROLLOUT_TIMEOUT_MS / 1000)),
+      )
       .option("--allow-incompatible", "activate even if its inputs/outputs do not fit the active version's")
-      .option("--expect-revision <n>", "refuse unless the model is at this revision"),
+      .option(
+        "--expect-revision <n>",
+        "refuse unless the model is at this revision",
+        integerFlag("--expect-revision", 0),
+      ),
   )
     .option("--json", "print the result as JSON")
     .action(
       async (
         model: string,
         version: string,
-        flags: NodeFlags & { timeout: string; allowIncompatible?: boolean; expectRevision?: string; json?: boolean },
+        flags: NodeFlags & { timeout: number; allowIncompatible?: boolean; expectRevision?: number; json?: boolean },
       ) => {
-        const timeoutMs = Math.round(Number(flags.timeout) * 1000);
-        if (!Number.isFinite(timeoutMs) || timeoutMs < 100)
-          throw new InputError("--timeout must be a number of seconds ≥ 0.1");
         const body = {
           version,
-          timeoutMs,
+          timeoutMs: flags.timeout,
           ...(flags.allowIncompatible ? { allowIncompatible: true } : {}),
-          ...(flags.expectRevision !== undefined ? { expectRevision: Number(flags.expectRevision) } : {}),
+          ...(flags.expectRevision !== undefined ? { expectRevision: flags.expectRevision } : {}),
           ...nodeBody(flags),
         };
         await runRollout(
@@ -135,6 +159,7 @@ export function registerOpsCommands(program: Command, context: CliContext): void
           body,
           version,
           flags.json ?? false,
+          flags.timeout,
         );
       },
     );
@@ -155,6 +180,7 @@ export function registerOpsCommands(program: Command, context: CliContext): void
         body,
         flags.to,
         flags.json ?? false,
+        DEFAULT_ROLLOUT_TIMEOUT_MS,
       );
     });
 
@@ -163,7 +189,7 @@ export function registerOpsCommands(program: Command, context: CliContext): void
     .description("the active version, revision and rollout of every model, or of one with its nodes")
     .option("--json", "print the result as JSON")
     .action(async (model: string | undefined, flags: { json?: boolean }) => {
-      const api = client(context, false);
+      const { api } = client(context, false);
       if (model === undefined) {
         const { models } = await api.get<{
           models: { model: string; state: ModelState; nodes: { live: number; onActive: number } }[];
@@ -190,11 +216,11 @@ export function registerOpsCommands(program: Command, context: CliContext): void
   program
     .command("history <model>")
     .description("every activation, rollback and abort of MODEL, newest first")
-    .option("--limit <n>", "how many entries", "20")
+    .option("--limit <n>", "how many entries", integerFlag("--limit", 1, 1000), 20)
     .option("--json", "print the result as JSON")
-    .action(async (model: string, flags: { limit: string; json?: boolean }) => {
-      const { history } = await client(context, false).get<{ history: HistoryEntry[] }>(
-        `/v1/models/${encodeURIComponent(model)}/history?limit=${encodeURIComponent(flags.limit)}`,
+    .action(async (model: string, flags: { limit: number; json?: boolean }) => {
+      const { history } = await client(context, false).api.get<{ history: HistoryEntry[] }>(
+        `/v1/models/${encodeURIComponent(model)}/history?limit=${flags.limit}`,
       );
       printResult(flags, { model, history }, () => historyLines(history));
     });
@@ -204,7 +230,7 @@ export function registerOpsCommands(program: Command, context: CliContext): void
     .description("live inference nodes (their heartbeat has not expired)")
     .option("--json", "print the result as JSON")
     .action(async (flags: { json?: boolean }) => {
-      const { nodes } = await client(context, false).get<{ nodes: NodeRecord[] }>("/v1/nodes");
+      const { nodes } = await client(context, false).api.get<{ nodes: NodeRecord[] }>("/v1/nodes");
       printResult(flags, { nodes }, () =>
         formatTable([
           ["NODE", "URL", "PROVIDER", "MODELS", "UPDATED"],

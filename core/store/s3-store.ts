@@ -19,6 +19,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { ConfigError, ErrorCode, errorMessage, InputError, StoreError } from "../errors.js";
+import { redactUrl } from "../redact.js";
 import type { GetOptions, ObjectBody, ObjectInfo, ObjectStore, PutOptions } from "./object-store.js";
 
 export interface S3StoreOptions {
@@ -84,8 +85,9 @@ export class S3Store implements ObjectStore {
     this.bucket = options.bucket;
     this.partSize = partSize;
     this.uploadConcurrency = uploadConcurrency;
+    // Every message about this store names its location: a password in the endpoint must not reach them.
     this.location = options.endpoint
-      ? `${options.endpoint.replace(/\/+$/, "")}/${options.bucket}`
+      ? `${redactUrl(options.endpoint).replace(/\/+$/, "")}/${options.bucket}`
       : `s3://${options.bucket}`;
     this.client = new S3Client({
       region: options.region ?? "us-east-1",

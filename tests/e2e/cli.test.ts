@@ -3,6 +3,7 @@ import { cp, lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } fro
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, TSX_IMPORT } from "../support/cli.js";
+import { freePort } from "../support/free-port.js";
 import { DEMO } from "../support/registry-contract.js";
 import { type S3TestServer, startS3Server } from "../support/s3-server.js";
 import { tempDir } from "../support/temp-dir.js";
@@ -245,5 +246,21 @@ describe("push, versions and verify against the store", () => {
     const run = await runCli(["versions", "Bad/Name"], env);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^cutover: INVALID_INPUT: invalid model name "Bad\/Name"/);
+  });
+});
+
+describe("a password written in CUTOVER_S3_ENDPOINT", () => {
+  it("is never printed: the store's errors show it replaced", async () => {
+    const port = await freePort();
+    const run = await runCli(["models"], {
+      CUTOVER_S3_ENDPOINT: `http://minio:hunter2@127.0.0.1:${port}`,
+      CUTOVER_S3_BUCKET: "models",
+      CUTOVER_S3_FORCE_PATH_STYLE: "true",
+      AWS_ACCESS_KEY_ID: "a",
+      AWS_SECRET_ACCESS_KEY: "b",
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).not.toContain("hunter2");
+    expect(run.stderr).toContain(`cutover: STORE_UNREACHABLE: list / in http://minio:***@127.0.0.1:${port}/models: `);
   });
 });

@@ -1,8 +1,10 @@
+import { createServer } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningController, startControllerServer } from "../../controller/server.js";
 import { runCli } from "../support/cli.js";
 import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
 import { freePort } from "../support/free-port.js";
+import { type SilentServer, startSilentServer } from "../support/silent-server.js";
 
 let harness: ControllerHarness;
 let controller: RunningController;
@@ -169,6 +171,101 @@ describe("activate and rollback tell a pipeline whether the fleet serves the ver
       expect(help.stdout).toMatch(
         /\n {2}3 {2}promoted \(the pointer moved\), but not every node that staged it confirmed/,
       );
+    }
+  });
+});
+
+describe("a controller that takes the request and never answers", () => {
+  let silent: SilentServer;
+  beforeAll(async () => {
+    silent = await startSilentServer();
+  });
+  afterAll(() => silent.stop());
+
+  it("a read fails with one line once CUTOVER_CLIENT_TIMEOUT_MS has passed", async () => {
+    const started = Date.now();
+    const run = await runCli(["status"], { CUTOVER_URL: silent.httpUrl, CUTOVER_CLIENT_TIMEOUT_MS: "500" });
+    expect([run.code, run.stdout, run.stderr]).toEqual([
+      1,
+      "",
+      `cutover: CONTROLLER_UNREACHABLE: cannot reach the controller at ${silent.httpUrl}/: GET /v1/models: no answer within 0.5 s\n`,
+    ]);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("activate waits its --timeout plus the margin, then says the rollout may still be running", async () => {
+    const run = await runCli(["activate", MODEL, "v2", "--timeout", "0.5"], {
+      CUTOVER_URL: silent.httpUrl,
+      CUTOVER_TOKEN: TOKEN,
+      CUTOVER_CLIENT_TIMEOUT_MS: "500",
+    });
+    expect([run.code, run.stderr]).toEqual([
+      1,
+      `cutover: CONTROLLER_UNREACHABLE: cannot reach the controller at ${silent.httpUrl}/: POST /v1/models/demo/activate: no answer within 1 s; the rollout may still be running: check with cutover status demo\n`,
+    ]);
+  });
+});
+
+describe("activate waits as long as its --timeout says", () => {
+  it("takes an answer that comes after CUTOVER_CLIENT_TIMEOUT_MS but within --timeout plus it", async () => {
+    const slow = createServer((request, response) => {
+      request.resume();
+      setTimeout(() => {
+        response.setHeader("content-type", "application/json");
+        response.end(JSON.stringify({ model: MODEL, to: "v2", revision: 7, fullyConfirmed: true }));
+      }, 1_500);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+    const address = slow.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    try {
+      const run = await runCli(["activate", MODEL, "v2", "--timeout", "2", "--json"], {
+        CUTOVER_URL: `http://127.0.0.1:${port}`,
+        CUTOVER_TOKEN: TOKEN,
+        CUTOVER_CLIENT_TIMEOUT_MS: "500",
+      });
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ to: "v2", revision: 7 });
+    } finally {
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+    }
+  });
+});
+
+describe("a password written in CUTOVER_URL is never printed", () => {
+  it("the unreachable error shows the URL with its password replaced", async () => {
+    const port = await freePort();
+    const run = await runCli(["status"], { CUTOVER_URL: `http://ops:hunter2@127.0.0.1:${port}` });
+    expect(run.code).toBe(1);
+    expect(run.stderr).not.toMatch(/hunter2/);
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^cutover: CONTROLLER_UNREACHABLE: cannot reach the controller at http://ops:\\*\\*\\*@127\\.0\\.0\\.1:${port}/ `,
+      ),
+    );
+  });
+});
+
+describe("a wrong flag value is a wrong command line: exit 2, the flag named, nothing sent", () => {
+  it.each([
+    [["activate", MODEL, "v2", "--expect-revision", "x"], "--expect-revision must be an integer ≥ 0"],
+    [["activate", MODEL, "v2", "--expect-revision", "1.5"], "--expect-revision must be an integer ≥ 0"],
+    [["activate", MODEL, "v2", "--timeout", "abc"], "--timeout must be a number of seconds from 0.1 to 3600"],
+    [["history", MODEL, "--limit", "abc"], "--limit must be an integer from 1 to 1000"],
+    [["dev", "--port", "abc"], "--port must be an integer from 0 to 65535"],
+    [["dev", "--node-port", "abc"], "--node-port must be an integer from 0 to 65535"],
+    [["dev", "--nodes", "abc"], "--nodes must be an integer from 1 to 16"],
+    [["dev", "--nodes", "0"], "--nodes must be an integer from 1 to 16"],
+  ])("%j", async (args, message) => {
+    const silent = await startSilentServer();
+    try {
+      const run = await runCli(args, { CUTOVER_URL: silent.httpUrl, CUTOVER_TOKEN: TOKEN });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(message);
+      expect(silent.accepted()).toBe(0);
+    } finally {
+      await silent.stop();
     }
   });
 });

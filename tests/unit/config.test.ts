@@ -66,7 +66,7 @@ describe("configuration from the environment", () => {
     expect(parseControllerConfig({ CUTOVER_STATE_TIMEOUT_MS: "5000" }).stateTimeoutMs).toBe(5_000);
     expect(() => parseControllerConfig({ CUTOVER_STATE_TIMEOUT_MS: "5" })).toThrow(/CUTOVER_STATE_TIMEOUT_MS/);
     expect(parseControllerConfig({}).pointers).toEqual({ kind: "redis" });
-    expect(parseClientConfig({})).toEqual({ url: "http://127.0.0.1:8700" });
+    expect(parseClientConfig({})).toEqual({ url: "http://127.0.0.1:8700", timeoutMs: 60_000 });
     expect(() => parseControllerConfig({ CUTOVER_REDIS_URL: "http://x" })).toThrow(/CUTOVER_REDIS_URL/);
     expect(() => parseControllerConfig({ CUTOVER_PORT: "99999" })).toThrow(/CUTOVER_PORT/);
     expect(() => parseControllerConfig({ CUTOVER_STATE: "etcd" })).toThrow(/CUTOVER_STATE/);

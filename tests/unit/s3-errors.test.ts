@@ -1,6 +1,7 @@
 import { S3ServiceException } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { S3Store, toStoreError } from "../../core/store/index.js";
+import { freePort } from "../support/free-port.js";
 import { startSilentServer } from "../support/silent-server.js";
 
 function serviceError(name: string, status: number): S3ServiceException {
@@ -49,6 +50,28 @@ describe("a store that accepts connections and never answers", () => {
     } finally {
       store.close();
       await silent.stop();
+    }
+  });
+});
+
+describe("a password written in the endpoint URL", () => {
+  it("is replaced in the store's location and in every error that names it", async () => {
+    const port = await freePort();
+    const store = new S3Store({
+      bucket: "models",
+      endpoint: `http://minio:hunter2@127.0.0.1:${port}`,
+      forcePathStyle: true,
+      credentials: { accessKeyId: "a", secretAccessKey: "b" },
+      maxAttempts: 1,
+    });
+    try {
+      expect(store.location).toBe(`http://minio:***@127.0.0.1:${port}/models`);
+      const error = await store.listFolders("").catch((thrown: unknown) => thrown);
+      expect(error).toMatchObject({ code: "STORE_UNREACHABLE" });
+      expect((error as Error).message).toContain(`list / in http://minio:***@127.0.0.1:${port}/models`);
+      expect((error as Error).message).not.toContain("hunter2");
+    } finally {
+      store.close();
     }
   });
 });
