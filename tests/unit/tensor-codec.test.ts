@@ -192,7 +192,9 @@ describe("FP16 inputs round once, to nearest with ties to even (as numpy does)",
     [-0, 0x8000],
   ])("%d → %i", (value, bits) => {
     const { feeds } = decodeInferRequest(request("FP16", [value, 0]), spec("FP16"));
-    expect((feeds.x?.data as Uint16Array)[0]).toBe(bits);
+    const data = feeds.x?.data;
+    expect(data).toBeInstanceOf(Uint16Array);
+    expect(data instanceof Uint16Array ? data[0] : undefined).toBe(bits);
   });
 
   it("65520 and beyond round to infinity: refused", () => {
