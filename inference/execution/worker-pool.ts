@@ -1,0 +1,325 @@
+/**
+ * A version's instances: session worker threads, each with its own onnxruntime session, and the
+ * queue in front of them (Triton's instance group and dynamic batcher, in one process).
+ *
+ * A request that finds an idle instance runs at once. Requests that arrive while every instance is
+ * busy wait in one queue; when an instance frees, the oldest waiting request runs, stacked (for a
+ * batchable model) with later ones of the same batch key up to `maxBatch` rows. With `batchDelayUs`
+ * above 0, a batch that is not full waits until its oldest request has queued that long.
+ *
+ * A worker that dies fails only the requests it was running; a new worker takes its place.
+ */
+import type { Worker } from "node:worker_threads";
+import type * as ort from "onnxruntime-node";
+import { errorMessage } from "../../core/errors.js";
+import { batchKey, splitOutputs, stackFeeds } from "./batching.js";
+import { spawnSessionWorker } from "./spawn-worker.js";
+import { tensorsFromWire, tensorsToWire } from "./wire-tensor.js";
+import { type FromWorker, fromWorkerSchema, type ToWorker, type WorkerSetup } from "./worker-protocol.js";
+
+export type Feeds = Record<string, ort.Tensor>;
+export type Results = ort.InferenceSession.ReturnType;
+
+/** What the pool announces for metrics; every callback is optional. */
+export interface ExecutionObserver {
+  /** One request done: seconds waiting for an instance, seconds in all. */
+  request?(queueSeconds: number, totalSeconds: number): void;
+  /** One run on an instance: how many requests it carried, the worker's compute seconds. */
+  run?(requests: number, computeSeconds: number): void;
+  /** A worker died and was replaced. */
+  restart?(): void;
+  /** The version runs in `mode` on `instances` (after its warm-up). */
+  placed?(mode: "inline" | "workers", instances: number): void;
+  /** The version's sessions were released. */
+  released?(): void;
+}
+
+export interface WorkerPoolOptions {
+  /** "model/version", for logs and errors. */
+  readonly label: string;
+  readonly setup: WorkerSetup;
+  readonly instances: number;
+  readonly batchable: boolean;
+  readonly maxBatch: number;
+  readonly batchDelayUs: number;
+  readonly observer?: ExecutionObserver;
+  readonly log?: (line: string) => void;
+}
+
+/** A worker died under this request; answered as a 500 (never an InputError). */
+export class WorkerLostError extends Error {
+  override readonly name = "WorkerLostError";
+}
+
+interface Pending {
+  readonly feeds: Feeds;
+  readonly outputs: string[] | undefined;
+  readonly batch: { key: string; rows: number } | null;
+  readonly queuedAt: number;
+  readonly resolve: (results: Results) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Instance {
+  worker: Worker;
+  ready: Promise<void>;
+  /** Its session is open: it may be sent runs. */
+  open: boolean;
+  running: { id: number; requests: Pending[]; startedAt: number } | null;
+  dead: boolean;
+}
+
+type RunAnswer = Extract<FromWorker, { kind: "ran" | "run-failed" }>;
+
+export class WorkerPool {
+  private readonly instances: Instance[] = [];
+  private readonly queue: Pending[] = [];
+  private nextRunId = 0;
+  private released = false;
+  private delayTimer: NodeJS.Timeout | undefined;
+  private drained: (() => void) | undefined;
+
+  private constructor(private readonly options: WorkerPoolOptions) {}
+
+  /** Starts every instance and waits until each has opened its session; LOAD errors are thrown. */
+  static async start(options: WorkerPoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(options);
+    for (let index = 0; index < options.instances; index++) pool.instances.push(pool.spawn(index));
+    try {
+      await Promise.all(pool.instances.map((instance) => instance.ready));
+    } catch (error) {
+      await pool.release();
+      throw error;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.instances.length;
+  }
+
+  /** Instances running something now. */
+  busyInstances(): number {
+    return this.instances.filter((instance) => instance.running !== null).length;
+  }
+
+  /** Runs one request: at once on an idle instance, else queued (and maybe batched). */
+  run(feeds: Feeds, outputs?: readonly string[]): Promise<Results> {
+    if (this.released) return Promise.reject(new WorkerLostError(`${this.options.label} was released`));
+    const wanted = outputs === undefined ? undefined : [...outputs];
+    return new Promise<Results>((resolve, reject) => {
+      const request: Pending = {
+        feeds,
+        outputs: wanted,
+        batch: this.options.batchable && this.options.maxBatch > 1 ? batchKey(feeds, wanted) : null,
+        queuedAt: performance.now(),
+        resolve,
+        reject,
+      };
+      const idle = this.queue.length === 0 ? this.idleInstance() : undefined;
+      if (idle !== undefined) this.send(idle, [request]);
+      else {
+        this.queue.push(request);
+        this.dispatch();
+      }
+    });
+  }
+
+  /** Runs on one given instance (warm-up: every instance is warmed); returns the worker's compute time. */
+  async runOn(index: number, feeds: Feeds): Promise<{ results: Results; computeMs: number }> {
+    const instance = this.instances[index];
+    if (instance === undefined) throw new RangeError(`${this.options.label}: no instance ${index}`);
+    await instance.ready;
+    if (instance.running !== null) throw new Error(`${this.options.label}: instance ${index} is busy`);
+    let computeMs = 0;
+    const results = await new Promise<Results>((resolve, reject) => {
+      const request: Pending = { feeds, outputs: undefined, batch: null, queuedAt: performance.now(), resolve, reject };
+      this.send(instance, [request], (ms) => {
+        computeMs = ms;
+      });
+    });
+    return { results, computeMs };
+  }
+
+  /** Ends a worker as a crash would (tests, and an operator's last resort against a stuck run). */
+  async terminateInstance(index: number): Promise<void> {
+    await this.instances[index]?.worker.terminate();
+  }
+
+  /** Waits for queued and running work, then ends every worker (each releases its session first). */
+  async release(): Promise<void> {
+    if (this.queue.length > 0 || this.busyInstances() > 0) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+      });
+    }
+    this.released = true;
+    clearTimeout(this.delayTimer);
+    await Promise.all(
+      this.instances.map(
+        (instance) =>
+          new Promise<void>((resolve) => {
+            if (instance.dead) return resolve();
+            instance.worker.once("exit", () => resolve());
+            instance.worker.postMessage({ kind: "release" } satisfies ToWorker);
+          }),
+      ),
+    );
+    this.options.observer?.released?.();
+  }
+
+  private spawn(index: number): Instance {
+    const worker = spawnSessionWorker(this.options.setup);
+    let opened: (() => void) | undefined;
+    let failed: ((error: Error) => void) | undefined;
+    const instance: Instance = {
+      worker,
+      ready: new Promise<void>((resolve, reject) => {
+        opened = resolve;
+        failed = reject;
+      }),
+      open: false,
+      running: null,
+      dead: false,
+    };
+    instance.ready.then(
+      () => {
+        instance.open = true;
+      },
+      () => undefined,
+    );
+    worker.on("message", (raw: unknown) => {
+      const message = fromWorkerSchema.parse(raw);
+      if (message.kind === "opened") {
+        instance.open = true;
+        opened?.();
+      } else if (message.kind === "open-failed") failed?.(new Error(message.message));
+      else this.finished(instance, message);
+    });
+    worker.on("error", (error) => this.options.log?.(`${this.options.label}: worker ${index}: ${errorMessage(error)}`));
+    worker.on("exit", (code) => {
+      instance.dead = true;
+      failed?.(new Error(`worker exited (code ${code}) before its session opened`));
+      const lost = instance.running?.requests ?? [];
+      instance.running = null;
+      for (const request of lost)
+        request.reject(new WorkerLostError(`${this.options.label}: its worker thread died during the run`));
+      if (this.released) return;
+      this.options.log?.(`${this.options.label}: worker ${index} exited (code ${code}); starting another`);
+      this.options.observer?.restart?.();
+      const replacement = this.spawn(index);
+      this.instances[index] = replacement;
+      replacement.ready.then(
+        () => this.dispatch(),
+        (error: unknown) => this.options.log?.(`${this.options.label}: worker ${index}: ${errorMessage(error)}`),
+      );
+    });
+    if (this.instances.length > index) this.instances[index] = instance;
+    return instance;
+  }
+
+  private readonly computeCallbacks = new Map<number, (ms: number) => void>();
+
+  private send(instance: Instance, requests: Pending[], onCompute?: (ms: number) => void): void {
+    const id = this.nextRunId++;
+    const only = requests[0];
+    const single = requests.length === 1 && only !== undefined;
+    const feeds = single ? only.feeds : stackFeeds(requests.map((request) => request.feeds));
+    const transfer: ArrayBuffer[] = [];
+    const message: ToWorker = {
+      kind: "run",
+      id,
+      feeds: tensorsToWire(feeds, transfer),
+      ...(only?.outputs !== undefined ? { outputs: only.outputs } : {}),
+    };
+    instance.running = { id, requests, startedAt: performance.now() };
+    if (onCompute !== undefined) this.computeCallbacks.set(id, onCompute);
+    instance.worker.postMessage(message, transfer);
+  }
+
+  private finished(instance: Instance, message: RunAnswer): void {
+    const running = instance.running;
+    if (running === null || running.id !== message.id) return;
+    instance.running = null;
+    const now = performance.now();
+    const onCompute = this.computeCallbacks.get(message.id);
+    this.computeCallbacks.delete(message.id);
+    if (message.kind === "run-failed") {
+      if (running.requests.length > 1) this.requeueAlone(running.requests);
+      else running.requests[0]?.reject(new Error(message.message));
+    } else {
+      onCompute?.(message.computeMs);
+      this.options.observer?.run?.(running.requests.length, message.computeMs / 1000);
+      const outputs = tensorsFromWire(message.outputs);
+      const split =
+        running.requests.length === 1
+          ? [outputs]
+          : splitOutputs(
+              outputs,
+              running.requests.map((request) => request.batch?.rows ?? 0),
+            );
+      if (split === null) this.requeueAlone(running.requests);
+      else {
+        running.requests.forEach((request, index) => {
+          this.options.observer?.request?.(
+            (running.startedAt - request.queuedAt) / 1000,
+            (now - request.queuedAt) / 1000,
+          );
+          request.resolve(split[index] ?? {});
+        });
+      }
+    }
+    this.dispatch();
+  }
+
+  /** A batch that failed or whose outputs do not split: its requests run again one by one, first. */
+  private requeueAlone(requests: readonly Pending[]): void {
+    this.queue.unshift(...requests.map((request) => ({ ...request, batch: null })));
+  }
+
+  private idleInstance(): Instance | undefined {
+    return this.instances.find((instance) => !instance.dead && instance.open && instance.running === null);
+  }
+
+  private dispatch(): void {
+    clearTimeout(this.delayTimer);
+    this.delayTimer = undefined;
+    for (const instance of this.instances) {
+      if (this.queue.length === 0) break;
+      if (instance.dead || instance.running !== null || !instance.open) continue;
+      const requests = this.nextBatch();
+      if (requests === null) break;
+      this.send(instance, requests);
+    }
+    if (this.drained !== undefined && this.queue.length === 0 && this.busyInstances() === 0) {
+      const drained = this.drained;
+      this.drained = undefined;
+      drained();
+    }
+  }
+
+  /** The oldest request and the queued ones that may share its run; null while a batch delay runs. */
+  private nextBatch(): Pending[] | null {
+    const head = this.queue[0];
+    if (head === undefined) return null;
+    if (head.batch === null) return [this.queue.shift() as Pending];
+    const key = head.batch.key;
+    const { maxBatch, batchDelayUs } = this.options;
+    const picked = [0];
+    let rows = head.batch.rows;
+    for (let index = 1; index < this.queue.length && rows < maxBatch; index++) {
+      const request = this.queue[index];
+      if (request?.batch?.key !== key || rows + request.batch.rows > maxBatch) continue;
+      picked.push(index);
+      rows += request.batch.rows;
+    }
+    const waitMs = batchDelayUs / 1000 - (performance.now() - head.queuedAt);
+    if (rows < maxBatch && waitMs > 0) {
+      this.delayTimer = setTimeout(() => this.dispatch(), waitMs);
+      return null;
+    }
+    const batch = picked.map((index) => this.queue[index] as Pending);
+    for (const index of picked.reverse()) this.queue.splice(index, 1);
+    return batch;
+  }
+}
