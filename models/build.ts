@@ -11,8 +11,9 @@
  *   models/heavy/v1                 x FP32 [1, 1024] → y FP32 [1, 1024]: sixteen 1024×1024 MatMuls in a row
  *                                   (~0.4–0.6 s per run on one core here): a model whose run would hold
  *                                   the event loop for half a second if it ran on the main thread
- *   models/mixer/v1                 x FP32 [batch, 1024] → y FP32 [batch, 1024]: batchable (first
- *                                   dimension symbolic). Each run computes a 1024×1024 mixing matrix
+ *   models/mixer/v1                 x FP32 [batch, 1024], offset FP32 [batch, n] → y FP32 [batch, 1024],
+ *                                   offset_mean FP32 [batch, 1]: batchable (first dimension symbolic;
+ *                                   requests with another n must not share a run). Each run computes a 1024×1024 mixing matrix
  *                                   (a 1024³ MatMul, ~35 ms on one core here) and multiplies the rows by
  *                                   it, so a run of 8 rows costs about what a run of 1 costs — as in
  *                                   models whose batch-1 run is bound by reading their weights
@@ -287,7 +288,8 @@ const MIXER_WIDTH = 1024;
 
 /**
  * y = x · tanh(W' · W'), W' = W · (width / 1024) with the width read from x's shape at run time, so
- * onnxruntime cannot fold the 1024³ product: every run pays it once, whatever its batch.
+ * onnxruntime cannot fold the 1024³ product: every run pays it once, whatever its batch. offset_mean
+ * is each row's mean of `offset`, whose second dimension is free.
  */
 function mixerModel(): Uint8Array {
   const weight = computedWeight("w", MIXER_WIDTH, MIXER_WIDTH, 0.37);
@@ -309,28 +311,49 @@ function mixerModel(): Uint8Array {
         { opType: "MatMul", input: ["w_scaled", "w_scaled"], output: ["mix_raw"] },
         { opType: "Tanh", input: ["mix_raw"], output: ["mix"] },
         { opType: "MatMul", input: ["x", "mix"], output: ["y"] },
+        {
+          opType: "ReduceMean",
+          input: ["offset"],
+          output: ["offset_mean"],
+          attribute: [
+            { name: "axes", type: onnx.AttributeProto.AttributeType.INTS, ints: [1] },
+            { name: "keepdims", type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+          ],
+        },
       ],
       initializer: [
         ...weight.initializer,
         int64Vector("width_axis", [1]),
         floatTensor("inverse_width", [1], Float32Array.of(1 / MIXER_WIDTH)),
       ],
-      input: [floatInput("x", ["batch", MIXER_WIDTH])],
-      output: [floatInput("y", ["batch", MIXER_WIDTH])],
+      input: [floatInput("x", ["batch", MIXER_WIDTH]), floatInput("offset", ["batch", "n"])],
+      output: [floatInput("y", ["batch", MIXER_WIDTH]), floatInput("offset_mean", ["batch", 1])],
     },
     `mixer: a ${MIXER_WIDTH}^3 MatMul per run, then x times its result`,
   );
 }
 
 /** Golden vectors: fixed requests and what onnxruntime answers for them, as OIP v2 JSON. */
-async function goldenVectors(modelPath: string, inputName: string, rows: number[][]): Promise<unknown> {
+async function goldenVectors(
+  modelPath: string,
+  inputName: string,
+  rows: number[][],
+  extra: Record<string, number[][]> = {},
+): Promise<unknown> {
   const session = await ort.InferenceSession.create(modelPath);
   try {
-    const width = rows[0]?.length ?? 0;
-    const data = Float32Array.from(rows.flat());
-    const results = await session.run({ [inputName]: new ort.Tensor("float32", data, [rows.length, width]) });
+    const inputs = Object.entries({ [inputName]: rows, ...extra }).map(([name, values]) => ({
+      name,
+      shape: [values.length, values[0]?.length ?? 0],
+      datatype: "FP32",
+      data: Array.from(Float32Array.from(values.flat())),
+    }));
+    const feeds = Object.fromEntries(
+      inputs.map((input) => [input.name, new ort.Tensor("float32", Float32Array.from(input.data), input.shape)]),
+    );
+    const results = await session.run(feeds);
     const cases = Object.entries(results).map(([name, tensor]) => ({
-      request: { inputs: [{ name: inputName, shape: [rows.length, width], datatype: "FP32", data: Array.from(data) }] },
+      request: { inputs },
       response: {
         outputs: [{ name, shape: [...tensor.dims], datatype: "FP32", data: Array.from(tensor.data as Float32Array) }],
       },
@@ -351,13 +374,16 @@ async function writeVersion(dir: string, model: Uint8Array, inputName: string, r
 }
 
 /** A version with model.onnx and golden.json only (the compute test models have no labels). */
-async function writeComputeVersion(dir: string, model: Uint8Array, rows: number[][]): Promise<void> {
+async function writeComputeVersion(
+  dir: string,
+  model: Uint8Array,
+  rows: number[][],
+  extra: Record<string, number[][]> = {},
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "model.onnx"), model);
-  await writeFile(
-    join(dir, "golden.json"),
-    `${JSON.stringify(await goldenVectors(join(dir, "model.onnx"), "x", rows))}\n`,
-  );
+  const golden = await goldenVectors(join(dir, "model.onnx"), "x", rows, extra);
+  await writeFile(join(dir, "golden.json"), `${JSON.stringify(golden)}\n`);
 }
 
 async function main(): Promise<void> {
@@ -387,7 +413,9 @@ async function main(): Promise<void> {
   const wave = (length: number, phase: number) =>
     Array.from({ length }, (_, i) => Math.round(Math.sin(i * phase) * 1e4) / 1e4);
   await writeComputeVersion(join(out, "heavy/v1"), heavyModel(), [wave(HEAVY_WIDTH, 0.01)]);
-  await writeComputeVersion(join(out, "mixer/v1"), mixerModel(), [wave(MIXER_WIDTH, 0.02)]);
+  await writeComputeVersion(join(out, "mixer/v1"), mixerModel(), [wave(MIXER_WIDTH, 0.02)], {
+    offset: [[0.5, 1.5, -1]],
+  });
   console.log(`wrote heavy/v1 and mixer/v1 under ${out}`);
   if (values.large) {
     const dir = join(out, "large");
