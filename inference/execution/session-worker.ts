@@ -18,6 +18,7 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 
 async function serve(): Promise<void> {
   let session: ort.InferenceSession;
+  let running = false;
   try {
     const setup = workerSetupSchema.parse(workerData);
     session = await ort.InferenceSession.create(setup.modelPath, {
@@ -28,23 +29,39 @@ async function serve(): Promise<void> {
     send({ kind: "open-failed", message: errorMessage(error) });
     return;
   }
+  let exitCode: number | undefined;
   port?.on("message", (raw: unknown) => {
     const message = toWorkerSchema.parse(raw);
+    if (message.kind === "exit") {
+      exitCode = message.code;
+      if (!running) process.exit(message.code);
+      return;
+    }
     if (message.kind === "release") {
       void session.release().finally(() => port?.close());
       return;
     }
     const started = performance.now();
     const feeds = tensorsFromWire(message.feeds);
-    const running = message.outputs === undefined ? session.run(feeds) : session.run(feeds, message.outputs);
-    running.then(
-      (results) => {
-        const computeMs = performance.now() - started;
-        const transfer: ArrayBuffer[] = [];
-        const outputs = tensorsToWire(results, transfer);
-        send({ kind: "ran", id: message.id, outputs, computeMs }, transfer);
-      },
-      (error: unknown) => send({ kind: "run-failed", id: message.id, message: errorMessage(error) }),
+    running = true;
+    const run = message.outputs === undefined ? session.run(feeds) : session.run(feeds, message.outputs);
+    // The answer leaves on the next turn of the loop, after messages that came during the run: an
+    // `exit` sent while the run was in progress ends the worker before it answers.
+    const answer = (reply: () => void) =>
+      setImmediate(() => {
+        running = false;
+        if (exitCode !== undefined) process.exit(exitCode);
+        reply();
+      });
+    run.then(
+      (results) =>
+        answer(() => {
+          const computeMs = performance.now() - started;
+          const transfer: ArrayBuffer[] = [];
+          const outputs = tensorsToWire(results, transfer);
+          send({ kind: "ran", id: message.id, outputs, computeMs }, transfer);
+        }),
+      (error: unknown) => answer(() => send({ kind: "run-failed", id: message.id, message: errorMessage(error) })),
     );
   });
   send({ kind: "opened" });

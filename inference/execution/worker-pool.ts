@@ -103,6 +103,11 @@ export class WorkerPool {
     return this.instances.filter((instance) => instance.running !== null).length;
   }
 
+  /** Instances whose session is open and whose worker lives. */
+  openInstances(): number {
+    return this.instances.filter((instance) => instance.open && !instance.dead).length;
+  }
+
   /** Runs one request: at once on an idle instance, else queued (and maybe batched). */
   run(feeds: Feeds, outputs?: readonly string[]): Promise<Results> {
     if (this.released) return Promise.reject(new WorkerLostError(`${this.options.label} was released`));
@@ -141,9 +146,13 @@ export class WorkerPool {
     return { results, computeMs };
   }
 
-  /** Ends a worker as a crash would (tests, and an operator's last resort against a stuck run). */
-  async terminateInstance(index: number): Promise<void> {
-    await this.instances[index]?.worker.terminate();
+  /**
+   * Ends a worker as a crash would: the requests it is running fail (500) and a new worker takes its
+   * place (tests, and an operator's way to recycle one). Not Worker.terminate(): terminating a thread
+   * inside onnxruntime's run aborts the whole process (a C++ exception thrown into a dying isolate).
+   */
+  crashInstance(index: number, code = 70): void {
+    this.instances[index]?.worker.postMessage({ kind: "exit", code } satisfies ToWorker);
   }
 
   /** Waits for queued and running work, then ends every worker (each releases its session first). */
@@ -248,8 +257,9 @@ export class WorkerPool {
       if (running.requests.length > 1) this.requeueAlone(running.requests);
       else running.requests[0]?.reject(new Error(message.message));
     } else {
-      onCompute?.(message.computeMs);
-      this.options.observer?.run?.(running.requests.length, message.computeMs / 1000);
+      // A warm-up run (pinned to an instance, with its own callback) is no request: not counted.
+      if (onCompute !== undefined) onCompute(message.computeMs);
+      else this.options.observer?.run?.(running.requests.length, message.computeMs / 1000);
       const outputs = tensorsFromWire(message.outputs);
       const split =
         running.requests.length === 1
@@ -261,10 +271,11 @@ export class WorkerPool {
       if (split === null) this.requeueAlone(running.requests);
       else {
         running.requests.forEach((request, index) => {
-          this.options.observer?.request?.(
-            (running.startedAt - request.queuedAt) / 1000,
-            (now - request.queuedAt) / 1000,
-          );
+          if (onCompute === undefined)
+            this.options.observer?.request?.(
+              (running.startedAt - request.queuedAt) / 1000,
+              (now - request.queuedAt) / 1000,
+            );
           request.resolve(split[index] ?? {});
         });
       }

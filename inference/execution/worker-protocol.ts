@@ -20,7 +20,9 @@ export type ToWorker =
       readonly feeds: Record<string, WireTensor>;
       readonly outputs?: string[];
     }
-  | { readonly kind: "release" };
+  | { readonly kind: "release" }
+  /** Ends the worker as a crash would: a run in progress is never answered (tests, operators). */
+  | { readonly kind: "exit"; readonly code: number };
 
 export const toWorkerSchema = z.discriminatedUnion("kind", [
   z.object({
@@ -30,6 +32,7 @@ export const toWorkerSchema = z.discriminatedUnion("kind", [
     outputs: z.array(z.string()).optional(),
   }),
   z.object({ kind: z.literal("release") }),
+  z.object({ kind: z.literal("exit"), code: z.number().int() }),
 ]);
 
 export const fromWorkerSchema = z.discriminatedUnion("kind", [
