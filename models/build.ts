@@ -255,7 +255,7 @@ const HEAVY_STEPS = 16;
 
 /** m₀ = W + x (x broadcast over rows), mₖ₊₁ = tanh(mₖ · W) sixteen times, y = the mean row. */
 function heavyModel(): Uint8Array {
-  const weight = computedWeight("w", HEAVY_WIDTH, HEAVY_WIDTH, 0.7071);
+  const weight = computedWeight("w", HEAVY_WIDTH, HEAVY_WIDTH, 0.7);
   const nodes: Onnx.INodeProto[] = [...weight.nodes, { opType: "Add", input: ["w", "x"], output: ["m0"] }];
   for (let step = 0; step < HEAVY_STEPS; step++) {
     nodes.push(

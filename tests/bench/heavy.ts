@@ -227,6 +227,8 @@ export async function benchHeavy(options: {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       const result = await probe(url, probeMs);
       await loadRun.stop();
+      // The node still runs what the stopped connections sent: one more request returns once it is drained.
+      await load(infer(url, "heavy"), 1, 1, HEAVY_REQUEST);
       return result;
     };
     const loaded = await underLoad(n1.url);
