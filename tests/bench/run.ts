@@ -378,7 +378,7 @@ async function main(): Promise<void> {
     const warmFlips = 6;
     sections.push(scaleSection(await benchScale({ nodeCounts, warmFlips, log }), warmFlips));
   }
-  if (only.has("heavy")) sections.push(heavySection(await benchHeavy({ roundMs: 6_000, rounds: 3, log })));
+  if (only.has("heavy")) sections.push(heavySection(await benchHeavy({ roundMs: 8_000, rounds: 3, log })));
   const reduced =
     bytes < GIB ? `\n> Reduced run (BENCH_FETCH_BYTES=${bytes}); the targets are stated for 1 GiB.\n` : "";
   const markdown = `# Benchmarks
