@@ -20,8 +20,9 @@ import { assertCardIdentity, type ModelCard, parseModelCard } from "../core/mode
 import { signatureOfSession } from "../core/onnx-signature.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
 import { isBatchable } from "./execution/batching.js";
+import type { ExecutionObserver } from "./execution/execution-types.js";
 import { InlineExecutor, PooledExecutor, type VersionExecutor } from "./execution/version-executor.js";
-import { type ExecutionObserver, WorkerPool } from "./execution/worker-pool.js";
+import { WorkerPool } from "./execution/worker-pool.js";
 import type { SessionOpener } from "./session-opener.js";
 import { type WarmupOptions, type WarmupResult, warmUpSession } from "./warm-up.js";
 

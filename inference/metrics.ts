@@ -1,6 +1,6 @@
 /** The node's Prometheus metrics, on a registry of its own. */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { ExecutionObserver } from "./execution/worker-pool.js";
+import type { ExecutionObserver } from "./execution/execution-types.js";
 
 const EXECUTION_MODES = ["inline", "workers"] as const;
 

@@ -15,7 +15,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { ConfigError, ErrorCode, errorMessage, StagingError } from "../core/errors.js";
-import type { ExecutionObserver } from "./execution/worker-pool.js";
+import type { ExecutionObserver } from "./execution/execution-types.js";
 import { probeModelBytes } from "./probe-model.js";
 
 /** The onnxruntime call that makes a session, passed in so tests can stand in for a provider. */

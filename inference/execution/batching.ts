@@ -105,3 +105,23 @@ export function splitOutputs(
   }
   return results;
 }
+
+/**
+ * The queue head and the later queued requests that may share its run (same key, at most `maxBatch`
+ * rows in all): their indices in the queue, and the rows they hold. The head must have a key.
+ */
+export function pickBatch(
+  queue: readonly { readonly batch: { readonly key: string; readonly rows: number } | null }[],
+  maxBatch: number,
+): { picked: number[]; rows: number } {
+  const key = queue[0]?.batch?.key;
+  const picked = [0];
+  let rows = queue[0]?.batch?.rows ?? 0;
+  for (let index = 1; index < queue.length && rows < maxBatch; index++) {
+    const request = queue[index];
+    if (request?.batch == null || request.batch.key !== key || rows + request.batch.rows > maxBatch) continue;
+    picked.push(index);
+    rows += request.batch.rows;
+  }
+  return { picked, rows };
+}

@@ -18,8 +18,15 @@ function sourceBootstrap(): string {
   return `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
 }
 
-/** A new worker thread that opens a session as `setup` says and then serves run messages. */
+/**
+ * A new worker thread that opens a session as `setup` says and then serves run messages. It does not
+ * keep the process alive by itself (unref): a node whose last lease never ends still exits after its
+ * drain, as it did when sessions ran on the main thread.
+ */
 export function spawnSessionWorker(setup: WorkerSetup): Worker {
-  if (FROM_SOURCE) return new Worker(sourceBootstrap(), { eval: true, workerData: setup });
-  return new Worker(new URL("./session-worker.js", import.meta.url), { workerData: setup });
+  const worker = FROM_SOURCE
+    ? new Worker(sourceBootstrap(), { eval: true, workerData: setup })
+    : new Worker(new URL("./session-worker.js", import.meta.url), { workerData: setup });
+  worker.unref();
+  return worker;
 }

@@ -4,7 +4,8 @@
  * InferenceSession that the rest of the node uses: `run` and `release`.
  */
 import type * as ort from "onnxruntime-node";
-import type { ExecutionObserver, Feeds, Results, WorkerPool } from "./worker-pool.js";
+import type { ExecutionObserver, Feeds, Results } from "./execution-types.js";
+import type { WorkerPool } from "./worker-pool.js";
 
 export type ExecutionMode = "inline" | "workers";
 

@@ -10,55 +10,12 @@
  * A worker that dies fails only the requests it was running; a new worker takes its place.
  */
 import type { Worker } from "node:worker_threads";
-import type * as ort from "onnxruntime-node";
 import { errorMessage } from "../../core/errors.js";
-import { batchKey, splitOutputs, stackFeeds } from "./batching.js";
+import { batchKey, pickBatch, splitOutputs, stackFeeds } from "./batching.js";
+import { type Feeds, type Pending, type Results, WorkerLostError, type WorkerPoolOptions } from "./execution-types.js";
 import { spawnSessionWorker } from "./spawn-worker.js";
 import { tensorsFromWire, tensorsToWire } from "./wire-tensor.js";
 import { type FromWorker, fromWorkerSchema, type ToWorker, type WorkerSetup } from "./worker-protocol.js";
-
-export type Feeds = Record<string, ort.Tensor>;
-export type Results = ort.InferenceSession.ReturnType;
-
-/** What the pool announces for metrics; every callback is optional. */
-export interface ExecutionObserver {
-  /** One request done: seconds waiting for an instance, seconds in all. */
-  request?(queueSeconds: number, totalSeconds: number): void;
-  /** One run on an instance: how many requests it carried, the worker's compute seconds. */
-  run?(requests: number, computeSeconds: number): void;
-  /** A worker died and was replaced. */
-  restart?(): void;
-  /** The version runs in `mode` on `instances` (after its warm-up). */
-  placed?(mode: "inline" | "workers", instances: number): void;
-  /** The version's sessions were released. */
-  released?(): void;
-}
-
-export interface WorkerPoolOptions {
-  /** "model/version", for logs and errors. */
-  readonly label: string;
-  readonly setup: WorkerSetup;
-  readonly instances: number;
-  readonly batchable: boolean;
-  readonly maxBatch: number;
-  readonly batchDelayUs: number;
-  readonly observer?: ExecutionObserver;
-  readonly log?: (line: string) => void;
-}
-
-/** A worker died under this request; answered as a 500 (never an InputError). */
-export class WorkerLostError extends Error {
-  override readonly name = "WorkerLostError";
-}
-
-interface Pending {
-  readonly feeds: Feeds;
-  readonly outputs: string[] | undefined;
-  readonly batch: { key: string; rows: number } | null;
-  readonly queuedAt: number;
-  readonly resolve: (results: Results) => void;
-  readonly reject: (error: Error) => void;
-}
 
 interface Instance {
   worker: Worker;
@@ -213,14 +170,19 @@ export class WorkerPool {
       instance.running = null;
       for (const request of lost)
         request.reject(new WorkerLostError(`${this.options.label}: its worker thread died during the run`));
-      if (this.released) return;
+      this.dispatch();
+      // A worker that never opened its session is a load failure, not a crash: it is not replaced.
+      if (this.released || !instance.open) return;
       this.options.log?.(`${this.options.label}: worker ${index} exited (code ${code}); starting another`);
       this.options.observer?.restart?.();
       const replacement = this.spawn(index);
       this.instances[index] = replacement;
       replacement.ready.then(
         () => this.dispatch(),
-        (error: unknown) => this.options.log?.(`${this.options.label}: worker ${index}: ${errorMessage(error)}`),
+        (error: unknown) => {
+          this.options.log?.(`${this.options.label}: worker ${index}: ${errorMessage(error)}`);
+          this.failQueueWithoutInstances();
+        },
       );
     });
     if (this.instances.length > index) this.instances[index] = instance;
@@ -283,6 +245,14 @@ export class WorkerPool {
     this.dispatch();
   }
 
+  /** With no worker left that could run them, queued requests fail instead of waiting forever. */
+  private failQueueWithoutInstances(): void {
+    if (this.instances.some((instance) => !instance.dead)) return;
+    for (const request of this.queue.splice(0))
+      request.reject(new WorkerLostError(`${this.options.label}: no worker can open its session`));
+    this.dispatch();
+  }
+
   /** A batch that failed or whose outputs do not split: its requests run again one by one, first. */
   private requeueAlone(requests: readonly Pending[]): void {
     this.queue.unshift(...requests.map((request) => ({ ...request, batch: null })));
@@ -314,16 +284,8 @@ export class WorkerPool {
     const head = this.queue[0];
     if (head === undefined) return null;
     if (head.batch === null) return [this.queue.shift() as Pending];
-    const key = head.batch.key;
     const { maxBatch, batchDelayUs } = this.options;
-    const picked = [0];
-    let rows = head.batch.rows;
-    for (let index = 1; index < this.queue.length && rows < maxBatch; index++) {
-      const request = this.queue[index];
-      if (request?.batch?.key !== key || rows + request.batch.rows > maxBatch) continue;
-      picked.push(index);
-      rows += request.batch.rows;
-    }
+    const { picked, rows } = pickBatch(this.queue, maxBatch);
     const waitMs = batchDelayUs / 1000 - (performance.now() - head.queuedAt);
     if (rows < maxBatch && waitMs > 0) {
       this.delayTimer = setTimeout(() => this.dispatch(), waitMs);

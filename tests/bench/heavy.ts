@@ -306,7 +306,7 @@ ${Object.entries(result.placement)
 |---|---|---|---|
 | heavy: node (2 workers × 1 intra-op thread, HTTP + JSON, 4 connections) ÷ bare onnxruntime-node (2 worker threads × 1 thread, no HTTP) | **${heavy.ratio.toFixed(2)}** (node ${list(heavy.nodeRps)} req/s; bare ${list(heavy.bareRps)} runs/s) | ≥ 0.9 | ${verdict(heavy.ratio >= 0.9)} |
 | \`/v2/health/live\` p99 under saturating heavy load (8 connections) ÷ idle | **${live.ratio.toFixed(2)}** (${live.loaded.p99.toFixed(2)} ms ÷ ${live.idle.p99.toFixed(2)} ms; max ${live.loaded.max.toFixed(1)} ms) | ≤ 2 and ≤ 10 ms | ${verdict(liveOk)} |
-| the same probe with the heavy model on the main thread (\`CUTOVER_INSTANCES=0\`, 2 intra-op threads) | p99 ${live.inlineLoaded.p99.toFixed(0)} ms (p50 ${live.inlineLoaded.p50.toFixed(0)} ms) | — | what workers remove |
+| the same probe with the heavy model on the main thread (\`CUTOVER_INSTANCES=0\`, 2 intra-op threads) | p99 ${live.inlineLoaded.p99.toFixed(0)} ms (${live.inlineLoaded.ok} probe(s) answered in ${(Math.max(4_000, result.roundMs) / 1000).toFixed(0)} s) | — | what workers remove |
 | mixer at concurrency 32: \`CUTOVER_MAX_BATCH=8\` ÷ batching off (2 workers each) | **${batching.ratio.toFixed(2)}** (${list(batching.batchedRps)} vs ${list(batching.unbatchedRps)} req/s; ${batching.meanBatch.toFixed(1)} requests per run) | ≥ 2 | ${verdict(batching.ratio >= 2)} |
 | demo classifier (µs runs) at concurrency 32: 1 worker ÷ main thread (\`auto\` chose it) | ${tiny.ratio.toFixed(2)} (${list(tiny.workerRps)} vs ${list(tiny.inlineRps)} req/s) | — | why \`auto\` keeps tiny models inline |
 
