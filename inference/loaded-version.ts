@@ -59,6 +59,8 @@ export class LoadedVersion {
     private readonly observer: ExecutionObserver,
     /** Under "auto": the main-thread session, kept until the warm-up says which path is faster. */
     private inlineCandidate: ort.InferenceSession | undefined,
+    /** Under "auto": workers started only once the warm-up chose workers (one runs the warm-up first). */
+    private deferredInstances: number,
   ) {}
 
   /** What runs requests: `run` and `release`, like an onnxruntime session (worker pool or inline). */
@@ -92,7 +94,7 @@ export class LoadedVersion {
     const plan = sessions.execution;
     const label = `${model}/${version}`;
     const observer = plan.observe(model, version);
-    const loaded = (executor: VersionExecutor, inline: ort.InferenceSession | undefined) =>
+    const loaded = (executor: VersionExecutor, inline: ort.InferenceSession | undefined, deferred: number) =>
       new LoadedVersion(
         model,
         version,
@@ -103,9 +105,11 @@ export class LoadedVersion {
         Math.round(performance.now() - started),
         observer,
         inline,
+        deferred,
       );
-    if (plan.instances === 0) return loaded(new InlineExecutor(session, observer), undefined);
-    const instances = plan.instances === "auto" ? autoInstances(plan.intraOpThreads) : plan.instances;
+    if (plan.instances === 0) return loaded(new InlineExecutor(session, observer), undefined, 0);
+    const auto = plan.instances === "auto";
+    const instances = auto ? autoInstances(plan.intraOpThreads) : plan.instances;
     let pool: WorkerPool;
     try {
       pool = await WorkerPool.start({
@@ -115,7 +119,7 @@ export class LoadedVersion {
           executionProviders: await sessions.providerChain(provider),
           intraOpThreads: plan.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / instances)),
         },
-        instances,
+        instances: auto ? 1 : instances,
         batchable: isBatchable(card.inputs, card.outputs),
         maxBatch: plan.maxBatch,
         batchDelayUs: plan.batchDelayUs,
@@ -131,8 +135,8 @@ export class LoadedVersion {
         },
       );
     }
-    if (plan.instances !== "auto") await session.release();
-    return loaded(new PooledExecutor(pool), plan.instances === "auto" ? session : undefined);
+    if (!auto) await session.release();
+    return loaded(new PooledExecutor(pool), auto ? session : undefined, auto ? instances - 1 : 0);
   }
 
   /**
@@ -170,6 +174,7 @@ export class LoadedVersion {
           this.executor = new InlineExecutor(inline, this.observer);
           await executor.release();
         } else {
+          await this.startDeferredInstances(executor);
           const others = Array.from({ length: executor.instances - 1 }, (_, i) =>
             warmUpSession(label, this.card, onInstance(i + 1), options),
           );
@@ -184,6 +189,20 @@ export class LoadedVersion {
     this.warmupMs = Math.round(performance.now() - started);
     this.observer.placed?.(this.executor.mode, this.executor.instances);
     return this.warmup;
+  }
+
+  private async startDeferredInstances(executor: PooledExecutor): Promise<void> {
+    const count = this.deferredInstances;
+    this.deferredInstances = 0;
+    try {
+      await executor.pool.addInstances(count);
+    } catch (error) {
+      throw new StagingError(
+        ErrorCode.LoadFailed,
+        `${this.model}/${this.version}: a worker cannot load model.onnx: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
   }
 
   /** Where requests run: "inline" (main thread) or "workers", and how many run at once. */

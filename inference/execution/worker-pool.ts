@@ -51,6 +51,17 @@ export class WorkerPool {
     return pool;
   }
 
+  /** Starts `count` more instances and waits until each has opened its session. */
+  async addInstances(count: number): Promise<void> {
+    const added: Instance[] = [];
+    for (let i = 0; i < count; i++) {
+      const instance = this.spawn(this.instances.length);
+      this.instances.push(instance);
+      added.push(instance);
+    }
+    await Promise.all(added.map((instance) => instance.ready));
+  }
+
   get size(): number {
     return this.instances.length;
   }
