@@ -15,7 +15,7 @@ import { batchKey, pickBatch, splitOutputs, stackFeeds } from "./batching.js";
 import { type Feeds, type Pending, type Results, WorkerLostError, type WorkerPoolOptions } from "./execution-types.js";
 import { spawnSessionWorker } from "./spawn-worker.js";
 import { tensorsFromWire, tensorsToWire } from "./wire-tensor.js";
-import { type FromWorker, fromWorkerSchema, type ToWorker, type WorkerSetup } from "./worker-protocol.js";
+import { type FromWorker, fromWorkerSchema, type ToWorker } from "./worker-protocol.js";
 
 interface Instance {
   worker: Worker;
