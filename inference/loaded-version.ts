@@ -6,10 +6,10 @@
  * best effort, on every instance, through the path requests take.
  *
  * With `instances: "auto"` the warm-up decides the path: a version whose median warm run (timed in
- * the first worker, after the warm-up) takes under INLINE_BELOW_MS runs on the main thread (a worker round trip would cost more than the run);
- * any other runs in workers (docs/NODE.md, Instances).
+ * the first worker, after the warm-up) takes under INLINE_BELOW_MS runs on the main thread, where a
+ * round trip to a worker would cost more than the run; any other runs in workers (docs/NODE.md,
+ * Instances).
  */
-
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -26,7 +26,7 @@ import { WorkerPool } from "./execution/worker-pool.js";
 import type { SessionOpener } from "./session-opener.js";
 import { type WarmupOptions, type WarmupResult, warmUpSession } from "./warm-up.js";
 
-/** Under "auto", a version whose median warm-up run is faster than this runs on the main thread. */
+/** Under "auto", a version whose median warm run is faster than this runs on the main thread. */
 export const INLINE_BELOW_MS = 1;
 /** Runs timed, warm, after the warm-up, for a version whose fastest warm-up run was under TIMED_IF_UNDER_MS. */
 const TIMING_RUNS = 5;
