@@ -11,6 +11,7 @@
  *
  * Paired rounds alternate, and each figure is the median of the per-round ratios.
  */
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MODEL } from "../support/controller-harness.js";
@@ -59,7 +60,22 @@ export interface HeavyBench {
     readonly ratio: number;
     readonly meanBatch: number;
   };
-  readonly tiny: { readonly inlineRps: number[]; readonly workerRps: number[]; readonly ratio: number };
+  readonly tiny: {
+    readonly inlineRps: number[];
+    readonly workerRps: number[];
+    readonly ratio: number;
+    /** Median per round: the node process's CPU µs per request (all threads), and p50 latency in ms. */
+    readonly inlineCpuUs: number;
+    readonly workerCpuUs: number;
+    readonly inlineP50: number;
+    readonly workerP50: number;
+  };
+}
+
+/** user + system CPU seconds of a process, all its threads (Linux /proc). */
+function cpuSeconds(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function median(values: readonly number[]): number {
@@ -252,13 +268,24 @@ export async function benchHeavy(options: {
       metricValue(mixerMetrics, "cutover_version_batch_requests_sum", "mixer") /
       metricValue(mixerMetrics, "cutover_version_batch_requests_count", "mixer");
 
-    // The toy model: inline (auto) against one worker.
+    // The toy model: inline (auto) against one worker, with the node's CPU per request.
     await load(infer(n5.url, MODEL), 32, 1_000, DEMO_REQUEST);
     await load(infer(n6.url, MODEL), 32, 1_000, DEMO_REQUEST);
+    const costs = { inline: [] as { cpuUs: number; p50: number }[], worker: [] as { cpuUs: number; p50: number }[] };
+    const measured = async (which: "inline" | "worker") => {
+      const node = which === "inline" ? n5 : n6;
+      const before = cpuSeconds(node.child.pid);
+      const result = await load(infer(node.url, MODEL), 32, roundMs, DEMO_REQUEST);
+      costs[which].push({
+        cpuUs: ((cpuSeconds(node.child.pid) - before) / Math.max(1, result.ok)) * 1e6,
+        p50: result.p50,
+      });
+      return rps(result);
+    };
     const tiny = await paired(
       rounds,
-      async () => rps(await load(infer(n6.url, MODEL), 32, roundMs, DEMO_REQUEST)),
-      async () => rps(await load(infer(n5.url, MODEL), 32, roundMs, DEMO_REQUEST)),
+      () => measured("worker"),
+      () => measured("inline"),
       log,
       "demo worker vs inline",
     );
@@ -269,7 +296,15 @@ export async function benchHeavy(options: {
       heavy: { nodeRps: heavy.a, bareRps: heavy.b, ratio: heavy.ratio, runMs },
       live: { idle, loaded, inlineLoaded, ratio: loaded.p99 / idle.p99 },
       batching: { batchedRps: batching.a, unbatchedRps: batching.b, ratio: batching.ratio, meanBatch },
-      tiny: { inlineRps: tiny.b, workerRps: tiny.a, ratio: tiny.ratio },
+      tiny: {
+        inlineRps: tiny.b,
+        workerRps: tiny.a,
+        ratio: tiny.ratio,
+        inlineCpuUs: median(costs.inline.map((cost) => cost.cpuUs)),
+        workerCpuUs: median(costs.worker.map((cost) => cost.cpuUs)),
+        inlineP50: median(costs.inline.map((cost) => cost.p50)),
+        workerP50: median(costs.worker.map((cost) => cost.p50)),
+      },
     };
   } finally {
     await fleet.stop();
@@ -308,7 +343,7 @@ ${Object.entries(result.placement)
 | \`/v2/health/live\` p99 under saturating heavy load (8 connections) ÷ idle | **${live.ratio.toFixed(2)}** (${live.loaded.p99.toFixed(2)} ms ÷ ${live.idle.p99.toFixed(2)} ms; max ${live.loaded.max.toFixed(1)} ms) | ≤ 2 and ≤ 10 ms | ${verdict(liveOk)} |
 | the same probe with the heavy model on the main thread (\`CUTOVER_INSTANCES=0\`, 2 intra-op threads) | p99 ${live.inlineLoaded.p99.toFixed(0)} ms (${live.inlineLoaded.ok} probe(s) answered in ${(Math.max(4_000, result.roundMs) / 1000).toFixed(0)} s) | — | what workers remove |
 | mixer at concurrency 32: \`CUTOVER_MAX_BATCH=8\` ÷ batching off (2 workers each) | **${batching.ratio.toFixed(2)}** (${list(batching.batchedRps)} vs ${list(batching.unbatchedRps)} req/s; ${batching.meanBatch.toFixed(1)} requests per run) | ≥ 2 | ${verdict(batching.ratio >= 2)} |
-| demo classifier (µs runs) at concurrency 32: 1 worker ÷ main thread (\`auto\` chose it) | ${tiny.ratio.toFixed(2)} (${list(tiny.workerRps)} vs ${list(tiny.inlineRps)} req/s) | — | why \`auto\` keeps tiny models inline |
+| demo classifier (µs runs) at concurrency 32: 1 worker ÷ main thread (\`auto\` chose it) | ${tiny.ratio.toFixed(2)} (${list(tiny.workerRps)} vs ${list(tiny.inlineRps)} req/s); node CPU ${tiny.workerCpuUs.toFixed(1)} vs ${tiny.inlineCpuUs.toFixed(1)} µs/request; p50 ${tiny.workerP50.toFixed(2)} vs ${tiny.inlineP50.toFixed(2)} ms | — | the cost \`auto\` avoids for tiny models |
 
 The bare baseline runs the same input back to back in each thread, so it is the ceiling: the node adds
 reading and parsing 1024 numbers of JSON per request, the copy to a worker and back, and writing the
