@@ -153,6 +153,10 @@ export class NodeMetrics {
         batch.observe(requests);
         busy.inc(computeSeconds);
       },
+      inline: (seconds) => {
+        latency.observe(seconds);
+        busy.inc(seconds);
+      },
       restart: () => this.workerRestarts.labels(labels).inc(),
       placed: (mode, count) => {
         for (const other of EXECUTION_MODES) this.instances.remove({ ...labels, mode: other });

@@ -11,6 +11,8 @@ export interface ExecutionObserver {
   request?(queueSeconds: number, totalSeconds: number): void;
   /** One run on an instance: how many requests it carried, the worker's compute seconds. */
   run?(requests: number, computeSeconds: number): void;
+  /** One request run on the main thread: its seconds (no queue, one request a run). */
+  inline?(seconds: number): void;
   /** A worker died and was replaced. */
   restart?(): void;
   /** The version runs in `mode` on `instances` (after its warm-up). */
