@@ -345,9 +345,10 @@ ${Object.entries(result.placement)
 | mixer at concurrency 32: \`CUTOVER_MAX_BATCH=8\` ÷ batching off (2 workers each) | **${batching.ratio.toFixed(2)}** (${list(batching.batchedRps)} vs ${list(batching.unbatchedRps)} req/s; ${batching.meanBatch.toFixed(1)} requests per run) | ≥ 2 | ${verdict(batching.ratio >= 2)} |
 | demo classifier (µs runs) at concurrency 32: 1 worker ÷ main thread (\`auto\` chose it) | ${tiny.ratio.toFixed(2)} (${list(tiny.workerRps)} vs ${list(tiny.inlineRps)} req/s); node CPU ${tiny.workerCpuUs.toFixed(1)} vs ${tiny.inlineCpuUs.toFixed(1)} µs/request; p50 ${tiny.workerP50.toFixed(2)} vs ${tiny.inlineP50.toFixed(2)} ms | — | the cost \`auto\` avoids for tiny models |
 
-The bare baseline runs the same input back to back in each thread, so it is the ceiling: the node adds
-reading and parsing 1024 numbers of JSON per request, the copy to a worker and back, and writing the
-answer, all on the main thread while the workers compute. The live probe is one keep-alive connection
+The bare baseline runs the same input back to back in each thread, so it should be the ceiling: the node
+adds reading and parsing 1024 numbers of JSON per request, the copy to a worker and back, and writing the
+answer, all on the main thread while the workers compute (well under 1 % of a 0.4 s run). A ratio above 1
+is this machine's round-to-round noise. The live probe is one keep-alive connection
 asking every 10 ms from a process of its own (tests/bench/probe-worker.mjs). The mixer's gain is what a
 model whose batch-1 run costs about what a batch-8 run costs gives (the weight-bound case); a model whose
 cost grows with its rows gains less.
