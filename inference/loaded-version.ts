@@ -179,6 +179,7 @@ export class LoadedVersion {
             warmUpSession(label, this.card, onInstance(i + 1), options),
           );
           await Promise.all(others);
+          executor.pool.warmReplacementsWith((index) => warmUpSession(label, this.card, onInstance(index), options));
         }
       }
     } finally {

@@ -20,8 +20,10 @@ import { type FromWorker, fromWorkerSchema, type ToWorker } from "./worker-proto
 interface Instance {
   worker: Worker;
   ready: Promise<void>;
-  /** Its session is open: it may be sent runs. */
+  /** Its session is open (warm-up runs may be sent). */
   open: boolean;
+  /** It takes requests: open, and warmed up when it replaced a dead worker. */
+  serving: boolean;
   running: { id: number; requests: Pending[]; startedAt: number } | null;
   dead: boolean;
 }
@@ -35,6 +37,7 @@ export class WorkerPool {
   private released = false;
   private delayTimer: NodeJS.Timeout | undefined;
   private drained: (() => void) | undefined;
+  private warmReplacement: ((index: number) => Promise<unknown>) | undefined;
 
   private constructor(private readonly options: WorkerPoolOptions) {}
 
@@ -71,9 +74,14 @@ export class WorkerPool {
     return this.instances.filter((instance) => instance.running !== null).length;
   }
 
-  /** Instances whose session is open and whose worker lives. */
-  openInstances(): number {
-    return this.instances.filter((instance) => instance.open && !instance.dead).length;
+  /** Instances that take requests (open, warmed up, worker alive). */
+  servingInstances(): number {
+    return this.instances.filter((instance) => instance.serving && !instance.dead).length;
+  }
+
+  /** How a worker that replaces a dead one is warmed up before it takes requests (by its index). */
+  warmReplacementsWith(warmUp: (index: number) => Promise<unknown>): void {
+    this.warmReplacement = warmUp;
   }
 
   /** Runs one request: at once on an idle instance, else queued (and maybe batched). */
@@ -145,7 +153,7 @@ export class WorkerPool {
     this.options.observer?.released?.();
   }
 
-  private spawn(index: number): Instance {
+  private spawn(index: number, replacing = false): Instance {
     const worker = spawnSessionWorker(this.options.setup);
     let opened: (() => void) | undefined;
     let failed: ((error: Error) => void) | undefined;
@@ -156,12 +164,14 @@ export class WorkerPool {
         failed = reject;
       }),
       open: false,
+      serving: false,
       running: null,
       dead: false,
     };
     instance.ready.then(
       () => {
         instance.open = true;
+        instance.serving ||= !replacing;
       },
       () => undefined,
     );
@@ -169,6 +179,7 @@ export class WorkerPool {
       const message = fromWorkerSchema.parse(raw);
       if (message.kind === "opened") {
         instance.open = true;
+        instance.serving = !replacing;
         opened?.();
       } else if (message.kind === "open-failed") failed?.(new Error(message.message));
       else this.finished(instance, message);
@@ -186,10 +197,18 @@ export class WorkerPool {
       if (this.released || !instance.open) return;
       this.options.log?.(`${this.options.label}: worker ${index} exited (code ${code}); starting another`);
       this.options.observer?.restart?.();
-      const replacement = this.spawn(index);
+      const replacement = this.spawn(index, true);
       this.instances[index] = replacement;
       replacement.ready.then(
-        () => this.dispatch(),
+        async () => {
+          await this.warmReplacement?.(index).catch((error: unknown) =>
+            this.options.log?.(
+              `${this.options.label}: warm-up of the new worker ${index} failed: ${errorMessage(error)}`,
+            ),
+          );
+          replacement.serving = true;
+          this.dispatch();
+        },
         (error: unknown) => {
           this.options.log?.(`${this.options.label}: worker ${index}: ${errorMessage(error)}`);
           this.failQueueWithoutInstances();
@@ -270,7 +289,7 @@ export class WorkerPool {
   }
 
   private idleInstance(): Instance | undefined {
-    return this.instances.find((instance) => !instance.dead && instance.open && instance.running === null);
+    return this.instances.find((instance) => !instance.dead && instance.serving && instance.running === null);
   }
 
   private dispatch(): void {
@@ -278,7 +297,7 @@ export class WorkerPool {
     this.delayTimer = undefined;
     for (const instance of this.instances) {
       if (this.queue.length === 0) break;
-      if (instance.dead || instance.running !== null || !instance.open) continue;
+      if (instance.dead || instance.running !== null || !instance.serving) continue;
       const requests = this.nextBatch();
       if (requests === null) break;
       this.send(instance, requests);

@@ -153,7 +153,7 @@ describe("a heavy model runs in worker threads", () => {
       error: "internal error (see the node's log)",
     });
 
-    await until(() => pool.openInstances() === 2, "the replacement worker opened its session");
+    await until(() => pool.servingInstances() === 2, "the replacement worker opened its session and warmed up");
     const after = await Promise.all([inferHeavy(node.url), inferHeavy(node.url)]);
     expect(after.map((answer) => [answer.status, answer.version])).toEqual([
       [200, "v1"],
@@ -181,7 +181,7 @@ describe("a heavy model runs in worker threads", () => {
 
     const answers = await Promise.all(runs);
     expect(answers.map((answer) => [answer.status, answer.version])).toEqual(runs.map(() => [200, "v1"]));
-    await until(() => v1.released && pool.openInstances() === 0, "v1's worker released its session and ended");
+    await until(() => v1.released && pool.servingInstances() === 0, "v1's worker released its session and ended");
     expect((await inferHeavy(node.url)).version).toBe("v2");
   });
 });
