@@ -83,6 +83,24 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "onnxruntime intra-op threads per session; onnxruntime's choice when unset",
   },
   {
+    name: "CUTOVER_INSTANCES",
+    description:
+      "worker threads per model version, each with its own session (0: run on the main thread); auto: the cores over the intra-op threads, and the main thread for a model whose median warm-up run is under 1 ms",
+    default: "auto",
+  },
+  {
+    name: "CUTOVER_MAX_BATCH",
+    description:
+      "largest dynamic batch (rows) of queued requests for a model whose first dimension is symbolic everywhere; 0 or 1: off",
+    default: "8",
+  },
+  {
+    name: "CUTOVER_BATCH_DELAY_US",
+    description:
+      "how long a queued batch that is not full waits for more requests (µs); a request that finds an idle worker never waits",
+    default: "0",
+  },
+  {
     name: "CUTOVER_WARMUP_SYMBOLIC_DIM",
     description:
       "length of symbolic dimensions (after the first) in synthetic warm-up inputs, for versions without golden vectors",
@@ -194,6 +212,12 @@ const envSchema = z.object({
   CUTOVER_EXECUTION_PROVIDERS: optionalText,
   CUTOVER_INTRA_OP_THREADS: positiveInt(1, 1024),
   CUTOVER_KEEP_WARM: positiveInt(0, 16),
+  CUTOVER_INSTANCES: z.preprocess(
+    (value) => (value === "" || value === undefined ? undefined : value === "auto" ? value : Number(value)),
+    z.union([z.literal("auto"), z.number().int().min(0).max(256)]).optional(),
+  ),
+  CUTOVER_MAX_BATCH: positiveInt(0, 1024),
+  CUTOVER_BATCH_DELAY_US: positiveInt(0, 1_000_000),
   CUTOVER_WARMUP_SYMBOLIC_DIM: positiveInt(1, 1_000_000),
   CUTOVER_CACHE_SPARE: positiveInt(0, 1000),
   CUTOVER_RESYNC_MS: positiveInt(100, 3_600_000),
@@ -346,6 +370,12 @@ export interface NodeConfig extends ArtifactConfig, StateConfig {
   readonly models: readonly string[];
   readonly executionProviders: readonly string[];
   readonly intraOpThreads?: number;
+  /** Worker instances per version (0: main thread); unset: "auto". */
+  readonly instances?: number | "auto";
+  /** Largest dynamic batch in rows (0 or 1: off); unset: 8. */
+  readonly maxBatch?: number;
+  /** Batch delay in µs; unset: 0. */
+  readonly batchDelayUs?: number;
   readonly keepWarm: number;
   /** Length of symbolic dimensions (after the first) in the first synthetic warm-up guess. */
   readonly warmupSymbolicDim?: number;
@@ -417,6 +447,9 @@ export function parseNodeConfig(env: Readonly<Record<string, string | undefined>
     models,
     executionProviders: providers,
     ...(e.CUTOVER_INTRA_OP_THREADS ? { intraOpThreads: e.CUTOVER_INTRA_OP_THREADS } : {}),
+    instances: e.CUTOVER_INSTANCES ?? "auto",
+    maxBatch: e.CUTOVER_MAX_BATCH ?? 8,
+    batchDelayUs: e.CUTOVER_BATCH_DELAY_US ?? 0,
     keepWarm: e.CUTOVER_KEEP_WARM ?? 1,
     warmupSymbolicDim: e.CUTOVER_WARMUP_SYMBOLIC_DIM ?? 32,
     cacheSpare: e.CUTOVER_CACHE_SPARE ?? 2,

@@ -1,19 +1,41 @@
 /**
- * One model version loaded into onnxruntime: its session, model card and the counts that decide
- * when the session may be released. Loading checks that the ONNX file's inputs and outputs are the
- * ones its cutover.json declares; warming up (warm-up.ts) runs the golden vectors, or synthetic inputs
- * as a best effort.
+ * One model version loaded into onnxruntime: what runs it (worker threads, each with its own
+ * session, or one session on the main thread), its model card and the counts that decide when it
+ * may be released. Loading checks that the ONNX file's inputs and outputs are the ones its
+ * cutover.json declares; warming up (warm-up.ts) runs the golden vectors, or synthetic inputs as a
+ * best effort, on every instance, through the path requests take.
+ *
+ * With `instances: "auto"` the warm-up decides the path: a version whose median warm run (timed in
+ * the first worker, after the warm-up) takes under INLINE_BELOW_MS runs on the main thread, where a
+ * round trip to a worker would cost more than the run; any other runs in workers (docs/NODE.md,
+ * Instances).
  */
 import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import type * as ort from "onnxruntime-node";
+import * as ort from "onnxruntime-node";
 import { MODEL_CARD_FILE, MODEL_FILE } from "../core/artifact-layout.js";
 import { ErrorCode, errorMessage, StagingError } from "../core/errors.js";
 import { assertCardIdentity, type ModelCard, parseModelCard } from "../core/model-card.js";
 import { signatureOfSession } from "../core/onnx-signature.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
+import { isBatchable } from "./execution/batching.js";
+import type { ExecutionObserver } from "./execution/execution-types.js";
+import { InlineExecutor, PooledExecutor, type VersionExecutor } from "./execution/version-executor.js";
+import { WorkerPool } from "./execution/worker-pool.js";
 import type { SessionOpener } from "./session-opener.js";
 import { type WarmupOptions, type WarmupResult, warmUpSession } from "./warm-up.js";
+
+/** Under "auto", a version whose median warm run is faster than this runs on the main thread. */
+export const INLINE_BELOW_MS = 1;
+/** Runs timed, warm, after the warm-up, for a version whose fastest warm-up run was under TIMED_IF_UNDER_MS. */
+const TIMING_RUNS = 5;
+const TIMED_IF_UNDER_MS = 20;
+
+/** Worker instances for "auto": the cores divided by the threads each session uses (at least 1). */
+export function autoInstances(intraOpThreads: number | undefined, cores = availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / (intraOpThreads ?? cores)));
+}
 
 export class LoadedVersion {
   /** Requests running on this session. */
@@ -30,11 +52,21 @@ export class LoadedVersion {
     readonly version: string,
     readonly dir: string,
     readonly card: ModelCard,
-    readonly session: ort.InferenceSession,
+    private executor: VersionExecutor,
     /** The execution provider the session runs on (the first configured one that took the model). */
     readonly provider: string,
     readonly loadMs: number,
+    private readonly observer: ExecutionObserver,
+    /** Under "auto": the main-thread session, kept until the warm-up says which path is faster. */
+    private inlineCandidate: ort.InferenceSession | undefined,
+    /** Under "auto": workers started only once the warm-up chose workers (one runs the warm-up first). */
+    private deferredInstances: number,
   ) {}
+
+  /** What runs requests: `run` and `release`, like an onnxruntime session (worker pool or inline). */
+  get session(): VersionExecutor {
+    return this.executor;
+  }
 
   /**
    * Creates the session from a verified version folder, on the first execution provider that takes
@@ -59,7 +91,52 @@ export class LoadedVersion {
         `${model}/${version}: model.onnx does not match its cutover.json: ${lies.join("; ")}`,
       );
     }
-    return new LoadedVersion(model, version, dir, card, session, provider, Math.round(performance.now() - started));
+    const plan = sessions.execution;
+    const label = `${model}/${version}`;
+    const observer = plan.observe(model, version);
+    const loaded = (executor: VersionExecutor, inline: ort.InferenceSession | undefined, deferred: number) =>
+      new LoadedVersion(
+        model,
+        version,
+        dir,
+        card,
+        executor,
+        provider,
+        Math.round(performance.now() - started),
+        observer,
+        inline,
+        deferred,
+      );
+    if (plan.instances === 0) return loaded(new InlineExecutor(session, observer), undefined, 0);
+    const auto = plan.instances === "auto";
+    const instances = auto ? autoInstances(plan.intraOpThreads) : plan.instances;
+    let pool: WorkerPool;
+    try {
+      pool = await WorkerPool.start({
+        label,
+        setup: {
+          modelPath: join(dir, MODEL_FILE),
+          executionProviders: await sessions.providerChain(provider),
+          intraOpThreads: plan.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / instances)),
+        },
+        instances: auto ? 1 : instances,
+        batchable: isBatchable(card.inputs, card.outputs),
+        maxBatch: plan.maxBatch,
+        batchDelayUs: plan.batchDelayUs,
+        observer,
+      });
+    } catch (error) {
+      await session.release();
+      throw new StagingError(
+        ErrorCode.LoadFailed,
+        `${label}: a worker cannot load model.onnx: ${errorMessage(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (!auto) await session.release();
+    return loaded(new PooledExecutor(pool), auto ? session : undefined, auto ? instances - 1 : 0);
   }
 
   /**
@@ -68,13 +145,84 @@ export class LoadedVersion {
    */
   async warmUp(options: WarmupOptions = {}): Promise<WarmupResult> {
     const started = performance.now();
-    this.warmup = await warmUpSession(
-      `${this.model}/${this.version}`,
-      this.card,
-      (feeds) => this.session.run(feeds),
-      options,
-    );
+    const label = `${this.model}/${this.version}`;
+    const executor = this.executor;
+    try {
+      if (!(executor instanceof PooledExecutor)) {
+        this.warmup = await warmUpSession(label, this.card, (feeds) => executor.run(feeds), options);
+      } else {
+        const timings: number[] = [];
+        let lastFeeds: Record<string, ort.Tensor> | undefined;
+        const onInstance = (index: number) => async (feeds: Record<string, ort.Tensor>) => {
+          const { results, computeMs } = await executor.pool.runOn(index, copyFeeds(feeds));
+          if (index === 0) {
+            timings.push(computeMs);
+            lastFeeds = feeds;
+          }
+          return results;
+        };
+        this.warmup = await warmUpSession(label, this.card, onInstance(0), options);
+        const inline = this.inlineCandidate;
+        // A session's first runs pay one-time setup: a model that may be fast is timed again, warm.
+        if (inline !== undefined && lastFeeds !== undefined && Math.min(...timings) < TIMED_IF_UNDER_MS) {
+          timings.length = 0;
+          for (let run = 0; run < TIMING_RUNS; run++) await onInstance(0)(lastFeeds);
+        }
+        if (inline !== undefined && this.warmup.mode !== "cold" && median(timings) < INLINE_BELOW_MS) {
+          this.warmup = await warmUpSession(label, this.card, (feeds) => inline.run(feeds), options);
+          this.inlineCandidate = undefined;
+          this.executor = new InlineExecutor(inline, this.observer);
+          await executor.release();
+        } else {
+          await this.startDeferredInstances(executor);
+          const others = Array.from({ length: executor.instances - 1 }, (_, i) =>
+            warmUpSession(label, this.card, onInstance(i + 1), options),
+          );
+          await Promise.all(others);
+          executor.pool.warmReplacementsWith((index) => warmUpSession(label, this.card, onInstance(index), options));
+        }
+      }
+    } finally {
+      const unused = this.inlineCandidate;
+      this.inlineCandidate = undefined;
+      await unused?.release();
+    }
     this.warmupMs = Math.round(performance.now() - started);
+    this.observer.placed?.(this.executor.mode, this.executor.instances);
     return this.warmup;
   }
+
+  private async startDeferredInstances(executor: PooledExecutor): Promise<void> {
+    const count = this.deferredInstances;
+    this.deferredInstances = 0;
+    try {
+      await executor.pool.addInstances(count);
+    } catch (error) {
+      throw new StagingError(
+        ErrorCode.LoadFailed,
+        `${this.model}/${this.version}: a worker cannot load model.onnx: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Where requests run: "inline" (main thread) or "workers", and how many run at once. */
+  get execution(): { mode: "inline" | "workers"; instances: number } {
+    return { mode: this.executor.mode, instances: this.executor.instances };
+  }
+}
+
+/** The warm-up reuses its feeds; a run in a worker takes (transfers) their buffers, so it gets copies. */
+function copyFeeds(feeds: Readonly<Record<string, ort.Tensor>>): Record<string, ort.Tensor> {
+  const copies: Record<string, ort.Tensor> = {};
+  for (const [name, tensor] of Object.entries(feeds)) {
+    const data = tensor.data;
+    copies[name] = new ort.Tensor(tensor.type, Array.isArray(data) ? [...data] : data.slice(), [...tensor.dims]);
+  }
+  return copies;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? Number.POSITIVE_INFINITY : (sorted[Math.floor(sorted.length / 2)] ?? 0);
 }

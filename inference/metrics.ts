@@ -3,6 +3,9 @@
  * (prom-client's default metrics: event-loop lag, CPU, memory, GC, handles).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { ExecutionObserver } from "./execution/execution-types.js";
+
+const EXECUTION_MODES = ["inline", "workers"] as const;
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -100,5 +103,78 @@ export class NodeMetrics {
       this.latencyChildren.set(key, histogram);
     }
     histogram.observe(seconds);
+  }
+
+  // --- Execution per version (worker pools, dynamic batching) -------------------------------------
+
+  readonly versionLatency = new Histogram({
+    name: "cutover_version_run_duration_seconds",
+    help: "Time from handing a request to a version's instances to its result (queue + run), by version",
+    labelNames: ["model", "version"] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly queueTime = new Histogram({
+    name: "cutover_version_queue_duration_seconds",
+    help: "Time a request waited for a free instance of its version",
+    labelNames: ["model", "version"] as const,
+    buckets: [0, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: "cutover_version_batch_requests",
+    help: "Requests carried by one run (dynamic batching stacks queued requests)",
+    labelNames: ["model", "version"] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
+  readonly instanceBusy = new Counter({
+    name: "cutover_version_busy_seconds_total",
+    help: "Seconds the version's instances spent running; utilisation = rate / cutover_version_instances",
+    labelNames: ["model", "version"] as const,
+    registers: [this.registry],
+  });
+  readonly instances = new Gauge({
+    name: "cutover_version_instances",
+    help: "Instances (worker threads, or 1 on the main thread) running each resident version, by mode",
+    labelNames: ["model", "version", "mode"] as const,
+    registers: [this.registry],
+  });
+  readonly workerRestarts = new Counter({
+    name: "cutover_version_worker_restarts_total",
+    help: "Worker threads that died and were replaced",
+    labelNames: ["model", "version"] as const,
+    registers: [this.registry],
+  });
+
+  /** The observer a version's executor reports to, with its label children bound once. */
+  executionObserver(model: string, version: string): ExecutionObserver {
+    const labels = { model, version };
+    const latency = this.versionLatency.labels(labels);
+    const queue = this.queueTime.labels(labels);
+    const batch = this.batchSize.labels(labels);
+    const busy = this.instanceBusy.labels(labels);
+    return {
+      request: (queueSeconds, totalSeconds) => {
+        queue.observe(queueSeconds);
+        latency.observe(totalSeconds);
+      },
+      run: (requests, computeSeconds) => {
+        batch.observe(requests);
+        busy.inc(computeSeconds);
+      },
+      inline: (seconds) => {
+        latency.observe(seconds);
+        busy.inc(seconds);
+      },
+      restart: () => this.workerRestarts.labels(labels).inc(),
+      placed: (mode, count) => {
+        for (const other of EXECUTION_MODES) this.instances.remove({ ...labels, mode: other });
+        this.instances.set({ ...labels, mode }, count);
+      },
+      released: () => {
+        for (const mode of EXECUTION_MODES) this.instances.remove({ ...labels, mode });
+      },
+    };
   }
 }

@@ -89,6 +89,10 @@ export async function startNodeOn(
     runtime: {
       executionProviders: config.executionProviders,
       ...(config.intraOpThreads ? { intraOpThreads: config.intraOpThreads } : {}),
+      ...(config.instances !== undefined ? { instances: config.instances } : {}),
+      ...(config.maxBatch !== undefined ? { maxBatch: config.maxBatch } : {}),
+      ...(config.batchDelayUs !== undefined ? { batchDelayUs: config.batchDelayUs } : {}),
+      observe: (model, version) => metrics.executionObserver(model, version),
     },
     cacheDir: config.cacheDir,
     keepWarm: config.keepWarm,

@@ -15,6 +15,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { ConfigError, ErrorCode, errorMessage, StagingError } from "../core/errors.js";
+import type { ExecutionObserver } from "./execution/execution-types.js";
 import { probeModelBytes } from "./probe-model.js";
 
 /** The onnxruntime call that makes a session, passed in so tests can stand in for a provider. */
@@ -28,7 +29,26 @@ export interface RuntimeOptions {
   /** onnxruntime execution providers in order of preference, e.g. ["cuda", "cpu"]. */
   readonly executionProviders: readonly string[];
   readonly intraOpThreads?: number;
+  /** Worker instances per version; 0 runs on the main thread; "auto" (default) see ExecutionPlan. */
+  readonly instances?: number | "auto";
+  /** Largest dynamic batch in rows; 0 or 1: off. */
+  readonly maxBatch?: number;
+  /** How long a queued batch that is not full waits for more requests, in µs. */
+  readonly batchDelayUs?: number;
+  /** Metrics of one version's execution. */
+  readonly observe?: (model: string, version: string) => ExecutionObserver;
 }
+
+/** How versions run, checked once: see docs/NODE.md (Instances). */
+export interface ExecutionPlan {
+  readonly instances: number | "auto";
+  readonly maxBatch: number;
+  readonly batchDelayUs: number;
+  readonly intraOpThreads: number | undefined;
+  readonly observe: (model: string, version: string) => ExecutionObserver;
+}
+
+export const DEFAULT_MAX_BATCH = 8;
 
 export interface SessionOpenerOptions extends RuntimeOptions {
   readonly log?: (line: string) => void;
@@ -45,6 +65,8 @@ export interface OpenedSession {
 export class SessionOpener {
   /** The configured providers, in order of preference. */
   readonly preference: readonly string[];
+  /** How versions run: instances, batching. */
+  readonly execution: ExecutionPlan;
   private readonly intraOpThreads: number | undefined;
   private readonly createSession: CreateSession;
   private readonly log: (line: string) => void;
@@ -60,6 +82,23 @@ export class SessionOpener {
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
       throw new ConfigError(`intraOpThreads: ${threads} is not a positive integer`);
     }
+    const { instances, maxBatch, batchDelayUs } = options;
+    if (instances !== undefined && instances !== "auto" && (!Number.isInteger(instances) || instances < 0)) {
+      throw new ConfigError(`instances: ${instances} is not a count (0 or more) or auto`);
+    }
+    if (maxBatch !== undefined && (!Number.isInteger(maxBatch) || maxBatch < 0)) {
+      throw new ConfigError(`maxBatch: ${maxBatch} is not 0 or more`);
+    }
+    if (batchDelayUs !== undefined && (!Number.isInteger(batchDelayUs) || batchDelayUs < 0)) {
+      throw new ConfigError(`batchDelayUs: ${batchDelayUs} is not 0 or more`);
+    }
+    this.execution = {
+      instances: instances ?? "auto",
+      maxBatch: maxBatch ?? DEFAULT_MAX_BATCH,
+      batchDelayUs: batchDelayUs ?? 0,
+      intraOpThreads: threads,
+      observe: options.observe ?? (() => ({})),
+    };
     this.preference = [...providers];
     this.intraOpThreads = threads;
     this.createSession = options.createSession ?? ((model, sessionOptions) => createOrtSession(model, sessionOptions));
@@ -103,6 +142,13 @@ export class SessionOpener {
       `${label}: no execution provider can load model.onnx: ${skipped.join("; ")}`,
       { cause: lastError },
     );
+  }
+
+  /** The providers a session that runs on `provider` is created with (it, then the later available ones). */
+  async providerChain(provider: string): Promise<string[]> {
+    const available = await this.availableProviders();
+    const from = available.indexOf(provider);
+    return from < 0 ? [provider] : available.slice(from);
   }
 
   private sessionOptions(providers: readonly string[]): ort.InferenceSession.SessionOptions {

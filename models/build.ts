@@ -12,10 +12,22 @@
  *                                   takes (BOOL … FP64, BYTES), to round-trip every datatype over HTTP
  *   models/pool/v1                  image FP32 [batch, 3, 640, 640] → mean FP32 [batch, 3]: a ReduceMean over
  *                                   each channel; a large input with a small output (the binary bench)
+ *   models/heavy/v1                 x FP32 [1, 1024] → y FP32 [1, 1024]: sixteen 1024×1024 MatMuls in a row
+ *                                   (~0.4–0.6 s per run on one core here): a model whose run would hold
+ *                                   the event loop for half a second if it ran on the main thread
+ *   models/mixer/v1                 x FP32 [batch, 1024], offset FP32 [batch, n] → y FP32 [batch, 1024],
+ *                                   offset_mean FP32 [batch, 1]: batchable (first dimension symbolic;
+ *                                   requests with another n must not share a run). Each run computes a 1024×1024 mixing matrix
+ *                                   (a 1024³ MatMul, ~35 ms on one core here) and multiplies the rows by
+ *                                   it, so a run of 8 rows costs about what a run of 1 costs — as in
+ *                                   models whose batch-1 run is bound by reading their weights
  *   models/large/ (with --large)    x FP32 [batch, 4096] → y: one MatMul with a 4096×4096 FP32 weight
  *                                   (64 MiB, not committed): slow enough to load to watch a blue/green swap
  *
- * Each version folder gets model.onnx, labels.txt and golden.json (Open Inference Protocol v2
+ * The weights of heavy and mixer are computed inside the graph (Range → Sin, which onnxruntime folds
+ * into constants when it creates the session), so their model.onnx files are under 1 KB.
+ *
+ * Each demo-classifier version folder gets model.onnx, labels.txt and golden.json (Open Inference Protocol v2
  * requests and the responses onnxruntime gives, with a tolerance). Weights come from a seeded
  * generator, so the output is the same on every run.
  *
@@ -264,15 +276,151 @@ function largeModel(size: number): Uint8Array {
   );
 }
 
+function int64Vector(name: string, values: number[]): Onnx.ITensorProto {
+  return int64Tensor(
+    name,
+    [values.length],
+    values.map((value) => BigInt(value)),
+  );
+}
+
+/**
+ * Nodes computing a [rows, cols] weight sin(phase · i) / √rows (i the element's index) from a few
+ * scalars: onnxruntime folds them into one constant when the session is created.
+ */
+function computedWeight(
+  name: string,
+  rows: number,
+  cols: number,
+  phase: number,
+): {
+  nodes: Onnx.INodeProto[];
+  initializer: Onnx.ITensorProto[];
+} {
+  const scalar = (suffix: string, value: number) => floatTensor(`${name}_${suffix}`, [], Float32Array.of(value));
+  return {
+    initializer: [
+      scalar("start", 0),
+      scalar("limit", rows * cols),
+      scalar("delta", 1),
+      scalar("phase", phase),
+      scalar("scale", 1 / Math.sqrt(rows)),
+      int64Vector(`${name}_shape`, [rows, cols]),
+    ],
+    nodes: [
+      { opType: "Range", input: [`${name}_start`, `${name}_limit`, `${name}_delta`], output: [`${name}_index`] },
+      { opType: "Reshape", input: [`${name}_index`, `${name}_shape`], output: [`${name}_grid`] },
+      { opType: "Mul", input: [`${name}_grid`, `${name}_phase`], output: [`${name}_angle`] },
+      { opType: "Sin", input: [`${name}_angle`], output: [`${name}_sin`] },
+      { opType: "Mul", input: [`${name}_sin`, `${name}_scale`], output: [name] },
+    ],
+  };
+}
+
+const HEAVY_WIDTH = 1024;
+const HEAVY_STEPS = 16;
+
+/** m₀ = W + x (x broadcast over rows), mₖ₊₁ = tanh(mₖ · W) sixteen times, y = the mean row. */
+function heavyModel(): Uint8Array {
+  const weight = computedWeight("w", HEAVY_WIDTH, HEAVY_WIDTH, 0.7);
+  const nodes: Onnx.INodeProto[] = [...weight.nodes, { opType: "Add", input: ["w", "x"], output: ["m0"] }];
+  for (let step = 0; step < HEAVY_STEPS; step++) {
+    nodes.push(
+      { opType: "MatMul", input: [`m${step}`, "w"], output: [`p${step}`] },
+      { opType: "Tanh", input: [`p${step}`], output: [`m${step + 1}`] },
+    );
+  }
+  nodes.push({
+    opType: "ReduceMean",
+    input: [`m${HEAVY_STEPS}`],
+    output: ["y"],
+    attribute: [
+      { name: "axes", type: onnx.AttributeProto.AttributeType.INTS, ints: [0] },
+      { name: "keepdims", type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+    ],
+  });
+  return encodeModel(
+    {
+      name: "heavy",
+      node: nodes,
+      initializer: weight.initializer,
+      input: [floatInput("x", [1, HEAVY_WIDTH])],
+      output: [floatInput("y", [1, HEAVY_WIDTH])],
+    },
+    `heavy: ${HEAVY_STEPS} chained ${HEAVY_WIDTH}x${HEAVY_WIDTH} MatMuls`,
+  );
+}
+
+const MIXER_WIDTH = 1024;
+
+/**
+ * y = x · tanh(W' · W'), W' = W · (width / 1024) with the width read from x's shape at run time, so
+ * onnxruntime cannot fold the 1024³ product: every run pays it once, whatever its batch. offset_mean
+ * is each row's mean of `offset`, whose second dimension is free.
+ */
+function mixerModel(): Uint8Array {
+  const weight = computedWeight("w", MIXER_WIDTH, MIXER_WIDTH, 0.37);
+  return encodeModel(
+    {
+      name: "mixer",
+      node: [
+        ...weight.nodes,
+        { opType: "Shape", input: ["x"], output: ["x_shape"] },
+        { opType: "Gather", input: ["x_shape", "width_axis"], output: ["width_int"] },
+        {
+          opType: "Cast",
+          input: ["width_int"],
+          output: ["width"],
+          attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: onnx.TensorProto.DataType.FLOAT }],
+        },
+        { opType: "Mul", input: ["width", "inverse_width"], output: ["gain"] },
+        { opType: "Mul", input: ["w", "gain"], output: ["w_scaled"] },
+        { opType: "MatMul", input: ["w_scaled", "w_scaled"], output: ["mix_raw"] },
+        { opType: "Tanh", input: ["mix_raw"], output: ["mix"] },
+        { opType: "MatMul", input: ["x", "mix"], output: ["y"] },
+        {
+          opType: "ReduceMean",
+          input: ["offset"],
+          output: ["offset_mean"],
+          attribute: [
+            { name: "axes", type: onnx.AttributeProto.AttributeType.INTS, ints: [1] },
+            { name: "keepdims", type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+          ],
+        },
+      ],
+      initializer: [
+        ...weight.initializer,
+        int64Vector("width_axis", [1]),
+        floatTensor("inverse_width", [1], Float32Array.of(1 / MIXER_WIDTH)),
+      ],
+      input: [floatInput("x", ["batch", MIXER_WIDTH]), floatInput("offset", ["batch", "n"])],
+      output: [floatInput("y", ["batch", MIXER_WIDTH]), floatInput("offset_mean", ["batch", 1])],
+    },
+    `mixer: a ${MIXER_WIDTH}^3 MatMul per run, then x times its result`,
+  );
+}
+
 /** Golden vectors: fixed requests and what onnxruntime answers for them, as OIP v2 JSON. */
-async function goldenVectors(modelPath: string, inputName: string, rows: number[][]): Promise<unknown> {
+async function goldenVectors(
+  modelPath: string,
+  inputName: string,
+  rows: number[][],
+  extra: Record<string, number[][]> = {},
+): Promise<unknown> {
   const session = await ort.InferenceSession.create(modelPath);
   try {
-    const width = rows[0]?.length ?? 0;
-    const data = Float32Array.from(rows.flat());
-    const results = await session.run({ [inputName]: new ort.Tensor("float32", data, [rows.length, width]) });
+    const inputs = Object.entries({ [inputName]: rows, ...extra }).map(([name, values]) => ({
+      name,
+      shape: [values.length, values[0]?.length ?? 0],
+      datatype: "FP32",
+      data: Array.from(Float32Array.from(values.flat())),
+    }));
+    const feeds = Object.fromEntries(
+      inputs.map((input) => [input.name, new ort.Tensor("float32", Float32Array.from(input.data), input.shape)]),
+    );
+    const results = await session.run(feeds);
     const cases = Object.entries(results).map(([name, tensor]) => ({
-      request: { inputs: [{ name: inputName, shape: [rows.length, width], datatype: "FP32", data: Array.from(data) }] },
+      request: { inputs },
       response: {
         outputs: [{ name, shape: [...tensor.dims], datatype: "FP32", data: Array.from(tensor.data as Float32Array) }],
       },
@@ -290,6 +438,19 @@ async function writeVersion(dir: string, model: Uint8Array, inputName: string, r
   const golden = await goldenVectors(join(dir, "model.onnx"), inputName, rows);
   const small = rows.flat().length <= 64;
   await writeFile(join(dir, "golden.json"), `${JSON.stringify(golden, null, small ? 2 : undefined)}\n`);
+}
+
+/** A version with model.onnx and golden.json only (the compute test models have no labels). */
+async function writeComputeVersion(
+  dir: string,
+  model: Uint8Array,
+  rows: number[][],
+  extra: Record<string, number[][]> = {},
+): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "model.onnx"), model);
+  const golden = await goldenVectors(join(dir, "model.onnx"), "x", rows, extra);
+  await writeFile(join(dir, "golden.json"), `${JSON.stringify(golden)}\n`);
 }
 
 async function main(): Promise<void> {
@@ -324,6 +485,13 @@ async function main(): Promise<void> {
     await writeFile(join(out, name, "v1", "model.onnx"), model);
   }
   console.log(`wrote all-types v1 and pool v1 under ${out}`);
+  const wave = (length: number, phase: number) =>
+    Array.from({ length }, (_, i) => Math.round(Math.sin(i * phase) * 1e4) / 1e4);
+  await writeComputeVersion(join(out, "heavy/v1"), heavyModel(), [wave(HEAVY_WIDTH, 0.01)]);
+  await writeComputeVersion(join(out, "mixer/v1"), mixerModel(), [wave(MIXER_WIDTH, 0.02)], {
+    offset: [[0.5, 1.5, -1]],
+  });
+  console.log(`wrote heavy/v1 and mixer/v1 under ${out}`);
   if (values.large) {
     const dir = join(out, "large");
     const random = seededRandom(11);

@@ -7,7 +7,7 @@
  *   BENCH_SWAPS        swaps + rollbacks under load (default 100)
  *   BENCH_MEMORY_SWAPS swaps for the RSS figure (default 1000)
  *   BENCH_SCALE        node counts for the scale simulation (default 10,25,50)
- *   BENCH_ONLY         a comma-separated subset of infer,swaps,memory,fetch,scale,binary
+ *   BENCH_ONLY         a comma-separated subset of infer,swaps,memory,fetch,scale,binary,heavy
  *   BENCH_OUT          where to write the markdown (default docs/benchmarks.md; a partial run should
  *                      write elsewhere and its section be copied in by hand)
  *
@@ -28,6 +28,7 @@ import {
   type SwapBench,
   worstGrowth,
 } from "./fleet.js";
+import { benchHeavy, heavySection } from "./heavy.js";
 import { benchInferThroughput, type InferThroughputBench } from "./infer-throughput.js";
 import { benchScale, type ScalePoint } from "./scale.js";
 
@@ -395,7 +396,7 @@ generator such as tests/bench/load-worker.mjs.
 async function main(): Promise<void> {
   const bytes = Number(process.env.BENCH_FETCH_BYTES ?? GIB);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-  const only = new Set((process.env.BENCH_ONLY ?? "infer,swaps,memory,fetch,scale,binary").split(","));
+  const only = new Set((process.env.BENCH_ONLY ?? "infer,swaps,memory,fetch,scale,binary,heavy").split(","));
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
   log("compiling (the fleet benchmarks run the compiled build)");
   execFileSync("npm", ["run", "--silent", "compile"], { cwd: ROOT, stdio: "inherit" });
@@ -418,6 +419,7 @@ async function main(): Promise<void> {
     const warmFlips = 6;
     sections.push(scaleSection(await benchScale({ nodeCounts, warmFlips, log }), warmFlips));
   }
+  if (only.has("heavy")) sections.push(heavySection(await benchHeavy({ roundMs: 8_000, rounds: 3, log })));
   const reduced =
     bytes < GIB ? `\n> Reduced run (BENCH_FETCH_BYTES=${bytes}); the targets are stated for 1 GiB.\n` : "";
   const markdown = `# Benchmarks

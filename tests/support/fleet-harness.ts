@@ -48,7 +48,16 @@ export interface Fleet {
     extra?: Record<string, unknown>,
   ): Promise<{ status: number; body: Record<string, unknown> }>;
   rollback(): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** Activates a version of any model (the `models` pushed besides the demo). */
+  activateModel(model: string, version: string): Promise<{ status: number; body: Record<string, unknown> }>;
   stop(): Promise<void>;
+}
+
+/** A model pushed besides the demo, as version v1: its model.onnx and golden vectors. */
+export interface ExtraModel {
+  readonly model: string;
+  readonly modelFile: string;
+  readonly goldenPath?: string;
 }
 
 function processOf(
@@ -113,6 +122,10 @@ export async function startFleet(
     nodeArgs?: readonly string[];
     /** More versions of the model, pushed (signed) from these folders, e.g. another model for a benchmark. */
     versions?: readonly { version: string; path: string }[];
+    /** Models pushed as v1 besides the demo. */
+    models?: readonly ExtraModel[];
+    /** Per node (by index), variables over `nodeEnv` (e.g. another CUTOVER_MODELS each). */
+    perNodeEnv?: readonly Record<string, string>[];
   } = {},
 ): Promise<Fleet> {
   const [redis, s3, work] = await Promise.all([
@@ -148,6 +161,15 @@ export async function startFleet(
   const bytes = await readObject(store, badKey);
   bytes[bytes.length - 5] = (bytes[bytes.length - 5] ?? 0) ^ 0x20;
   await store.put(badKey, bytes);
+  for (const extra of options.models ?? []) {
+    await pushVersion(registry, {
+      path: extra.modelFile,
+      model: extra.model,
+      version: "v1",
+      signingKey: owner.signer,
+      ...(extra.goldenPath !== undefined ? { goldenPath: extra.goldenPath } : {}),
+    });
+  }
   store.close();
 
   const env: Record<string, string> = {
@@ -199,6 +221,7 @@ export async function startFleet(
         CUTOVER_RESYNC_MS: "1000",
         CUTOVER_HEARTBEAT_TTL_MS: "3000",
         ...options.nodeEnv,
+        ...options.perNodeEnv?.[i - 1],
       },
       "/v2/health/live",
       options.compiled,
@@ -240,6 +263,7 @@ export async function startFleet(
     env,
     activate: (version, extra = {}) => change(`/v1/models/${MODEL}/activate`, { version, timeoutMs: 20_000, ...extra }),
     rollback: () => change(`/v1/models/${MODEL}/rollback`, {}),
+    activateModel: (model, version) => change(`/v1/models/${model}/activate`, { version, timeoutMs: 60_000 }),
     async stop() {
       await Promise.all([controller.kill(), ...nodes.map((node) => node.kill())]);
       await Promise.all(nodes.flatMap((node) => [node.redisProxy.close(), node.s3Proxy.close()]));

@@ -107,6 +107,18 @@ describe("configuration from the environment", () => {
     );
   });
 
+  it("the node's execution: instances (a count, 0 or auto), batch size and delay; defaults auto, 8, 0", () => {
+    expect(parseNodeConfig({}, "host")).toMatchObject({ instances: "auto", maxBatch: 8, batchDelayUs: 0 });
+    expect(
+      parseNodeConfig({ CUTOVER_INSTANCES: "3", CUTOVER_MAX_BATCH: "0", CUTOVER_BATCH_DELAY_US: "500" }, "host"),
+    ).toMatchObject({ instances: 3, maxBatch: 0, batchDelayUs: 500 });
+    expect(parseNodeConfig({ CUTOVER_INSTANCES: "0" }, "host").instances).toBe(0);
+    for (const bad of ["many", "-1", "1.5"]) {
+      expect(() => parseNodeConfig({ CUTOVER_INSTANCES: bad }, "host")).toThrow(/CUTOVER_INSTANCES/);
+    }
+    expect(() => parseNodeConfig({ CUTOVER_BATCH_DELAY_US: "-5" }, "host")).toThrow(/CUTOVER_BATCH_DELAY_US/);
+  });
+
   it("the README's configuration table lists exactly the variables the code reads, with their defaults", async () => {
     const readme = await readFile(join(import.meta.dirname, "../../README.md"), "utf8");
     const rows = readme

@@ -149,9 +149,11 @@ describe("a model that fails does not poison its provider", () => {
         : ort.InferenceSession.create(model, { executionProviders: ["cpu"] });
     };
     const lines: string[] = [];
+    // The stand-in provider exists only in this thread: the sessions serve here (instances 0), not in workers.
     const sessions = new SessionOpener({
       executionProviders: ["cuda", "cpu"],
       createSession,
+      instances: 0,
       log: (line) => lines.push(line),
     });
     const big = await LoadedVersion.load("demo", "too-big", await versionFolder("too-big"), sessions);

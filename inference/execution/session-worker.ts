@@ -1,0 +1,70 @@
+/**
+ * Entry of a session worker thread: opens its own onnxruntime session from the model file, with the
+ * execution providers the main thread's SessionOpener settled on, then runs what it is sent, one
+ * run at a time. `session.run` blocks this thread, not the node's event loop.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import * as ort from "onnxruntime-node";
+import { errorMessage } from "../../core/errors.js";
+import { tensorsFromWire, tensorsToWire } from "./wire-tensor.js";
+import { type FromWorker, toWorkerSchema, workerSetupSchema } from "./worker-protocol.js";
+
+const port = parentPort;
+if (port === null) throw new Error("session-worker.ts runs only as a worker thread");
+
+function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port?.postMessage(message, transfer);
+}
+
+async function serve(): Promise<void> {
+  let session: ort.InferenceSession;
+  let running = false;
+  try {
+    const setup = workerSetupSchema.parse(workerData);
+    session = await ort.InferenceSession.create(setup.modelPath, {
+      executionProviders: setup.executionProviders,
+      ...(setup.intraOpThreads !== undefined ? { intraOpNumThreads: setup.intraOpThreads } : {}),
+    });
+  } catch (error) {
+    send({ kind: "open-failed", message: errorMessage(error) });
+    return;
+  }
+  let exitCode: number | undefined;
+  port?.on("message", (raw: unknown) => {
+    const message = toWorkerSchema.parse(raw);
+    if (message.kind === "exit") {
+      exitCode = message.code;
+      if (!running) process.exit(message.code);
+      return;
+    }
+    if (message.kind === "release") {
+      void session.release().finally(() => port?.close());
+      return;
+    }
+    const started = performance.now();
+    const feeds = tensorsFromWire(message.feeds);
+    running = true;
+    const run = message.outputs === undefined ? session.run(feeds) : session.run(feeds, message.outputs);
+    // The answer leaves on the next turn of the loop, after messages that came during the run: an
+    // `exit` sent while the run was in progress ends the worker before it answers.
+    const answer = (reply: () => void) =>
+      setImmediate(() => {
+        running = false;
+        if (exitCode !== undefined) process.exit(exitCode);
+        reply();
+      });
+    run.then(
+      (results) =>
+        answer(() => {
+          const computeMs = performance.now() - started;
+          const transfer: ArrayBuffer[] = [];
+          const outputs = tensorsToWire(results, transfer);
+          send({ kind: "ran", id: message.id, outputs, computeMs }, transfer);
+        }),
+      (error: unknown) => answer(() => send({ kind: "run-failed", id: message.id, message: errorMessage(error) })),
+    );
+  });
+  send({ kind: "opened" });
+}
+
+await serve();

@@ -1,0 +1,44 @@
+/**
+ * Messages between a version's worker pool (main thread) and one session worker, each parsed on
+ * arrival. The worker gets its model path and session options as workerData, opens its own
+ * onnxruntime session, and then runs one request (or one batch) at a time.
+ */
+import { z } from "zod";
+import { type WireTensor, wireTensorsSchema } from "./wire-tensor.js";
+
+export const workerSetupSchema = z.object({
+  modelPath: z.string().min(1),
+  executionProviders: z.array(z.string().min(1)).min(1),
+  intraOpThreads: z.number().int().positive().optional(),
+});
+export type WorkerSetup = z.infer<typeof workerSetupSchema>;
+
+export type ToWorker =
+  | {
+      readonly kind: "run";
+      readonly id: number;
+      readonly feeds: Record<string, WireTensor>;
+      readonly outputs?: string[];
+    }
+  | { readonly kind: "release" }
+  /** Ends the worker as a crash would: a run in progress is never answered (tests, operators). */
+  | { readonly kind: "exit"; readonly code: number };
+
+export const toWorkerSchema = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("run"),
+    id: z.number().int(),
+    feeds: wireTensorsSchema,
+    outputs: z.array(z.string()).optional(),
+  }),
+  z.object({ kind: z.literal("release") }),
+  z.object({ kind: z.literal("exit"), code: z.number().int() }),
+]);
+
+export const fromWorkerSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("opened") }),
+  z.object({ kind: z.literal("open-failed"), message: z.string() }),
+  z.object({ kind: z.literal("ran"), id: z.number().int(), outputs: wireTensorsSchema, computeMs: z.number() }),
+  z.object({ kind: z.literal("run-failed"), id: z.number().int(), message: z.string() }),
+]);
+export type FromWorker = z.infer<typeof fromWorkerSchema>;

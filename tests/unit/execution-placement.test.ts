@@ -1,0 +1,69 @@
+/**
+ * Where a loaded version runs (docs/NODE.md, Instances): `auto` keeps a model whose warm runs take
+ * under a millisecond on the main thread and puts a slower one in workers; a number always means
+ * workers, 0 the main thread. Every instance is warmed up on the version's golden vectors.
+ */
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseGolden } from "../../core/model-card.js";
+import { readOnnxSignature } from "../../core/onnx-signature.js";
+import { autoInstances, LoadedVersion } from "../../inference/loaded-version.js";
+import { SessionOpener } from "../../inference/session-opener.js";
+import { tempDir } from "../support/temp-dir.js";
+
+const MODELS = join(import.meta.dirname, "../../models");
+const work = await tempDir("cutover-placement-");
+afterAll(() => work.cleanup());
+
+/** A version folder (model.onnx, cutover.json with the committed golden vectors) of a built model. */
+async function versionFolder(model: string, from: string): Promise<string> {
+  const dir = join(work.path, `${model}-${Math.random().toString(36).slice(2)}`);
+  await mkdir(dir, { recursive: true });
+  const source = join(MODELS, from);
+  await copyFile(join(source, "model.onnx"), join(dir, "model.onnx"));
+  const { inputs, outputs } = await readOnnxSignature(join(source, "model.onnx"));
+  const golden = parseGolden(await readFile(join(source, "golden.json")), inputs, outputs);
+  const card = {
+    schemaVersion: 1,
+    model,
+    version: "v1",
+    created: "2026-11-28T00:00:00.000Z",
+    source: {},
+    inputs,
+    outputs,
+    golden,
+  };
+  await writeFile(join(dir, "cutover.json"), JSON.stringify(card));
+  return dir;
+}
+
+async function placed(model: string, from: string, instances: number | "auto") {
+  const sessions = new SessionOpener({ executionProviders: ["cpu"], intraOpThreads: 1, instances });
+  const loaded = await LoadedVersion.load(model, "v1", await versionFolder(model, from), sessions);
+  try {
+    expect(await loaded.warmUp()).toEqual({ mode: "golden" });
+    return loaded.execution;
+  } finally {
+    await loaded.session.release();
+  }
+}
+
+describe("where a version runs", () => {
+  it("auto: the demo classifier (µs runs) on the main thread, the mixer (~35 ms runs) in workers", async () => {
+    expect(await placed("demo", "demo-classifier/v1", "auto")).toEqual({ mode: "inline", instances: 1 });
+    expect(await placed("mixer", "mixer/v1", "auto")).toEqual({ mode: "workers", instances: autoInstances(1) });
+  });
+
+  it("a number is workers whatever the model, 0 the main thread", async () => {
+    expect(await placed("demo", "demo-classifier/v1", 2)).toEqual({ mode: "workers", instances: 2 });
+    expect(await placed("demo", "demo-classifier/v1", 0)).toEqual({ mode: "inline", instances: 1 });
+  });
+
+  it("auto instances: the cores over the intra-op threads, at least one", () => {
+    expect(autoInstances(1, 8)).toBe(8);
+    expect(autoInstances(3, 8)).toBe(2);
+    expect(autoInstances(undefined, 8)).toBe(1);
+    expect(autoInstances(16, 8)).toBe(1);
+  });
+});
