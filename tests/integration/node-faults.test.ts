@@ -121,20 +121,37 @@ describe("a staged version whose rollout never promotes", () => {
     const staging = await node(prefix, "g1");
     await activate(controller, "v1");
     const redis = createRedis({ url: harness.redis.url, name: "scripted-controller" });
+    const listener = createRedis({ url: harness.redis.url, name: "report-listener" });
     try {
+      const keys = new StateKeys(prefix);
+      // The node's answer proves it staged v2 (a resync may drop it again at any moment after).
+      const stagedReport = new Promise<ReportMessage>((resolve) => {
+        listener.on("message", (_channel: string, payload: string) => {
+          const report = parseReport(payload);
+          if (report.rolloutId === "ghost") resolve(report);
+        });
+      });
+      await listener.subscribe(keys.reportChannel(MODEL));
       // A controller that died right after `prepare`: the rollout is not in the state.
       await redis.publish(
-        new StateKeys(prefix).commandChannel(MODEL),
+        keys.commandChannel(MODEL),
         encodeMessage({ type: "prepare", model: MODEL, version: "v2", rolloutId: "ghost" }),
       );
+      expect(await stagedReport).toMatchObject({ type: "staged", version: "v2" });
       const slot = staging.node.agent.slots.get(MODEL);
-      await expect.poll(() => slot?.staged?.version, { timeout: 5_000, interval: 20 }).toBe("v2");
-      const staged = slot?.staged;
-      await expect.poll(() => slot?.staged, { timeout: 5_000 }).toBeNull();
-      expect(staged?.released).toBe(true);
+      await expect.poll(() => slot?.staged ?? null, { timeout: 5_000 }).toBeNull();
+      expect(slot?.all().map((loaded) => loaded.version)).toEqual(["v1"]);
+      // Its session was released: only v1's is resident.
+      await expect
+        .poll(
+          async () =>
+            (await (await fetch(`${staging.url}/metrics`)).text()).match(/^cutover_resident_sessions (\d+)/m)?.[1],
+        )
+        .toBe("1");
       expect((await infer(staging.url)).version).toBe("v1");
     } finally {
       redis.disconnect();
+      listener.disconnect();
     }
   });
 });
