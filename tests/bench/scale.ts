@@ -99,7 +99,9 @@ async function scalePoint(count: number, warmFlips: number, log: (line: string) 
       const batch = Array.from({ length: Math.min(10, count - started) }, (_, i) => {
         const id = `s${started + i + 1}`;
         const config = parseNodeConfig(
-          { ...env, CUTOVER_NODE_ID: id, CUTOVER_CACHE_DIR: join(work.path, id) },
+          // Light agents: the control plane is what this measures, so each runs its sessions on the main
+          // thread (dozens of agents share this process; a worker thread each would measure thread start-up).
+          { ...env, CUTOVER_NODE_ID: id, CUTOVER_CACHE_DIR: join(work.path, id), CUTOVER_INSTANCES: "0" },
           "scale-bench",
         );
         return startNode({ ...config, port: 0 }, { log: quiet });
