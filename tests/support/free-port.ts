@@ -1,24 +1,47 @@
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * The first port of the kernel's ephemeral range (Linux: ip_local_port_range; 32768 elsewhere). Ports
+ * handed out for tests come from below it: a port from the range itself (what `listen(0)` gives) may be
+ * taken as the local port of an outgoing connection between the moment it is chosen and the moment a
+ * child process binds it, and then that process fails with EADDRINUSE (seen with load generators running).
+ */
+function ephemeralStart(): number {
+  try {
+    const first = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(first) && first > 12_000 ? first : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+const PORTS_FROM = 10_000;
+const PORTS_BELOW = ephemeralStart();
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
+    server.once("error", () => resolve(false));
+    // All addresses: the processes under test listen on 0.0.0.0 or 127.0.0.1.
+    server.listen(port, () => server.close(() => resolve(true)));
   });
+}
+
+/** A TCP port, below the ephemeral range, that was free a moment ago on every address. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = PORTS_FROM + Math.floor(Math.random() * (PORTS_BELOW - PORTS_FROM));
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free port found between ${PORTS_FROM} and ${PORTS_BELOW}`);
 }
 
 /** `count` consecutive ports, all free a moment ago (held open together while they are chosen). */
 export async function consecutiveFreePorts(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = PORTS_FROM + Math.floor(Math.random() * (PORTS_BELOW - PORTS_FROM - count));
     const held: ReturnType<typeof createServer>[] = [];
     const ok = await (async () => {
       for (let port = base; port < base + count; port++) {
