@@ -89,6 +89,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: "auto",
   },
   {
+    name: "CUTOVER_WORKER_NICE",
+    description:
+      "added to each session worker thread's nice value (Linux), so that the main thread (HTTP, health, the swap) gets the CPU first when runs keep every core busy; 0: off",
+    default: "10",
+  },
+  {
     name: "CUTOVER_MAX_BATCH",
     description:
       "largest dynamic batch (rows) of queued requests for a model whose first dimension is symbolic everywhere; 0 or 1: off",
@@ -216,6 +222,7 @@ const envSchema = z.object({
     (value) => (value === "" || value === undefined ? undefined : value === "auto" ? value : Number(value)),
     z.union([z.literal("auto"), z.number().int().min(0).max(256)]).optional(),
   ),
+  CUTOVER_WORKER_NICE: positiveInt(0, 19),
   CUTOVER_MAX_BATCH: positiveInt(0, 1024),
   CUTOVER_BATCH_DELAY_US: positiveInt(0, 1_000_000),
   CUTOVER_WARMUP_SYMBOLIC_DIM: positiveInt(1, 1_000_000),
@@ -372,6 +379,8 @@ export interface NodeConfig extends ArtifactConfig, StateConfig {
   readonly intraOpThreads?: number;
   /** Worker instances per version (0: main thread); unset: "auto". */
   readonly instances?: number | "auto";
+  /** Added to worker threads' nice value (0: off); unset: 10. */
+  readonly workerNice?: number;
   /** Largest dynamic batch in rows (0 or 1: off); unset: 8. */
   readonly maxBatch?: number;
   /** Batch delay in µs; unset: 0. */
@@ -448,6 +457,7 @@ export function parseNodeConfig(env: Readonly<Record<string, string | undefined>
     executionProviders: providers,
     ...(e.CUTOVER_INTRA_OP_THREADS ? { intraOpThreads: e.CUTOVER_INTRA_OP_THREADS } : {}),
     instances: e.CUTOVER_INSTANCES ?? "auto",
+    workerNice: e.CUTOVER_WORKER_NICE ?? 10,
     maxBatch: e.CUTOVER_MAX_BATCH ?? 8,
     batchDelayUs: e.CUTOVER_BATCH_DELAY_US ?? 0,
     keepWarm: e.CUTOVER_KEEP_WARM ?? 1,

@@ -118,6 +118,7 @@ export class LoadedVersion {
           modelPath: join(dir, MODEL_FILE),
           executionProviders: await sessions.providerChain(provider),
           intraOpThreads: plan.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / instances)),
+          nice: plan.workerNice,
         },
         instances: auto ? 1 : instances,
         batchable: isBatchable(card.inputs, card.outputs),

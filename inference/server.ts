@@ -91,6 +91,7 @@ export async function startNodeOn(
       ...(config.intraOpThreads ? { intraOpThreads: config.intraOpThreads } : {}),
       ...(config.instances !== undefined ? { instances: config.instances } : {}),
       ...(config.maxBatch !== undefined ? { maxBatch: config.maxBatch } : {}),
+      ...(config.workerNice !== undefined ? { workerNice: config.workerNice } : {}),
       ...(config.batchDelayUs !== undefined ? { batchDelayUs: config.batchDelayUs } : {}),
       observe: (model, version) => metrics.executionObserver(model, version),
     },

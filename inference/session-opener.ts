@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   readonly maxBatch?: number;
   /** How long a queued batch that is not full waits for more requests, in µs. */
   readonly batchDelayUs?: number;
+  /** Added to each worker thread's nice value (0–19; default DEFAULT_WORKER_NICE). */
+  readonly workerNice?: number;
   /** Metrics of one version's execution. */
   readonly observe?: (model: string, version: string) => ExecutionObserver;
 }
@@ -44,11 +46,13 @@ export interface ExecutionPlan {
   readonly instances: number | "auto";
   readonly maxBatch: number;
   readonly batchDelayUs: number;
+  readonly workerNice: number;
   readonly intraOpThreads: number | undefined;
   readonly observe: (model: string, version: string) => ExecutionObserver;
 }
 
 export const DEFAULT_MAX_BATCH = 8;
+export const DEFAULT_WORKER_NICE = 10;
 
 export interface SessionOpenerOptions extends RuntimeOptions {
   readonly log?: (line: string) => void;
@@ -82,7 +86,7 @@ export class SessionOpener {
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
       throw new ConfigError(`intraOpThreads: ${threads} is not a positive integer`);
     }
-    const { instances, maxBatch, batchDelayUs } = options;
+    const { instances, maxBatch, batchDelayUs, workerNice } = options;
     if (instances !== undefined && instances !== "auto" && (!Number.isInteger(instances) || instances < 0)) {
       throw new ConfigError(`instances: ${instances} is not a count (0 or more) or auto`);
     }
@@ -92,10 +96,14 @@ export class SessionOpener {
     if (batchDelayUs !== undefined && (!Number.isInteger(batchDelayUs) || batchDelayUs < 0)) {
       throw new ConfigError(`batchDelayUs: ${batchDelayUs} is not 0 or more`);
     }
+    if (workerNice !== undefined && (!Number.isInteger(workerNice) || workerNice < 0 || workerNice > 19)) {
+      throw new ConfigError(`workerNice: ${workerNice} is not a nice increment from 0 to 19`);
+    }
     this.execution = {
       instances: instances ?? "auto",
       maxBatch: maxBatch ?? DEFAULT_MAX_BATCH,
       batchDelayUs: batchDelayUs ?? 0,
+      workerNice: workerNice ?? DEFAULT_WORKER_NICE,
       intraOpThreads: threads,
       observe: options.observe ?? (() => ({})),
     };

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { errorMessage } from "../../core/errors.js";
+import { lowerThreadPriority } from "./thread-priority.js";
 import { tensorsFromWire, tensorsToWire } from "./wire-tensor.js";
 import { type FromWorker, toWorkerSchema, workerSetupSchema } from "./worker-protocol.js";
 
@@ -19,8 +20,13 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 async function serve(): Promise<void> {
   let session: ort.InferenceSession;
   let running = false;
+  let priority: Extract<FromWorker, { kind: "opened" }>["priority"];
   try {
     const setup = workerSetupSchema.parse(workerData);
+    // Before the session exists, so that onnxruntime's intra-op threads inherit the lower priority.
+    const outcome = lowerThreadPriority(setup.nice ?? 0);
+    priority =
+      outcome.kind === "lowered" ? { threadId: outcome.threadId, nice: outcome.nice } : { unchanged: outcome.reason };
     session = await ort.InferenceSession.create(setup.modelPath, {
       executionProviders: setup.executionProviders,
       ...(setup.intraOpThreads !== undefined ? { intraOpNumThreads: setup.intraOpThreads } : {}),
@@ -64,7 +70,7 @@ async function serve(): Promise<void> {
       (error: unknown) => answer(() => send({ kind: "run-failed", id: message.id, message: errorMessage(error) })),
     );
   });
-  send({ kind: "opened" });
+  send({ kind: "opened", priority });
 }
 
 await serve();

@@ -26,7 +26,11 @@ interface Instance {
   serving: boolean;
   running: { id: number; requests: Pending[]; startedAt: number } | null;
   dead: boolean;
+  /** Its kernel thread id and nice value once open (thread-priority.ts), or why it kept the default. */
+  priority?: OpenedPriority;
 }
+
+type OpenedPriority = Extract<FromWorker, { kind: "opened" }>["priority"];
 
 type RunAnswer = Extract<FromWorker, { kind: "ran" | "run-failed" }>;
 
@@ -77,6 +81,11 @@ export class WorkerPool {
   /** Instances that take requests (open, warmed up, worker alive). */
   servingInstances(): number {
     return this.instances.filter((instance) => instance.serving && !instance.dead).length;
+  }
+
+  /** Each live instance's kernel thread id and nice value, or why its priority was left alone. */
+  threadPriorities(): OpenedPriority[] {
+    return this.instances.flatMap((instance) => (instance.dead || !instance.priority ? [] : [instance.priority]));
   }
 
   /** How a worker that replaces a dead one is warmed up before it takes requests (by its index). */
@@ -178,6 +187,11 @@ export class WorkerPool {
     worker.on("message", (raw: unknown) => {
       const message = fromWorkerSchema.parse(raw);
       if (message.kind === "opened") {
+        instance.priority = message.priority;
+        if ("unchanged" in message.priority && index === 0 && !replacing && (this.options.setup.nice ?? 0) > 0)
+          this.options.log?.(
+            `${this.options.label}: workers keep the main thread's priority: ${message.priority.unchanged}`,
+          );
         instance.open = true;
         instance.serving = !replacing;
         opened?.();

@@ -10,6 +10,8 @@ export const workerSetupSchema = z.object({
   modelPath: z.string().min(1),
   executionProviders: z.array(z.string().min(1)).min(1),
   intraOpThreads: z.number().int().positive().optional(),
+  /** Added to the worker thread's nice value before it opens its session (thread-priority.ts). */
+  nice: z.number().int().min(0).max(19).optional(),
 });
 export type WorkerSetup = z.infer<typeof workerSetupSchema>;
 
@@ -36,7 +38,14 @@ export const toWorkerSchema = z.discriminatedUnion("kind", [
 ]);
 
 export const fromWorkerSchema = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("opened") }),
+  z.object({
+    kind: z.literal("opened"),
+    /** The worker's kernel thread id and nice value after lowering it, or why it was left alone. */
+    priority: z.union([
+      z.object({ threadId: z.number().int(), nice: z.number().int() }),
+      z.object({ unchanged: z.string() }),
+    ]),
+  }),
   z.object({ kind: z.literal("open-failed"), message: z.string() }),
   z.object({ kind: z.literal("ran"), id: z.number().int(), outputs: wireTensorsSchema, computeMs: z.number() }),
   z.object({ kind: z.literal("run-failed"), id: z.number().int(), message: z.string() }),

@@ -5,6 +5,7 @@
  * released only once the work its workers still run is done. Real nodes, controller, Redis and S3;
  * every assertion is about order, none about time.
  */
+import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -100,6 +101,12 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** A thread's nice value as the kernel reports it: field 19 of /proc/<pid>/task/<tid>/stat. */
+function kernelNice(threadId: number): number {
+  const stat = readFileSync(`/proc/${process.pid}/task/${threadId}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+}
+
 function wave(length: number, phase: number): number[] {
   return Array.from({ length }, (_, i) => Math.round(Math.sin(i * phase) * 1e4) / 1e4);
 }
@@ -162,6 +169,14 @@ describe("a heavy model runs in worker threads", () => {
     expect((await fetch(`${node.url}/v2/health/live`)).status).toBe(200);
     const metrics = await (await fetch(`${node.url}/metrics`)).text();
     expect(metrics).toMatch(/cutover_version_worker_restarts_total\{model="heavy",version="v1"\} 1/);
+    // The replacement, like the first workers, runs below the main thread's priority (as the kernel says).
+    const mainNice = kernelNice(process.pid);
+    const priorities = pool.threadPriorities();
+    expect(priorities).toHaveLength(2);
+    for (const priority of priorities) {
+      if (!("threadId" in priority)) throw new Error(`a worker kept its priority: ${priority.unchanged}`);
+      expect(kernelNice(priority.threadId)).toBe(Math.min(19, mainNice + 10));
+    }
   });
 
   it("a version retired by a swap is released only after the work still running in its workers", async () => {

@@ -119,6 +119,14 @@ describe("configuration from the environment", () => {
     expect(() => parseNodeConfig({ CUTOVER_BATCH_DELAY_US: "-5" }, "host")).toThrow(/CUTOVER_BATCH_DELAY_US/);
   });
 
+  it("worker threads' nice increment: default 10, 0 turns it off, beyond 19 refused", () => {
+    expect(parseNodeConfig({}, "host").workerNice).toBe(10);
+    expect(parseNodeConfig({ CUTOVER_WORKER_NICE: "0" }, "host").workerNice).toBe(0);
+    for (const bad of ["20", "-1", "low"]) {
+      expect(() => parseNodeConfig({ CUTOVER_WORKER_NICE: bad }, "host")).toThrow(/CUTOVER_WORKER_NICE/);
+    }
+  });
+
   it("the README's configuration table lists exactly the variables the code reads, with their defaults", async () => {
     const readme = await readFile(join(import.meta.dirname, "../../README.md"), "utf8");
     const rows = readme
