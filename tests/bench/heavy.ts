@@ -6,6 +6,7 @@
  *                                             one session each, no HTTP: tests/bench/bare-workers.mjs);
  *                                             /v2/health/live p99 under saturating load ÷ idle
  *   n2 heavy, main thread (CUTOVER_INSTANCES=0, 2 intra-op threads): the same probe, for comparison
+ *   n7 heavy, 2 workers as n1 but CUTOVER_WORKER_NICE=0: the same probe, workers at the main thread's priority
  *   n3 mixer, 2 workers, CUTOVER_MAX_BATCH=8  ÷  n4 mixer, 2 workers, batching off (concurrency 32)
  *   n5 demo, auto (inline: its warm-up runs take µs)  vs  n6 demo, 1 worker: what a round trip costs
  *
@@ -52,6 +53,8 @@ export interface HeavyBench {
     readonly idle: ProbeResult;
     readonly loaded: ProbeResult;
     readonly inlineLoaded: ProbeResult;
+    /** Workers at the main thread's priority (CUTOVER_WORKER_NICE=0). */
+    readonly plainLoaded: ProbeResult;
     readonly ratio: number;
   };
   readonly batching: {
@@ -167,7 +170,7 @@ export async function benchHeavy(options: {
     goldenPath: join(MODELS, name, "v1/golden.json"),
   });
   const fleet: Fleet = await startFleet({
-    nodes: 6,
+    nodes: 7,
     compiled: true,
     models: [model("heavy"), model("mixer")],
     perNodeEnv: [
@@ -177,6 +180,7 @@ export async function benchHeavy(options: {
       { CUTOVER_MODELS: "mixer", CUTOVER_INSTANCES: "2", CUTOVER_INTRA_OP_THREADS: "1", CUTOVER_MAX_BATCH: "0" },
       { CUTOVER_MODELS: MODEL, CUTOVER_INSTANCES: "auto", CUTOVER_INTRA_OP_THREADS: "1" },
       { CUTOVER_MODELS: MODEL, CUTOVER_INSTANCES: "1", CUTOVER_INTRA_OP_THREADS: "1" },
+      { CUTOVER_MODELS: "heavy", CUTOVER_INSTANCES: "2", CUTOVER_INTRA_OP_THREADS: "1", CUTOVER_WORKER_NICE: "0" },
     ],
   });
   try {
@@ -188,16 +192,17 @@ export async function benchHeavy(options: {
       const answer = await activate();
       if (answer.status !== 200) throw new Error(`activate ${name}: ${JSON.stringify(answer.body)}`);
     }
-    const [n1, n2, n3, n4, n5, n6] = fleet.nodes;
+    const [n1, n2, n3, n4, n5, n6, n7] = fleet.nodes;
     if (
       n1 === undefined ||
       n2 === undefined ||
       n3 === undefined ||
       n4 === undefined ||
       n5 === undefined ||
-      n6 === undefined
+      n6 === undefined ||
+      n7 === undefined
     )
-      throw new Error("the fleet has fewer than 6 nodes");
+      throw new Error("the fleet has fewer than 7 nodes");
     const placement: Record<string, string> = {};
     for (const node of fleet.nodes) placement[node.name] = placementOf(await metricsOf(node.url));
     log(`placement: ${JSON.stringify(placement)}`);
@@ -249,8 +254,9 @@ export async function benchHeavy(options: {
     };
     const loaded = await underLoad(n1.url);
     const inlineLoaded = await underLoad(n2.url);
+    const plainLoaded = await underLoad(n7.url);
     log(
-      `live p99: idle ${idle.p99.toFixed(2)} ms, loaded ${loaded.p99.toFixed(2)} ms, inline loaded ${inlineLoaded.p99.toFixed(1)} ms`,
+      `live p99: idle ${idle.p99.toFixed(2)} ms, loaded ${loaded.p99.toFixed(2)} ms, inline loaded ${inlineLoaded.p99.toFixed(1)} ms, nice 0 loaded ${plainLoaded.p99.toFixed(2)} ms`,
     );
 
     // Dynamic batching on the mixer at concurrency 32.
@@ -294,7 +300,7 @@ export async function benchHeavy(options: {
       rounds,
       placement,
       heavy: { nodeRps: heavy.a, bareRps: heavy.b, ratio: heavy.ratio, runMs },
-      live: { idle, loaded, inlineLoaded, ratio: loaded.p99 / idle.p99 },
+      live: { idle, loaded, inlineLoaded, plainLoaded, ratio: loaded.p99 / idle.p99 },
       batching: { batchedRps: batching.a, unbatchedRps: batching.b, ratio: batching.ratio, meanBatch },
       tiny: {
         inlineRps: tiny.b,
@@ -323,12 +329,12 @@ function verdict(ok: boolean): string {
 const list = (values: readonly number[]) => values.map((value) => value.toFixed(1)).join(", ");
 
 /** The markdown section of docs/benchmarks.md. */
-export function heavySection(result: HeavyBench): string {
+export function heavySection(result: HeavyBench, swapRows: string): string {
   const { heavy, live, batching, tiny } = result;
   const liveOk = live.ratio <= 2 && live.loaded.p99 <= 10;
   return `## Models that compute: worker threads and dynamic batching
 
-Six \`cutover node\` processes (compiled build), one comparison each; ${result.rounds} alternating paired rounds of
+Seven \`cutover node\` processes (compiled build), one comparison each; ${result.rounds} alternating paired rounds of
 ${result.roundMs / 1000} s, each figure the median of the per-round ratios. Models from models/build.ts: **heavy**
 (16 chained 1024² MatMuls; ${heavy.runMs.toFixed(0)} ms per run in the node's workers here, from
 \`cutover_version_busy_seconds_total\`) and **mixer** (batchable; a 1024³ MatMul per run, whatever its batch, then
@@ -341,9 +347,11 @@ ${Object.entries(result.placement)
 |---|---|---|---|
 | heavy: node (2 workers × 1 intra-op thread, HTTP + JSON, 4 connections) ÷ bare onnxruntime-node (2 worker threads × 1 thread, no HTTP) | **${heavy.ratio.toFixed(2)}** (node ${list(heavy.nodeRps)} req/s; bare ${list(heavy.bareRps)} runs/s) | ≥ 0.9 | ${verdict(heavy.ratio >= 0.9)} |
 | \`/v2/health/live\` p99 under saturating heavy load (8 connections) ÷ idle | **${live.ratio.toFixed(2)}** (${live.loaded.p99.toFixed(2)} ms ÷ ${live.idle.p99.toFixed(2)} ms; max ${live.loaded.max.toFixed(1)} ms) | ≤ 2 and ≤ 10 ms | ${verdict(liveOk)} |
+| the same probe, workers at the main thread's priority (\`CUTOVER_WORKER_NICE=0\`) | p99 ${live.plainLoaded.p99.toFixed(2)} ms (max ${live.plainLoaded.max.toFixed(1)} ms) | — | what the priority buys |
 | the same probe with the heavy model on the main thread (\`CUTOVER_INSTANCES=0\`, 2 intra-op threads) | p99 ${live.inlineLoaded.p99.toFixed(0)} ms (${live.inlineLoaded.ok} probe(s) answered in ${(Math.max(4_000, result.roundMs) / 1000).toFixed(0)} s) | — | what workers remove |
 | mixer at concurrency 32: \`CUTOVER_MAX_BATCH=8\` ÷ batching off (2 workers each) | **${batching.ratio.toFixed(2)}** (${list(batching.batchedRps)} vs ${list(batching.unbatchedRps)} req/s; ${batching.meanBatch.toFixed(1)} requests per run) | ≥ 2 | ${verdict(batching.ratio >= 2)} |
 | demo classifier (µs runs) at concurrency 32: 1 worker ÷ main thread (\`auto\` chose it) | ${tiny.ratio.toFixed(2)} (${list(tiny.workerRps)} vs ${list(tiny.inlineRps)} req/s); node CPU ${tiny.workerCpuUs.toFixed(1)} vs ${tiny.inlineCpuUs.toFixed(1)} µs/request; p50 ${tiny.workerP50.toFixed(2)} vs ${tiny.inlineP50.toFixed(2)} ms | — | the cost \`auto\` avoids for tiny models |
+${swapRows}
 
 The bare baseline runs the same input back to back in each thread, so it should be the ceiling: the node
 adds reading and parsing 1024 numbers of JSON per request, the copy to a worker and back, and writing the

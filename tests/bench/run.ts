@@ -17,6 +17,7 @@ import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
+import { DEFAULT_WORKER_NICE } from "../../inference/session-opener.js";
 import { type BinaryThroughputBench, benchBinaryThroughput } from "./binary-throughput.js";
 import { benchFetchVerify, type FetchVerifyResult } from "./fetch-verify.js";
 import {
@@ -29,6 +30,7 @@ import {
   worstGrowth,
 } from "./fleet.js";
 import { benchHeavy, heavySection } from "./heavy.js";
+import { benchHeavySwaps, heavySwapsRows } from "./heavy-swaps.js";
 import { benchInferThroughput, type InferThroughputBench } from "./infer-throughput.js";
 import { benchScale, type ScalePoint } from "./scale.js";
 
@@ -419,7 +421,11 @@ async function main(): Promise<void> {
     const warmFlips = 6;
     sections.push(scaleSection(await benchScale({ nodeCounts, warmFlips, log }), warmFlips));
   }
-  if (only.has("heavy")) sections.push(heavySection(await benchHeavy({ roundMs: 8_000, rounds: 3, log })));
+  if (only.has("heavy")) {
+    const heavy = await benchHeavy({ roundMs: 8_000, rounds: 3, log });
+    const swaps = await benchHeavySwaps({ flips: 40, defaultNice: DEFAULT_WORKER_NICE, log });
+    sections.push(heavySection(heavy, heavySwapsRows(swaps)));
+  }
   const reduced =
     bytes < GIB ? `\n> Reduced run (BENCH_FETCH_BYTES=${bytes}); the targets are stated for 1 GiB.\n` : "";
   const markdown = `# Benchmarks

@@ -50,14 +50,16 @@ export interface Fleet {
   rollback(): Promise<{ status: number; body: Record<string, unknown> }>;
   /** Activates a version of any model (the `models` pushed besides the demo). */
   activateModel(model: string, version: string): Promise<{ status: number; body: Record<string, unknown> }>;
+  rollbackModel(model: string): Promise<{ status: number; body: Record<string, unknown> }>;
   stop(): Promise<void>;
 }
 
-/** A model pushed besides the demo, as version v1: its model.onnx and golden vectors. */
+/** A model pushed besides the demo: its model.onnx and golden vectors, as v1 (or as each of `versions`). */
 export interface ExtraModel {
   readonly model: string;
   readonly modelFile: string;
   readonly goldenPath?: string;
+  readonly versions?: readonly string[];
 }
 
 function processOf(
@@ -90,6 +92,8 @@ function processOf(
       });
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {
+        // Something else may answer on the port: a child that exited did not come up, whatever answers.
+        if (entry.child.exitCode !== null) throw new Error(`${name} exited (${entry.child.exitCode}):\n${entry.log}`);
         const ok = await fetch(`${entry.url}${ready}`).then(
           (response) => response.status < 500 || response.status === 503,
           () => false,
@@ -162,13 +166,15 @@ export async function startFleet(
   bytes[bytes.length - 5] = (bytes[bytes.length - 5] ?? 0) ^ 0x20;
   await store.put(badKey, bytes);
   for (const extra of options.models ?? []) {
-    await pushVersion(registry, {
-      path: extra.modelFile,
-      model: extra.model,
-      version: "v1",
-      signingKey: owner.signer,
-      ...(extra.goldenPath !== undefined ? { goldenPath: extra.goldenPath } : {}),
-    });
+    for (const version of extra.versions ?? ["v1"]) {
+      await pushVersion(registry, {
+        path: extra.modelFile,
+        model: extra.model,
+        version,
+        signingKey: owner.signer,
+        ...(extra.goldenPath !== undefined ? { goldenPath: extra.goldenPath } : {}),
+      });
+    }
   }
   store.close();
 
@@ -264,6 +270,7 @@ export async function startFleet(
     activate: (version, extra = {}) => change(`/v1/models/${MODEL}/activate`, { version, timeoutMs: 20_000, ...extra }),
     rollback: () => change(`/v1/models/${MODEL}/rollback`, {}),
     activateModel: (model, version) => change(`/v1/models/${model}/activate`, { version, timeoutMs: 60_000 }),
+    rollbackModel: (model) => change(`/v1/models/${model}/rollback`, {}),
     async stop() {
       await Promise.all([controller.kill(), ...nodes.map((node) => node.kill())]);
       await Promise.all(nodes.flatMap((node) => [node.redisProxy.close(), node.s3Proxy.close()]));
