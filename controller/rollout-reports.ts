@@ -3,7 +3,13 @@
  * and lets the coordinator wait until a condition over those reports holds, or a deadline passes.
  */
 import type { Bus, Unsubscribe } from "../core/bus.js";
-import { type FailedMessage, type PromotedMessage, parseReport, type StagedMessage } from "../core/messages.js";
+import {
+  type FailedMessage,
+  type PromotedMessage,
+  parseReport,
+  type StagedMessage,
+  type WeightedMessage,
+} from "../core/messages.js";
 import type { NodeRecord } from "../core/model-state.js";
 
 export type NodeReport = StagedMessage | FailedMessage;
@@ -11,6 +17,8 @@ export type NodeReport = StagedMessage | FailedMessage;
 export class RolloutReports {
   readonly prepared = new Map<string, NodeReport>();
   readonly promoted = new Map<string, PromotedMessage>();
+  /** A progressive rollout's split confirmations: each node's latest (highest seq). */
+  readonly weighted = new Map<string, WeightedMessage>();
   /** Reports that did not parse; kept for the record, never acted on. */
   malformed = 0;
   private listeners = new Set<() => void>();
@@ -35,7 +43,10 @@ export class RolloutReports {
     }
     if (report.rolloutId !== this.rolloutId) return;
     if (report.type === "promoted") this.promoted.set(report.nodeId, report);
-    else if (!this.prepared.has(report.nodeId) || report.type === "failed") this.prepared.set(report.nodeId, report);
+    else if (report.type === "weighted") {
+      const seen = this.weighted.get(report.nodeId);
+      if (seen === undefined || seen.seq <= report.seq) this.weighted.set(report.nodeId, report);
+    } else if (!this.prepared.has(report.nodeId) || report.type === "failed") this.prepared.set(report.nodeId, report);
     for (const listener of this.listeners) listener();
   }
 

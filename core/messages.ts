@@ -26,6 +26,19 @@ export const promoteMessage = z.object({
   revision: z.number().int().nonnegative(),
   rolloutId,
 });
+/**
+ * A progressive rollout's split changed (state `rollout.progressive`, seq `seq`): answer `weight` % of
+ * the model's requests with `version` (staged for `rolloutId`) and mirror `shadowPercent` % of the rest.
+ */
+export const splitMessage = z.object({
+  type: z.literal("split"),
+  model,
+  version,
+  rolloutId,
+  seq: z.number().int().nonnegative(),
+  weight: z.number().int().min(0).max(100),
+  shadowPercent: z.number().min(0).max(100),
+});
 export const abortMessage = z.object({ type: z.literal("abort"), model, rolloutId, reason: z.string() });
 export const stagedMessage = z.object({
   type: z.literal("staged"),
@@ -62,12 +75,35 @@ export const promotedMessage = z.object({
   at: z.number(),
 });
 
-export const commandMessage = z.discriminatedUnion("type", [prepareMessage, promoteMessage, abortMessage]);
-export const reportMessage = z.discriminatedUnion("type", [stagedMessage, failedMessage, promotedMessage]);
+/** A node applies the split of `seq` (weight 0 included); `at` as in `promoted`. */
+export const weightedMessage = z.object({
+  type: z.literal("weighted"),
+  nodeId,
+  model,
+  rolloutId,
+  seq: z.number().int().nonnegative(),
+  weight: z.number().int().min(0).max(100),
+  at: z.number(),
+});
+
+export const commandMessage = z.discriminatedUnion("type", [
+  prepareMessage,
+  promoteMessage,
+  splitMessage,
+  abortMessage,
+]);
+export const reportMessage = z.discriminatedUnion("type", [
+  stagedMessage,
+  failedMessage,
+  promotedMessage,
+  weightedMessage,
+]);
 
 export type PrepareMessage = z.infer<typeof prepareMessage>;
 export type PromoteMessage = z.infer<typeof promoteMessage>;
 export type AbortMessage = z.infer<typeof abortMessage>;
+export type SplitMessage = z.infer<typeof splitMessage>;
+export type WeightedMessage = z.infer<typeof weightedMessage>;
 export type StagedMessage = z.infer<typeof stagedMessage>;
 export type FailedMessage = z.infer<typeof failedMessage>;
 export type PromotedMessage = z.infer<typeof promotedMessage>;

@@ -5,15 +5,19 @@
  */
 import { z } from "zod";
 import { ErrorCode, StateError } from "./errors.js";
+import { analysisResultSchema, nodeSplitSchema, progressiveSchema } from "./progressive.js";
 
 export const rolloutSchema = z.object({
   id: z.string(),
   target: z.string(),
-  phase: z.enum(["preparing", "promoting"]),
+  /** `progressing`: a progressive rollout between steps (core/progressive.ts); it holds no lock then. */
+  phase: z.enum(["preparing", "promoting", "progressing"]),
   startedAt: z.string(),
   by: z.string(),
   /** The operator forced a version whose schema does not fit (nodes skip their own check). */
   allowIncompatible: z.boolean().optional(),
+  /** A canary or linear rollout: its steps, weight, bake and analysis. Absent: all at once. */
+  progressive: progressiveSchema.optional(),
 });
 export type Rollout = z.infer<typeof rolloutSchema>;
 
@@ -64,6 +68,10 @@ export const historyEntrySchema = z.object({
   switchSpreadMs: z.number().optional(),
   /** What nodes warned about while staging (a version staged cold), one line each. */
   warnings: z.array(z.string()).optional(),
+  /** A progressive rollout: its strategy, steps and every analysis it ran, in order. */
+  strategy: z.enum(["canary", "linear"]).optional(),
+  steps: z.array(z.number()).optional(),
+  analyses: z.array(analysisResultSchema).optional(),
 });
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
@@ -89,6 +97,8 @@ export const nodeModelStatusSchema = z.object({
    * Absent from nodes older than this field.
    */
   providers: z.record(z.string(), z.string()).optional(),
+  /** The request split of a progressive rollout in force on this node, with its per-version traffic. */
+  split: nodeSplitSchema.optional(),
 });
 
 export const nodeRecordSchema = z.object({

@@ -17,7 +17,7 @@ export interface VersionAt {
 export interface RolloutIntent {
   readonly id: string;
   readonly target: string;
-  readonly phase: "preparing" | "promoting";
+  readonly phase: "preparing" | "promoting" | "progressing";
   /** The operator forced a version whose inputs/outputs do not fit the active one's. */
   readonly allowIncompatible: boolean;
 }

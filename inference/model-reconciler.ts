@@ -97,8 +97,11 @@ export class ModelReconciler {
       }
     } else if (message.type === "prepare") {
       this.desired.preparing(message);
-    } else {
+    } else if (message.type === "abort") {
       this.desired.aborted(message);
+    } else {
+      // A progressive rollout's split: not applied by nodes yet (work in progress on issue 13).
+      return;
     }
     void this.queue.request();
   }

@@ -59,7 +59,7 @@ export class RolloutReporter {
   }
 
   private async send(message: ReportMessage): Promise<void> {
-    if (message.type !== "promoted") this.lastAnswer = message;
+    if (message.type === "staged" || message.type === "failed") this.lastAnswer = message;
     await this.bus
       .publish(this.fleet.keys.reportChannel(this.model), encodeMessage(message))
       .catch((error: unknown) =>

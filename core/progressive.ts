@@ -1,0 +1,142 @@
+/**
+ * Progressive delivery, the shapes both sides share (docs/ARCHITECTURE.md, Progressive delivery):
+ *
+ * - a progressive rollout lives in the model state as `rollout.progressive` for as long as it runs
+ *   (between controller ticks too): the strategy's steps, the current weight, the bake deadline, the
+ *   analysis thresholds and the last analysis;
+ * - every node splits requests itself: at weight w, w % of a model's requests are answered by the
+ *   candidate (`rollout.target`), the rest by the baseline (the active version); a request key makes
+ *   the choice sticky;
+ * - nodes count, per version, the requests, failures and latency of the current step (`seq`) and put
+ *   them in their heartbeat record, which is what the controller's analysis reads.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+
+/** Upper bounds (ms) of the latency histogram nodes keep per version; one more bucket counts the rest. */
+export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000] as const;
+
+/** The header that makes a request's version sticky: the same key, the same version, at a given weight. */
+export const SPLIT_KEY_HEADER = "x-cutover-key";
+
+export const analysisThresholdsSchema = z
+  .object({
+    /** The candidate's failure rate may exceed the baseline's by at most this much (0.01: one point). */
+    maxErrorRate: z.number().min(0).max(1),
+    /** The candidate's p99 latency may be at most this many times the baseline's. */
+    maxP99Ratio: z.number().min(1),
+    /** Requests the candidate must have answered in the step before it is judged. */
+    minRequests: z.number().int().min(1),
+    /** Shadowed requests whose outputs diverged, as a fraction of those shadowed; unset: not judged. */
+    maxDivergenceRate: z.number().min(0).max(1).optional(),
+  })
+  .strict();
+export type AnalysisThresholds = z.infer<typeof analysisThresholdsSchema>;
+
+export const DEFAULT_ANALYSIS: AnalysisThresholds = { maxErrorRate: 0.01, maxP99Ratio: 1.5, minRequests: 100 };
+
+/** What one version did in a step, summed over the fleet. */
+export const versionFiguresSchema = z.object({
+  requests: z.number().int().nonnegative(),
+  failures: z.number().int().nonnegative(),
+  errorRate: z.number().nonnegative(),
+  /** Upper bound of the histogram bucket holding the 99th percentile; null without requests. */
+  p99Ms: z.number().nullable(),
+});
+export type VersionFigures = z.infer<typeof versionFiguresSchema>;
+
+export const analysisResultSchema = z.object({
+  at: z.string(),
+  step: z.number().int().nonnegative(),
+  weight: z.number().int().min(0).max(100),
+  verdict: z.enum(["pass", "fail", "inconclusive"]),
+  /** One line: what was compared and what decided. */
+  reason: z.string(),
+  baseline: versionFiguresSchema,
+  candidate: versionFiguresSchema,
+  shadowed: z.number().int().nonnegative().optional(),
+  divergent: z.number().int().nonnegative().optional(),
+});
+export type AnalysisResult = z.infer<typeof analysisResultSchema>;
+
+export const HOOK_EVENTS = ["pre-traffic", "step", "complete", "rollback"] as const;
+export const hookSchema = z.object({ event: z.enum(HOOK_EVENTS), url: z.url({ protocol: /^https?$/ }) });
+export type Hook = z.infer<typeof hookSchema>;
+
+export const progressiveSchema = z.object({
+  strategy: z.enum(["canary", "linear"]),
+  /** Candidate weights in percent, ascending, each 1–99; after the last step the candidate takes 100 %. */
+  steps: z.array(z.number().int().min(1).max(99)).min(1),
+  /** Index of the step in force; the weight is 0 until the first step has been applied. */
+  step: z.number().int().nonnegative(),
+  weight: z.number().int().min(0).max(100),
+  /** Bumped with every change nodes must apply (weight, shadow): orders messages against state reads. */
+  seq: z.number().int().nonnegative(),
+  bakeMs: z.number().int().nonnegative(),
+  /** When the current step's bake ends (ms since the epoch); null before the first step. */
+  bakeUntil: z.number().nullable(),
+  /** Hold after each step until `promote`. */
+  manual: z.boolean(),
+  /** Why the rollout holds (a manual step, an inconclusive analysis); null while it advances by itself. */
+  holding: z.string().nullable(),
+  /** Percent of the baseline's requests mirrored to the candidate (answers never wait for it). */
+  shadowPercent: z.number().min(0).max(100),
+  /** The version serving the rest of the traffic (the active one when the rollout began). */
+  baseline: z.string(),
+  analysis: analysisThresholdsSchema,
+  lastAnalysis: analysisResultSchema.nullable(),
+  hooks: z.array(hookSchema).optional(),
+});
+export type Progressive = z.infer<typeof progressiveSchema>;
+
+/** One version's traffic on one node during one step. */
+export const trafficSchema = z.object({
+  requests: z.number().int().nonnegative(),
+  /** Answers with a 5xx status: the version's fault, not the client's. */
+  failures: z.number().int().nonnegative(),
+  /** Counts per LATENCY_BUCKETS_MS bucket, plus one for slower answers. */
+  buckets: z.array(z.number().int().nonnegative()).length(LATENCY_BUCKETS_MS.length + 1),
+  /** Baseline requests mirrored to the candidate, and those whose outputs diverged (kept on the candidate). */
+  shadowed: z.number().int().nonnegative().optional(),
+  divergent: z.number().int().nonnegative().optional(),
+});
+export type Traffic = z.infer<typeof trafficSchema>;
+
+/** A node's split of one model, as its heartbeat record says it: what it applies and what it counted. */
+export const nodeSplitSchema = z.object({
+  rolloutId: z.string(),
+  seq: z.number().int().nonnegative(),
+  candidate: z.string(),
+  weight: z.number().int().min(0).max(100),
+  shadowPercent: z.number().min(0).max(100),
+  /** Traffic per version since this seq took effect on the node. */
+  traffic: z.record(z.string(), trafficSchema),
+});
+export type NodeSplit = z.infer<typeof nodeSplitSchema>;
+
+export function emptyTraffic(): Traffic {
+  return { requests: 0, failures: 0, buckets: new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0) };
+}
+
+/** The bucket index of a latency. */
+export function latencyBucket(ms: number): number {
+  const index = LATENCY_BUCKETS_MS.findIndex((bound) => ms <= bound);
+  return index === -1 ? LATENCY_BUCKETS_MS.length : index;
+}
+
+/**
+ * Where a split key falls, 0 ≤ x < 100 (hundredths of a percent of resolution): the candidate answers
+ * when it is below the weight, so a key on the candidate stays there as the weight grows. Hashed with
+ * the rollout id so that each rollout picks a different share of keys.
+ */
+export function splitPoint(rolloutId: string, key: string): number {
+  const digest = createHash("sha256").update(rolloutId).update("\0").update(key).digest();
+  return (digest.readUInt32BE(0) / 2 ** 32) * 100;
+}
+
+/** The steps of `--linear P`: P, 2P, … below 100. */
+export function linearSteps(increment: number): number[] {
+  const steps: number[] = [];
+  for (let weight = increment; weight < 100; weight += increment) steps.push(weight);
+  return steps;
+}
