@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
+import { EXECUTION_LIMITS, instancesSchema } from "./execution-settings.js";
 import type { HttpServerLimits } from "./http-listen.js";
 
 export interface ConfigVariable {
@@ -220,11 +221,12 @@ const envSchema = z.object({
   CUTOVER_KEEP_WARM: positiveInt(0, 16),
   CUTOVER_INSTANCES: z.preprocess(
     (value) => (value === "" || value === undefined ? undefined : value === "auto" ? value : Number(value)),
-    z.union([z.literal("auto"), z.number().int().min(0).max(256)]).optional(),
+    instancesSchema.optional(),
   ),
   CUTOVER_WORKER_NICE: positiveInt(0, 19),
-  CUTOVER_MAX_BATCH: positiveInt(0, 1024),
-  CUTOVER_BATCH_DELAY_US: positiveInt(0, 1_000_000),
+  // The same bounds as a model card's `execution` (core/execution-settings.ts).
+  CUTOVER_MAX_BATCH: positiveInt(0, EXECUTION_LIMITS.maxBatch),
+  CUTOVER_BATCH_DELAY_US: positiveInt(0, EXECUTION_LIMITS.batchDelayUs),
   CUTOVER_WARMUP_SYMBOLIC_DIM: positiveInt(1, 1_000_000),
   CUTOVER_CACHE_SPARE: positiveInt(0, 1000),
   CUTOVER_RESYNC_MS: positiveInt(100, 3_600_000),
