@@ -86,7 +86,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: "CUTOVER_INSTANCES",
     description:
-      "worker threads per model version, each with its own session (0: run on the main thread); auto: the cores over the intra-op threads, and the main thread for a model whose median warm-up run is under 1 ms",
+      "worker threads per model version, each with its own session (0: run on the main thread); auto: the cores over the intra-op threads, and the main thread for a model whose median warm-up run is under 1 ms; a version pushed with --instances runs with its own",
     default: "auto",
   },
   {
@@ -98,13 +98,13 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: "CUTOVER_MAX_BATCH",
     description:
-      "largest dynamic batch (rows) of queued requests for a model whose first dimension is symbolic everywhere; 0 or 1: off",
+      "largest dynamic batch (rows) of queued requests for a model whose first dimension is symbolic everywhere; 0 or 1: off; a version pushed with --max-batch runs with its own",
     default: "8",
   },
   {
     name: "CUTOVER_BATCH_DELAY_US",
     description:
-      "how long a queued batch that is not full waits for more requests (µs); a request that finds an idle worker never waits",
+      "how long a queued batch that is not full waits for more requests (µs); a request that finds an idle worker never waits; a version pushed with --batch-delay-us runs with its own",
     default: "0",
   },
   {
