@@ -1,8 +1,10 @@
 /**
  * Publishing a model version: `cutover push`. Builds the model card from the ONNX file itself
- * (golden vectors from a file and/or recorded by running samples through the model), signs the manifest (OMS v1.0), uploads every file — hashing each again as it streams, so a file
- * that changed since it was signed is caught before anything is committed — and writes `model.sig`
- * last, conditionally: the version is published by that one write, and never written again.
+ * (golden vectors from a file and/or recorded by running samples through the model; execution
+ * settings when given), signs the manifest (OMS v1.0), uploads every file — hashing each again as it
+ * streams, so a file that changed since it was signed is caught before anything is committed — and
+ * writes `model.sig` last, conditionally: the version is published by that one write, and never
+ * written again.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -12,6 +14,7 @@ import { Transform } from "node:stream";
 import { MODEL_CARD_FILE, MODEL_FILE } from "../core/artifact-layout.js";
 import { sha256File, sha256Hex } from "../core/digest.js";
 import { ErrorCode, InputError, ModelError, StoreError, VerificationError } from "../core/errors.js";
+import { type ExecutionSettings, executionSettingsSchema } from "../core/execution-settings.js";
 import { recordedTolerance, recordGolden, type Tolerance } from "../core/golden-recording.js";
 import { mapLimit } from "../core/map-limit.js";
 import { type ModelCard, modelCardSchema, parseGolden } from "../core/model-card.js";
@@ -46,6 +49,11 @@ export interface PushOptions {
    * {@link recordedTolerance} for samples, or the looser of both when there are both.
    */
   readonly tolerance?: Partial<Tolerance>;
+  /**
+   * How nodes run this version (cutover.json `execution`): each field given wins over the node's
+   * CUTOVER_INSTANCES / CUTOVER_MAX_BATCH / CUTOVER_BATCH_DELAY_US. Checked before anything is read or sent.
+   */
+  readonly execution?: ExecutionSettings;
   readonly source?: PushSource;
   /** Paths inside the folder to leave out (not uploaded, not signed). */
   readonly ignorePaths?: readonly string[];
@@ -131,7 +139,26 @@ function hashingProgress(options: PushOptions, totalBytes: number): (bytes: numb
   };
 }
 
-async function buildModelCard(options: PushOptions, modelPath: string, created: string): Promise<ModelCard> {
+/**
+ * The execution settings to write, checked like the CLI's flags (an API caller has no flag parser in
+ * front of it); undefined when none is set, so a card without them stays as cards were before.
+ */
+function checkedExecution(execution: ExecutionSettings | undefined): ExecutionSettings | undefined {
+  if (execution === undefined) return undefined;
+  const parsed = executionSettingsSchema.safeParse(execution);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${["execution", ...issue.path].join(".")}: ${issue.message}`);
+    throw new InputError(`push: ${problems.join("; ")}`);
+  }
+  return Object.keys(parsed.data).length > 0 ? parsed.data : undefined;
+}
+
+async function buildModelCard(
+  options: PushOptions,
+  modelPath: string,
+  created: string,
+  execution: ExecutionSettings | undefined,
+): Promise<ModelCard> {
   const { inputs, outputs } = await readOnnxSignature(modelPath);
   const handMade = options.goldenPath
     ? parseGolden(
@@ -161,6 +188,7 @@ async function buildModelCard(options: PushOptions, modelPath: string, created: 
     inputs,
     outputs,
     ...(cases.length > 0 ? { golden: { tolerance, cases } } : {}),
+    ...(execution !== undefined ? { execution } : {}),
   });
 }
 
@@ -182,6 +210,7 @@ export async function pushVersion(registry: ModelRegistry, options: PushOptions)
   const { model, version } = options;
   assertModelName(model);
   assertVersionName(version);
+  const execution = checkedExecution(options.execution);
   const { store, layout } = registry;
   if (await registry.isPublished(model, version)) {
     throw new StoreError(
@@ -194,7 +223,7 @@ export async function pushVersion(registry: ModelRegistry, options: PushOptions)
   const modelFile = files.find((file) => file.name === MODEL_FILE);
   if (modelFile === undefined || !("path" in modelFile.source)) throw new ModelError(`push: no ${MODEL_FILE} to read`);
   const created = (options.now?.() ?? new Date()).toISOString();
-  const card = await buildModelCard(options, modelFile.source.path, created);
+  const card = await buildModelCard(options, modelFile.source.path, created, execution);
   const cardBytes = Buffer.from(`${JSON.stringify(card, null, 2)}\n`);
   files.push({
     name: MODEL_CARD_FILE,

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
+import { EXECUTION_LIMITS, instancesSchema } from "./execution-settings.js";
 import type { HttpServerLimits } from "./http-listen.js";
 
 export interface ConfigVariable {
@@ -85,7 +86,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: "CUTOVER_INSTANCES",
     description:
-      "worker threads per model version, each with its own session (0: run on the main thread); auto: the cores over the intra-op threads, and the main thread for a model whose median warm-up run is under 1 ms",
+      "worker threads per model version, each with its own session (0: run on the main thread); auto: the cores over the intra-op threads, and the main thread for a model whose median warm-up run is under 1 ms; a version pushed with --instances runs with its own",
     default: "auto",
   },
   {
@@ -97,13 +98,13 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: "CUTOVER_MAX_BATCH",
     description:
-      "largest dynamic batch (rows) of queued requests for a model whose first dimension is symbolic everywhere; 0 or 1: off",
+      "largest dynamic batch (rows) of queued requests for a model whose first dimension is symbolic everywhere; 0 or 1: off; a version pushed with --max-batch runs with its own",
     default: "8",
   },
   {
     name: "CUTOVER_BATCH_DELAY_US",
     description:
-      "how long a queued batch that is not full waits for more requests (µs); a request that finds an idle worker never waits",
+      "how long a queued batch that is not full waits for more requests (µs); a request that finds an idle worker never waits; a version pushed with --batch-delay-us runs with its own",
     default: "0",
   },
   {
@@ -220,11 +221,12 @@ const envSchema = z.object({
   CUTOVER_KEEP_WARM: positiveInt(0, 16),
   CUTOVER_INSTANCES: z.preprocess(
     (value) => (value === "" || value === undefined ? undefined : value === "auto" ? value : Number(value)),
-    z.union([z.literal("auto"), z.number().int().min(0).max(256)]).optional(),
+    instancesSchema.optional(),
   ),
   CUTOVER_WORKER_NICE: positiveInt(0, 19),
-  CUTOVER_MAX_BATCH: positiveInt(0, 1024),
-  CUTOVER_BATCH_DELAY_US: positiveInt(0, 1_000_000),
+  // The same bounds as a model card's `execution` (core/execution-settings.ts).
+  CUTOVER_MAX_BATCH: positiveInt(0, EXECUTION_LIMITS.maxBatch),
+  CUTOVER_BATCH_DELAY_US: positiveInt(0, EXECUTION_LIMITS.batchDelayUs),
   CUTOVER_WARMUP_SYMBOLIC_DIM: positiveInt(1, 1_000_000),
   CUTOVER_CACHE_SPARE: positiveInt(0, 1000),
   CUTOVER_RESYNC_MS: positiveInt(100, 3_600_000),

@@ -2,10 +2,12 @@
  * The model card, `cutover.json`, written by `push` into every version: when and from where it was
  * built, the ONNX input/output signature (read from the model itself), and optional golden vectors
  * (Open Inference Protocol v2 requests with the responses expected, within a tolerance) that nodes
- * run as the warm-up before a version may serve.
+ * run as the warm-up before a version may serve, and optional execution settings (instances,
+ * dynamic batching) that win over the node's own.
  */
 import { z } from "zod";
 import { ErrorCode, errorMessage, ModelError, VerificationError } from "./errors.js";
+import { executionSettingsSchema } from "./execution-settings.js";
 import { flattenTensorData } from "./tensor-data.js";
 
 /** Open Inference Protocol v2 tensor datatypes. */
@@ -77,6 +79,11 @@ export const modelCardSchema = z.object({
   inputs: z.array(tensorSpecSchema),
   outputs: z.array(tensorSpecSchema),
   golden: goldenSchema.optional(),
+  /**
+   * How nodes run this version; each field set wins over the node's CUTOVER_* setting (docs/NODE.md,
+   * Instances). Optional: cards written before it existed still parse, and mean "the node decides".
+   */
+  execution: executionSettingsSchema.optional(),
 });
 export type ModelCard = z.infer<typeof modelCardSchema>;
 

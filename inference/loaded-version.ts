@@ -9,6 +9,9 @@
  * the first worker, after the warm-up) takes under INLINE_BELOW_MS runs on the main thread, where a
  * round trip to a worker would cost more than the run; any other runs in workers (docs/NODE.md,
  * Instances).
+ *
+ * Instances and batching are the version's card's `execution` where it sets them, else the node's
+ * ({@link versionPlan}).
  */
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -23,7 +26,7 @@ import { isBatchable } from "./execution/batching.js";
 import type { ExecutionObserver } from "./execution/execution-types.js";
 import { InlineExecutor, PooledExecutor, type VersionExecutor } from "./execution/version-executor.js";
 import { WorkerPool } from "./execution/worker-pool.js";
-import type { SessionOpener } from "./session-opener.js";
+import { type ExecutionPlan, type SessionOpener, versionPlan } from "./session-opener.js";
 import { type WarmupOptions, type WarmupResult, warmUpSession } from "./warm-up.js";
 
 /** Under "auto", a version whose median warm run is faster than this runs on the main thread. */
@@ -36,6 +39,9 @@ const TIMED_IF_UNDER_MS = 20;
 export function autoInstances(intraOpThreads: number | undefined, cores = availableParallelism()): number {
   return Math.max(1, Math.floor(cores / (intraOpThreads ?? cores)));
 }
+
+/** A version's effective instances and batching settings. */
+export type VersionSettings = Pick<ExecutionPlan, "instances" | "maxBatch" | "batchDelayUs">;
 
 export class LoadedVersion {
   /** Requests running on this session. */
@@ -52,6 +58,8 @@ export class LoadedVersion {
     readonly version: string,
     readonly dir: string,
     readonly card: ModelCard,
+    /** The settings it was loaded with: its card's, else the node's. */
+    readonly settings: VersionSettings,
     private executor: VersionExecutor,
     /** The execution provider the session runs on (the first configured one that took the model). */
     readonly provider: string,
@@ -91,7 +99,7 @@ export class LoadedVersion {
         `${model}/${version}: model.onnx does not match its cutover.json: ${lies.join("; ")}`,
       );
     }
-    const plan = sessions.execution;
+    const plan = versionPlan(sessions.execution, card.execution);
     const label = `${model}/${version}`;
     const observer = plan.observe(model, version);
     const loaded = (executor: VersionExecutor, inline: ort.InferenceSession | undefined, deferred: number) =>
@@ -100,6 +108,7 @@ export class LoadedVersion {
         version,
         dir,
         card,
+        { instances: plan.instances, maxBatch: plan.maxBatch, batchDelayUs: plan.batchDelayUs },
         executor,
         provider,
         Math.round(performance.now() - started),

@@ -15,6 +15,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { ConfigError, ErrorCode, errorMessage, StagingError } from "../core/errors.js";
+import type { ExecutionSettings } from "../core/execution-settings.js";
 import type { ExecutionObserver } from "./execution/execution-types.js";
 import { probeModelBytes } from "./probe-model.js";
 
@@ -54,6 +55,21 @@ export interface ExecutionPlan {
 export const DEFAULT_MAX_BATCH = 8;
 export const DEFAULT_WORKER_NICE = 10;
 
+/**
+ * The plan one version runs with: each setting its model card's `execution` gives, else the node's
+ * (its environment, else the built-in default). The card wins because it knows the model: whether
+ * its first dimension may be stacked, what a run costs, how much memory another instance takes; the
+ * node's settings are the default for models whose card does not say.
+ */
+export function versionPlan(node: ExecutionPlan, card: ExecutionSettings | undefined): ExecutionPlan {
+  return {
+    ...node,
+    instances: card?.instances ?? node.instances,
+    maxBatch: card?.maxBatch ?? node.maxBatch,
+    batchDelayUs: card?.batchDelayUs ?? node.batchDelayUs,
+  };
+}
+
 export interface SessionOpenerOptions extends RuntimeOptions {
   readonly log?: (line: string) => void;
   /** Default: onnxruntime-node's `InferenceSession.create`. */
@@ -69,7 +85,7 @@ export interface OpenedSession {
 export class SessionOpener {
   /** The configured providers, in order of preference. */
   readonly preference: readonly string[];
-  /** How versions run: instances, batching. */
+  /** How versions run: instances, batching (a version's card may set its own: {@link versionPlan}). */
   readonly execution: ExecutionPlan;
   private readonly intraOpThreads: number | undefined;
   private readonly createSession: CreateSession;

@@ -102,8 +102,20 @@ export class VersionStager implements Stager {
 
   /** Warms a loaded version up; a cold one (no synthetic input worked) is logged with its warning. */
   private async warmUp(loaded: LoadedVersion): Promise<void> {
+    this.logOwnExecution(loaded);
     const result = await loaded.warmUp(this.options.warmup);
     if (result.warning !== undefined) this.options.log(result.warning);
+  }
+
+  /**
+   * A version whose card sets its own instances or batching says so once: an operator who changed
+   * CUTOVER_INSTANCES and sees this version ignore it finds why in the log.
+   */
+  private logOwnExecution(loaded: LoadedVersion): void {
+    const own = Object.entries(loaded.card.execution ?? {});
+    if (own.length === 0) return;
+    const settings = own.map(([name, value]) => `${name} ${String(value)}`).join(", ");
+    this.options.log(`${loaded.model}/${loaded.version}: its cutover.json sets ${settings} (over the node's settings)`);
   }
 
   private async releaseOnFailure(loaded: LoadedVersion, work: () => Promise<void>): Promise<void> {

@@ -25,3 +25,16 @@ export function secondsFlag(flag: string, min: number, max: number): (value: str
     return Math.round(parsed * 1000);
   };
 }
+
+/** A worker-instances flag: `auto`, or an integer from 0 to `max`. */
+export function instancesFlag(flag: string, max: number): (value: string) => number | "auto" {
+  const count = integerFlag(flag, 0, max);
+  return (value) => {
+    if (value.trim() === "auto") return "auto";
+    try {
+      return count(value);
+    } catch {
+      throw new InvalidArgumentError(`${flag} must be auto or an integer from 0 to ${max}`);
+    }
+  };
+}

@@ -1,10 +1,12 @@
 /** `cutover push`, `cutover models`, `cutover versions`: publishing to and reading the store. */
 import { type Command, InvalidArgumentError } from "commander";
+import { EXECUTION_LIMITS, type ExecutionSettings } from "../../core/execution-settings.js";
 import { RECORDED_TOLERANCE, type Tolerance } from "../../core/golden-recording.js";
 import { loadSigningKey } from "../../core/oms/keys.js";
 import { sourceFromCiEnvironment } from "../ci-source.js";
 import { pushVersion } from "../publisher.js";
 import { type CliContext, collectList, openRegistry } from "./context.js";
+import { instancesFlag, integerFlag } from "./flag-parsers.js";
 import { formatBytes, formatTable, printResult, progressLine } from "./output.js";
 
 interface PushFlags {
@@ -15,6 +17,9 @@ interface PushFlags {
   sample?: string[];
   toleranceAbsolute?: number;
   toleranceRelative?: number;
+  instances?: number | "auto";
+  maxBatch?: number;
+  batchDelayUs?: number;
   commit?: string;
   pipeline?: string;
   repository?: string;
@@ -42,6 +47,16 @@ function tolerance(flags: PushFlags): { tolerance?: Partial<Tolerance> } {
   };
 }
 
+/** The execution settings the flags give, for cutover.json; none given: the card has none. */
+function execution(flags: PushFlags): { execution?: ExecutionSettings } {
+  const settings: ExecutionSettings = {
+    ...(flags.instances !== undefined ? { instances: flags.instances } : {}),
+    ...(flags.maxBatch !== undefined ? { maxBatch: flags.maxBatch } : {}),
+    ...(flags.batchDelayUs !== undefined ? { batchDelayUs: flags.batchDelayUs } : {}),
+  };
+  return Object.keys(settings).length > 0 ? { execution: settings } : {};
+}
+
 export function registerRegistryCommands(program: Command, context: CliContext): void {
   program
     .command("push <path>")
@@ -64,6 +79,21 @@ export function registerRegistryCommands(program: Command, context: CliContext):
       "--tolerance-relative <x>",
       "golden tolerance, relative part (default for samples: 1e-3, FP16 outputs 1e-2)",
       toleranceValue("--tolerance-relative"),
+    )
+    .option(
+      "--instances <auto|N>",
+      "worker threads per version on each node, instead of the node's CUTOVER_INSTANCES (0: the node's main thread; auto: the warm-up decides)",
+      instancesFlag("--instances", EXECUTION_LIMITS.instances),
+    )
+    .option(
+      "--max-batch <N>",
+      "largest dynamic batch in rows, instead of the node's CUTOVER_MAX_BATCH (0 or 1: off; only a model whose first dimension is symbolic on every input and output batches)",
+      integerFlag("--max-batch", 0, EXECUTION_LIMITS.maxBatch),
+    )
+    .option(
+      "--batch-delay-us <N>",
+      "how long a queued batch that is not full waits for more requests (µs), instead of the node's CUTOVER_BATCH_DELAY_US",
+      integerFlag("--batch-delay-us", 0, EXECUTION_LIMITS.batchDelayUs),
     )
     .option("--commit <sha>", "source commit (default: from the CI environment)")
     .option("--pipeline <url>", "CI pipeline or run URL (default: from the CI environment)")
@@ -91,6 +121,7 @@ export function registerRegistryCommands(program: Command, context: CliContext):
           ...(flags.golden ? { goldenPath: flags.golden } : {}),
           ...(flags.sample ? { samplePaths: flags.sample } : {}),
           ...tolerance(flags),
+          ...execution(flags),
           ...(flags.ignorePaths ? { ignorePaths: flags.ignorePaths } : {}),
           onProgress: (p) => progress.update(p.doneBytes, p.totalBytes, `${p.phase} ${p.file}`),
         });

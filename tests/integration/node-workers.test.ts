@@ -2,8 +2,9 @@
  * Versions run in worker threads (docs/NODE.md, Instances): a heavy run (≥ 0.3 s) does not hold the
  * node's event loop, queued requests of a batchable model share runs (and only with requests of the
  * same shape), a worker that dies fails only its own requests, and a version retired by a swap is
- * released only once the work its workers still run is done. Real nodes, controller, Redis and S3;
- * every assertion is about order, none about time.
+ * released only once the work its workers still run is done; a version's card that sets its own
+ * instances wins over the node's CUTOVER_INSTANCES. Real nodes, controller, Redis and S3; every
+ * assertion is about order, none about time.
  */
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -50,6 +51,20 @@ beforeAll(async () => {
     });
   for (const version of ["v1", "v2"]) await push("heavy", version);
   await push("mixer", "v1");
+  // The demo classifier (µs runs) twice, each version's card naming its own instances.
+  for (const [version, instances] of [
+    ["inline", 0],
+    ["workers", 2],
+  ] as const) {
+    await pushVersion(registry, {
+      path: join(MODELS, "demo-classifier/v1/model.onnx"),
+      goldenPath: join(MODELS, "demo-classifier/v1/golden.json"),
+      model: "demo",
+      version,
+      signingKey: key.signer,
+      execution: { instances },
+    });
+  }
   registry.store.close();
 });
 
@@ -246,5 +261,30 @@ describe("dynamic batching", () => {
     // Every request counted once (warm-up runs are not requests), and fewer runs than requests.
     expect(requests).toBe(2 * count);
     expect(runs).toBeLessThan(requests);
+  });
+});
+
+describe("a version's card sets its own instances (push --instances)", () => {
+  const demoBody = { inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: [0.5, -1.2, 3.3, 0.1] }] };
+  const instancesSeries = async (url: string) =>
+    (await (await fetch(`${url}/metrics`)).text())
+      .split("\n")
+      .filter((line) => line.startsWith("cutover_version_instances{"));
+
+  it("instances 0 runs on the main thread of a node set to 2; instances 2 in workers on a node set to 0", async () => {
+    const two = await fleet("demo", { instances: 2 });
+    expect((await activate(two.controller, "demo", "inline")).body).toMatchObject({ to: "inline", confirmed: 1 });
+    expect(resident(two.node, "demo", "inline").execution).toEqual({ mode: "inline", instances: 1 });
+    expect(await instancesSeries(two.node.url)).toEqual([
+      'cutover_version_instances{model="demo",version="inline",mode="inline"} 1',
+    ]);
+
+    const zero = await fleet("demo", { instances: 0 });
+    expect((await activate(zero.controller, "demo", "workers")).body).toMatchObject({ to: "workers", confirmed: 1 });
+    expect(resident(zero.node, "demo", "workers").execution).toEqual({ mode: "workers", instances: 2 });
+    expect(await instancesSeries(zero.node.url)).toEqual([
+      'cutover_version_instances{model="demo",version="workers",mode="workers"} 2',
+    ]);
+    expect((await infer(zero.node.url, { model: "demo", body: demoBody })).status).toBe(200);
   });
 });

@@ -1,15 +1,17 @@
 /**
  * Where a loaded version runs (docs/NODE.md, Instances): `auto` keeps a model whose warm runs take
  * under a millisecond on the main thread and puts a slower one in workers; a number always means
- * workers, 0 the main thread. Every instance is warmed up on the version's golden vectors.
+ * workers, 0 the main thread. Every instance is warmed up on the version's golden vectors. A version
+ * whose card sets `execution` runs with its card's settings, the node's filling in the rest.
  */
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { ExecutionSettings } from "../../core/execution-settings.js";
 import { parseGolden } from "../../core/model-card.js";
 import { readOnnxSignature } from "../../core/onnx-signature.js";
 import { autoInstances, LoadedVersion } from "../../inference/loaded-version.js";
-import { SessionOpener } from "../../inference/session-opener.js";
+import { type RuntimeOptions, SessionOpener, versionPlan } from "../../inference/session-opener.js";
 import { tempDir } from "../support/temp-dir.js";
 
 const MODELS = join(import.meta.dirname, "../../models");
@@ -17,7 +19,7 @@ const work = await tempDir("cutover-placement-");
 afterAll(() => work.cleanup());
 
 /** A version folder (model.onnx, cutover.json with the committed golden vectors) of a built model. */
-async function versionFolder(model: string, from: string): Promise<string> {
+async function versionFolder(model: string, from: string, execution?: ExecutionSettings): Promise<string> {
   const dir = join(work.path, `${model}-${Math.random().toString(36).slice(2)}`);
   await mkdir(dir, { recursive: true });
   const source = join(MODELS, from);
@@ -33,6 +35,7 @@ async function versionFolder(model: string, from: string): Promise<string> {
     inputs,
     outputs,
     golden,
+    ...(execution !== undefined ? { execution } : {}),
   };
   await writeFile(join(dir, "cutover.json"), JSON.stringify(card));
   return dir;
@@ -44,6 +47,23 @@ async function placed(model: string, from: string, instances: number | "auto") {
   try {
     expect(await loaded.warmUp()).toEqual({ mode: "golden" });
     return loaded.execution;
+  } finally {
+    await loaded.session.release();
+  }
+}
+
+/** Loads and warms up a version whose card sets `execution`, on a node with `node`'s settings. */
+async function loadedWith(node: Partial<RuntimeOptions>, execution: ExecutionSettings) {
+  const sessions = new SessionOpener({ executionProviders: ["cpu"], intraOpThreads: 1, ...node });
+  const loaded = await LoadedVersion.load(
+    "demo",
+    "v1",
+    await versionFolder("demo", "demo-classifier/v1", execution),
+    sessions,
+  );
+  try {
+    expect(await loaded.warmUp()).toEqual({ mode: "golden" });
+    return { execution: loaded.execution, settings: loaded.settings };
   } finally {
     await loaded.session.release();
   }
@@ -65,5 +85,37 @@ describe("where a version runs", () => {
     expect(autoInstances(3, 8)).toBe(2);
     expect(autoInstances(undefined, 8)).toBe(1);
     expect(autoInstances(16, 8)).toBe(1);
+  });
+});
+
+describe("a version's card sets its own execution (cutover.json `execution`)", () => {
+  it("its instances win over the node's: 0 runs on the main thread of a node set to 2, 2 in workers on a node set to 0", async () => {
+    expect(await loadedWith({ instances: 2 }, { instances: 0 })).toEqual({
+      execution: { mode: "inline", instances: 1 },
+      settings: { instances: 0, maxBatch: 8, batchDelayUs: 0 },
+    });
+    expect(await loadedWith({ instances: 0 }, { instances: 2, maxBatch: 4 })).toEqual({
+      execution: { mode: "workers", instances: 2 },
+      settings: { instances: 2, maxBatch: 4, batchDelayUs: 0 },
+    });
+  });
+
+  it("field by field: what the card leaves out is the node's setting", async () => {
+    expect(await loadedWith({ instances: 1, maxBatch: 16, batchDelayUs: 50 }, { maxBatch: 2 })).toEqual({
+      execution: { mode: "workers", instances: 1 },
+      settings: { instances: 1, maxBatch: 2, batchDelayUs: 50 },
+    });
+  });
+
+  it("versionPlan: the card's fields over the node's plan; no card, the node's plan", () => {
+    const node = new SessionOpener({ executionProviders: ["cpu"], instances: 3, maxBatch: 0, batchDelayUs: 10 })
+      .execution;
+    expect(versionPlan(node, undefined)).toEqual(node);
+    expect(versionPlan(node, {})).toEqual(node);
+    expect(versionPlan(node, { instances: "auto", batchDelayUs: 0 })).toEqual({
+      ...node,
+      instances: "auto",
+      batchDelayUs: 0,
+    });
   });
 });

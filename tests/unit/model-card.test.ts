@@ -74,3 +74,50 @@ describe("cutover.json", () => {
     expect(() => parseModelCard(JSON.stringify({ ...card, created: "yesterday" }))).toThrow(/created/);
   });
 });
+
+describe("cutover.json execution settings", () => {
+  const card = {
+    schemaVersion: 1,
+    model: "m",
+    version: "v",
+    created: "2026-01-01T00:00:00Z",
+    source: {},
+    inputs,
+    outputs,
+  };
+  const withExecution = (execution: unknown) => JSON.stringify({ ...card, execution });
+
+  it("are optional: a card written before them parses, with no execution (the node decides)", () => {
+    expect(parseModelCard(JSON.stringify(card)).execution).toBeUndefined();
+    expect(parseModelCard(withExecution({})).execution).toEqual({});
+  });
+
+  it.each([
+    [{ instances: 0 }],
+    [{ instances: "auto" }],
+    [{ instances: 256, maxBatch: 0, batchDelayUs: 0 }],
+    [{ maxBatch: 1024 }],
+    [{ batchDelayUs: 1_000_000 }],
+  ])("%j is kept as written", (execution) => {
+    expect(parseModelCard(withExecution(execution)).execution).toEqual(execution);
+  });
+
+  it.each([
+    [{ instance: 2 }, /execution: unknown key\(s\) instance: execution takes instances, maxBatch, batchDelayUs/],
+    [{ instances: 2, max_batch: 4 }, /execution: unknown key\(s\) max_batch/],
+    [{ instances: -1 }, /execution\.instances: .*>=0/],
+    [{ instances: 1.5 }, /execution\.instances/],
+    [{ instances: "many" }, /execution\.instances: expected "auto" or a count from 0 to 256/],
+    [{ instances: 257 }, /execution\.instances: .*<=256/],
+    [{ maxBatch: -1 }, /execution\.maxBatch/],
+    [{ maxBatch: "8" }, /execution\.maxBatch/],
+    [{ maxBatch: 1025 }, /execution\.maxBatch/],
+    [{ batchDelayUs: 0.5 }, /execution\.batchDelayUs/],
+    [{ batchDelayUs: 1_000_001 }, /execution\.batchDelayUs/],
+    ["fast", /execution: .*expected object/],
+  ])("%j is refused with MODEL_INVALID naming the field", (execution, message) => {
+    expect(() => parseModelCard(withExecution(execution))).toThrow(
+      expect.objectContaining({ code: "MODEL_INVALID", message: expect.stringMatching(message) }),
+    );
+  });
+});
