@@ -127,6 +127,8 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     lockTtlMs: 30_000,
     close: async () => registry.store.close(),
   });
+  // Progressive rollouts advance on this tick (bake over → analysis → next step or rollback).
+  controller.startReconciling(1_000, options.log);
   const { server } = await listen(controller.app.fetch, options.port, host);
 
   const nodes: RunningNode[] = [];

@@ -19,6 +19,8 @@ import { createObjectStore } from "../core/store/index.js";
 import { type ControllerEnv, createControllerApp } from "./http/app.js";
 import { type NamedToken, parseTokens } from "./http/tokens.js";
 import { ControllerMetrics } from "./metrics.js";
+import { ProgressiveRunner } from "./progressive/progressive-runner.js";
+import { ReconcileLoop } from "./progressive/reconcile-loop.js";
 import { RolloutCoordinator, type RolloutCoordinatorOptions } from "./rollout-coordinator.js";
 import { RedisRolloutStore } from "./state/rollout-store.js";
 import type { RolloutTransitions } from "./state/rollout-transitions.js";
@@ -28,6 +30,10 @@ import { VersionCatalog } from "./version-catalog.js";
 export interface Controller {
   readonly app: Hono<ControllerEnv>;
   readonly coordinator: RolloutCoordinator;
+  /** Progressive rollouts: start, promote, abort, and the reconcile tick. */
+  readonly progressive: ProgressiveRunner;
+  /** Ticks rollouts every `intervalMs` until `close` (the server and `cutover dev`; not the Lambda). */
+  startReconciling(intervalMs: number, log?: (line: string) => void): void;
   readonly fleet: FleetStateStore;
   readonly registry: ModelRegistry;
   close(): Promise<void>;
@@ -62,9 +68,36 @@ export function assembleController(backend: ControllerBackend, tuning: Controlle
     ...tuning,
     onFinished: (model, entry, durationMs) => metrics.recordRollout(model, entry, durationMs),
   });
+  const progressive = new ProgressiveRunner({
+    coordinator,
+    fleet,
+    store: backend.transitions,
+    bus: backend.bus,
+    lockTtlMs: backend.lockTtlMs,
+    ...(tuning.confirmTimeoutMs !== undefined ? { confirmTimeoutMs: tuning.confirmTimeoutMs } : {}),
+    observer: {
+      weight: (model, baseline, candidate, weight) => metrics.observeWeight(model, baseline, candidate, weight),
+      analysed: (model, verdict) => metrics.observeAnalysis(model, verdict),
+    },
+  });
   const versions = new VersionCatalog(registry);
-  const app = createControllerApp({ coordinator, fleet, registry, versions, tokens, metrics });
-  return { app, coordinator, fleet, registry, close: () => backend.close() };
+  const app = createControllerApp({ coordinator, progressive, fleet, registry, versions, tokens, metrics });
+  let loop: ReconcileLoop | undefined;
+  return {
+    app,
+    coordinator,
+    progressive,
+    fleet,
+    registry,
+    startReconciling(intervalMs, log) {
+      loop ??= new ReconcileLoop(() => progressive.tickAll(), intervalMs, log);
+      loop.start();
+    },
+    async close() {
+      await loop?.stop();
+      await backend.close();
+    },
+  };
 }
 
 /** Checks the tokens and keys every controller needs; errors name the variable. */

@@ -31,6 +31,34 @@ export class ControllerMetrics {
     registers: [this.registry],
   });
 
+  private readonly weight = new Gauge({
+    name: "cutover_rollout_weight",
+    help: "Percent of each model's requests a progressive rollout sends to each version (candidate and baseline)",
+    labelNames: ["model", "version"] as const,
+    registers: [this.registry],
+  });
+  private readonly analyses = new Counter({
+    name: "cutover_analysis_total",
+    help: "Canary analyses run by this controller, by model and verdict (pass, fail, inconclusive)",
+    labelNames: ["model", "verdict"] as const,
+    registers: [this.registry],
+  });
+
+  /** A progressive rollout's split: candidate at `weight` %, baseline at the rest; 0 or 100 end it. */
+  observeWeight(model: string, baseline: string, candidate: string, weight: number): void {
+    if (weight <= 0 || weight >= 100) {
+      this.weight.remove({ model, version: baseline });
+      this.weight.remove({ model, version: candidate });
+      return;
+    }
+    this.weight.set({ model, version: candidate }, weight);
+    this.weight.set({ model, version: baseline }, 100 - weight);
+  }
+
+  observeAnalysis(model: string, verdict: string): void {
+    this.analyses.inc({ model, verdict });
+  }
+
   recordRollout(model: string, entry: HistoryEntry, durationMs: number): void {
     this.rollouts.inc({ model, action: entry.action, outcome: entry.outcome });
     this.duration.observe({ model, outcome: entry.outcome }, durationMs / 1000);

@@ -60,6 +60,9 @@ export interface RolloutCoordinatorOptions {
   readonly onFinished?: (model: string, entry: HistoryEntry, durationMs: number) => void;
 }
 
+/** What a progressive rollout adds to its history entry. */
+export type HistoryExtra = Pick<HistoryEntry, "strategy" | "steps" | "analyses">;
+
 /** How many checked versions (signature, model card) a coordinator remembers. */
 const CHECKED_VERSIONS = 256;
 
@@ -154,12 +157,7 @@ export class RolloutCoordinator {
   }
 
   /** The target must be published, signed by a trusted key, and fit the active version's schema. */
-  private async checkTarget(
-    model: string,
-    version: string,
-    current: ModelState,
-    allowIncompatible: boolean,
-  ): Promise<void> {
+  async checkTarget(model: string, version: string, current: ModelState, allowIncompatible: boolean): Promise<void> {
     const { registry } = this.options;
     await this.verified.check(model, version);
     const card = (name: string) =>
@@ -181,7 +179,7 @@ export class RolloutCoordinator {
    * Enough live nodes serve the model to start, checked before the lock so that a refusal leaves no
    * trace: a pointer nobody serves must be asked for (allowNoNodes), not be what an empty fleet gets.
    */
-  private async checkFleet(model: string, required: number): Promise<void> {
+  async checkFleet(model: string, required: number): Promise<void> {
     if (required === 0) return;
     const live = (await this.liveNodes(model)).map((node) => node.nodeId).sort();
     if (live.length >= required) return;
@@ -193,7 +191,8 @@ export class RolloutCoordinator {
     );
   }
 
-  private async liveNodes(model: string): Promise<NodeRecord[]> {
+  /** The live nodes that serve `model`. */
+  async liveNodes(model: string): Promise<NodeRecord[]> {
     return (await this.options.fleet.listNodes()).filter((node) => nodeServes(node, model));
   }
 
@@ -203,13 +202,29 @@ export class RolloutCoordinator {
     request: ActivateRequest,
     limits: { timeoutMs: number; required: number; started: number },
   ): Promise<RolloutResult> {
+    const staged = await this.stage(lease, reports, request, limits);
+    if (!staged.ok) return this.abort(lease, request, { ...staged, started: limits.started });
+    return this.promoteStaged(lease, reports, request, staged.nodes, limits.started);
+  }
+
+  /**
+   * Phase one: `prepare` to the nodes, and every live node that serves the model staged the target
+   * (from its answer or its heartbeat record) — or why not: a node failed, the deadline passed, or
+   * fewer than `required` nodes are left.
+   */
+  async stage(
+    lease: RolloutLease,
+    reports: RolloutReports,
+    request: Pick<ActivateRequest, "allowIncompatible">,
+    limits: { timeoutMs: number; required: number },
+  ): Promise<{ ok: true; nodes: string[] } | { ok: false; code: RolloutCode; nodes: NodeOutcome[]; reason: string }> {
     const { fleet, bus, store } = this.options;
     const { model, rollout } = lease;
-    const { timeoutMs, required, started } = limits;
-    const commands = fleet.keys.commandChannel(model);
-    let live = new Set((await this.liveNodes(model)).map((node) => node.nodeId));
+    const { timeoutMs, required } = limits;
+    const records = await this.liveNodes(model);
+    let live = new Set(records.map((node) => node.nodeId));
     const expected = new Set(live);
-    let promotedRevision: number | undefined;
+    reports.absorbHeartbeats(records, model, rollout.target);
 
     const tick = async () => {
       if (!(await store.extend(lease, this.lockTtlMs))) {
@@ -218,13 +233,13 @@ export class RolloutCoordinator {
       const records = await this.liveNodes(model);
       live = new Set(records.map((node) => node.nodeId));
       for (const nodeId of expected) if (!live.has(nodeId) && !reports.prepared.has(nodeId)) expected.delete(nodeId);
-      reports.absorbHeartbeats(records, model, rollout.target, promotedRevision);
+      reports.absorbHeartbeats(records, model, rollout.target);
     };
     const anyFailed = () => [...reports.prepared.values()].some((report) => report.type === "failed");
     const allStaged = () => [...expected].every((nodeId) => reports.prepared.get(nodeId)?.type === "staged");
 
     await bus.publish(
-      commands,
+      fleet.keys.commandChannel(model),
       encodeMessage({
         type: "prepare",
         model,
@@ -247,18 +262,42 @@ export class RolloutCoordinator {
             .filter((n) => n.outcome === "timeout")
             .map((n) => n.nodeId)
             .join(", ")}`;
-      return this.abort(lease, request, { code: ErrorCode.RolloutAborted, nodes, reason, started });
+      return { ok: false, code: ErrorCode.RolloutAborted, nodes, reason };
     }
     if (expected.size < required) {
       const reason = `only ${expected.size} node(s) staged ${rollout.target} (the others' heartbeats expired), fewer than the ${required} required`;
       const nodes = this.prepareOutcomes(expected, reports, "aborted");
-      return this.abort(lease, request, { code: ErrorCode.NotEnoughNodes, nodes, reason, started });
+      return { ok: false, code: ErrorCode.NotEnoughNodes, nodes, reason };
     }
+    return { ok: true, nodes: [...expected] };
+  }
 
+  /**
+   * Phase two, once every node in `staged` holds the target: the atomic promotion, `promote` to the
+   * nodes, their confirmations, the history entry (with `extra`: a progressive rollout's figures).
+   */
+  async promoteStaged(
+    lease: RolloutLease,
+    reports: RolloutReports,
+    request: ActivateRequest,
+    stagedNodes: readonly string[],
+    started: number,
+    extra: HistoryExtra = {},
+  ): Promise<RolloutResult> {
+    const { fleet, bus, store } = this.options;
+    const { model, rollout } = lease;
     const promoted = await store.promote(lease);
-    promotedRevision = promoted.revision;
+    let live = new Set((await this.liveNodes(model)).map((node) => node.nodeId));
+    const tick = async () => {
+      if (!(await store.extend(lease, this.lockTtlMs))) {
+        throw new StateError(ErrorCode.LockLost, `the rollout lock of ${model} expired while nodes were confirming`);
+      }
+      const records = await this.liveNodes(model);
+      live = new Set(records.map((node) => node.nodeId));
+      reports.absorbHeartbeats(records, model, rollout.target, promoted.revision);
+    };
     await bus.publish(
-      commands,
+      fleet.keys.commandChannel(model),
       encodeMessage({
         type: "promote",
         model,
@@ -267,7 +306,7 @@ export class RolloutCoordinator {
         rolloutId: rollout.id,
       }),
     );
-    const staged = [...expected].sort();
+    const staged = [...stagedNodes].sort();
     await reports.waitFor(
       () => staged.every((nodeId) => reports.promoted.has(nodeId) || !live.has(nodeId)),
       this.confirmTimeoutMs,
@@ -300,6 +339,7 @@ export class RolloutCoordinator {
         revision: promoted.revision,
         ...(reason !== undefined ? { reason } : {}),
         ...(switchSpreadMs !== undefined ? { switchSpreadMs } : {}),
+        ...extra,
       },
       started,
     );
@@ -360,10 +400,11 @@ export class RolloutCoordinator {
     });
   }
 
-  private async finish(
+  /** Ends the rollout: clears its record, appends its history entry, releases the lock. */
+  async finish(
     lease: RolloutLease,
-    request: ActivateRequest,
-    result: Pick<HistoryEntry, "outcome" | "nodes" | "revision" | "reason" | "switchSpreadMs">,
+    request: Pick<ActivateRequest, "action">,
+    result: Pick<HistoryEntry, "outcome" | "nodes" | "revision" | "reason" | "switchSpreadMs"> & HistoryExtra,
     started: number,
   ): Promise<HistoryEntry> {
     const warnings = result.nodes.flatMap((node) => (node.warning ? [`${node.nodeId}: ${node.warning}`] : []));
@@ -384,7 +425,12 @@ export class RolloutCoordinator {
   }
 
   /** An unexpected failure mid-rollout (Redis gone, lock lost): tell nodes, record it if we can. */
-  private async abandon(lease: RolloutLease, request: ActivateRequest, error: unknown, started: number): Promise<void> {
+  async abandon(
+    lease: RolloutLease,
+    request: Pick<ActivateRequest, "action">,
+    error: unknown,
+    started: number,
+  ): Promise<void> {
     const reason = `rollout failed: ${errorMessage(error)}`;
     const { model, rollout } = lease;
     await this.options.bus

@@ -89,11 +89,11 @@ export class RolloutReports {
       const status = record.models[model];
       if (status === undefined) continue;
       const { nodeId } = record;
-      if (
-        !this.prepared.has(nodeId) &&
-        status.staged?.rolloutId === this.rolloutId &&
-        status.staged.state === "staged"
-      ) {
+      // Staged for this rollout, or already splitting its requests (a progressive rollout's later step).
+      const staged =
+        (status.staged?.rolloutId === this.rolloutId && status.staged.state === "staged") ||
+        status.split?.rolloutId === this.rolloutId;
+      if (!this.prepared.has(nodeId) && staged) {
         this.prepared.set(nodeId, {
           type: "staged",
           nodeId,
@@ -102,8 +102,8 @@ export class RolloutReports {
           rolloutId: this.rolloutId,
           loadMs: 0,
           warmupMs: 0,
-          ...(status.staged.warmup !== undefined ? { warmup: status.staged.warmup } : {}),
-          ...(status.staged.warning !== undefined ? { warning: status.staged.warning } : {}),
+          ...(status.staged?.warmup !== undefined ? { warmup: status.staged.warmup } : {}),
+          ...(status.staged?.warning !== undefined ? { warning: status.staged.warning } : {}),
         });
         changed = true;
       }

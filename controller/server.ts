@@ -19,6 +19,7 @@ export async function startControllerServer(
     await controller.close();
     throw error;
   });
+  controller.startReconciling(config.reconcileMs, (line) => console.error(`cutover controller: ${line}`));
   return {
     port,
     async close() {

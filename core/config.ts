@@ -156,6 +156,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "rollout lock TTL, renewed while a rollout runs: how soon a dead controller's lock frees",
     default: "30000",
   },
+  {
+    name: "CUTOVER_RECONCILE_MS",
+    description:
+      "how often the controller server ticks progressive rollouts (bake over → analysis → next step or rollback) and ends rollouts whose controller died",
+    default: "2000",
+  },
   { name: "CUTOVER_URL", description: "the controller the CLI talks to", default: "http://127.0.0.1:8700" },
   { name: "CUTOVER_TOKEN", description: "the CLI's bearer token for changes" },
   {
@@ -240,6 +246,7 @@ const envSchema = z.object({
     (value) => (value === "" || value === undefined ? undefined : Number(value)),
     z.number().int().min(1_000).max(600_000).optional(),
   ),
+  CUTOVER_RECONCILE_MS: positiveInt(100, 3_600_000),
   CUTOVER_URL: z.preprocess((value) => (value === "" ? undefined : value), z.url({ protocol: /^https?$/ }).optional()),
   CUTOVER_TOKEN: optionalText,
   CUTOVER_CLIENT_TIMEOUT_MS: positiveInt(100, 3_600_000),
@@ -321,6 +328,8 @@ export interface ControllerConfig extends ArtifactConfig, StateConfig {
   readonly tokens: string;
   readonly port: number;
   readonly lockTtlMs: number;
+  /** How often the server ticks rollouts (progressive steps, dead controllers' rollouts). */
+  readonly reconcileMs: number;
 }
 
 export interface ClientConfig {
@@ -358,6 +367,7 @@ export function parseControllerConfig(env: Readonly<Record<string, string | unde
     tokens: e.CUTOVER_TOKENS ?? "",
     port: e.CUTOVER_PORT ?? 8700,
     lockTtlMs: e.CUTOVER_ROLLOUT_LOCK_TTL_MS ?? 30_000,
+    reconcileMs: e.CUTOVER_RECONCILE_MS ?? 2_000,
   };
 }
 

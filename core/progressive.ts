@@ -85,6 +85,8 @@ export const progressiveSchema = z.object({
   baseline: z.string(),
   analysis: analysisThresholdsSchema,
   lastAnalysis: analysisResultSchema.nullable(),
+  /** The verdict of each step judged so far (history keeps them); absent while none. */
+  analyses: z.array(analysisResultSchema).optional(),
   hooks: z.array(hookSchema).optional(),
 });
 export type Progressive = z.infer<typeof progressiveSchema>;

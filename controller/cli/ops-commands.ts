@@ -9,6 +9,7 @@ import { parseClientConfig, parseControllerConfig } from "../../core/config.js";
 import { ErrorCode, InputError, RolloutError } from "../../core/errors.js";
 import type { HistoryEntry, ModelState, NodeRecord } from "../../core/model-state.js";
 import { redactUrl } from "../../core/redact.js";
+import type { ProgressView } from "../progressive/progressive-runner.js";
 import type { RolloutResult } from "../rollout-result.js";
 import { startControllerServer } from "../server.js";
 import { CONTROLLER_UNREACHABLE, ControllerClient, RemoteError } from "./api-client.js";
@@ -16,6 +17,14 @@ import type { CliContext } from "./context.js";
 import { ROLLOUT_EXIT_CODES } from "./exit-code.js";
 import { integerFlag, secondsFlag } from "./flag-parsers.js";
 import { formatTable, printResult } from "./output.js";
+import {
+  followRollout,
+  registerProgressiveCommands,
+  type StrategyFlags,
+  strategyBody,
+  withStrategyOptions,
+} from "./progressive-commands.js";
+import { progressLines } from "./progressive-view.js";
 import { historyLines, type ModelDetail, modelDetailLines, rolloutLines } from "./rollout-view.js";
 
 /** The controller's own default rollout timeout, for a rollback (which takes no --timeout). */
@@ -123,35 +132,63 @@ function nodeBody(flags: NodeFlags): NodeFlags {
 
 export function registerOpsCommands(program: Command, context: CliContext): void {
   withNodeOptions(
-    program
-      .command("activate <model> <version>")
-      .description("make VERSION the active version of MODEL on every node (two-phase, fleet-wide)")
-      .addOption(
-        new Option("--timeout <seconds>", "how long nodes may take to stage it")
-          .argParser(secondsFlag("--timeout", 0.1, 3600))
-          .default(DEFAULT_ROLLOUT_TIMEOUT_MS, String(DEFAULT_ROLLOUT_TIMEOUT_MS / 1000)),
-      )
-      .option("--allow-incompatible", "activate even if its inputs/outputs do not fit the active version's")
-      .option(
-        "--expect-revision <n>",
-        "refuse unless the model is at this revision",
-        integerFlag("--expect-revision", 0),
-      ),
+    withStrategyOptions(
+      program
+        .command("activate <model> <version>")
+        .description(
+          "make VERSION the active version of MODEL on every node (two-phase, fleet-wide; progressively with --canary or --linear)",
+        )
+        .addOption(
+          new Option("--timeout <seconds>", "how long nodes may take to stage it")
+            .argParser(secondsFlag("--timeout", 0.1, 3600))
+            .default(DEFAULT_ROLLOUT_TIMEOUT_MS, String(DEFAULT_ROLLOUT_TIMEOUT_MS / 1000)),
+        )
+        .option("--allow-incompatible", "activate even if its inputs/outputs do not fit the active version's")
+        .option(
+          "--expect-revision <n>",
+          "refuse unless the model is at this revision",
+          integerFlag("--expect-revision", 0),
+        ),
+    ),
   )
     .option("--json", "print the result as JSON")
     .action(
       async (
         model: string,
         version: string,
-        flags: NodeFlags & { timeout: number; allowIncompatible?: boolean; expectRevision?: number; json?: boolean },
+        flags: NodeFlags &
+          StrategyFlags & { timeout: number; allowIncompatible?: boolean; expectRevision?: number; json?: boolean },
       ) => {
+        const strategy = strategyBody(flags);
         const body = {
           version,
           timeoutMs: flags.timeout,
           ...(flags.allowIncompatible ? { allowIncompatible: true } : {}),
           ...(flags.expectRevision !== undefined ? { expectRevision: flags.expectRevision } : {}),
           ...nodeBody(flags),
+          ...strategy,
         };
+        if (Object.keys(strategy).length > 0) {
+          const { api, timeoutMs } = client(context, true);
+          const view = await api.post<ProgressView>(`/v1/models/${encodeURIComponent(model)}/activate`, body, {
+            timeoutMs: flags.timeout + timeoutMs,
+          });
+          if (view.state !== "progressing" || flags.manual) {
+            printResult({ json: flags.json ?? false }, view, () => progressLines(view));
+            if (view.state === "rolled-back" || view.state === "aborted") {
+              throw new RolloutError(
+                ErrorCode.RolloutAborted,
+                `${model}/${version} did not go ahead: ${view.reason ?? ""}`,
+                {
+                  rolloutId: view.rolloutId,
+                },
+              );
+            }
+            return;
+          }
+          await followRollout(api, view, flags.json ?? false);
+          return;
+        }
         await runRollout(
           context,
           model,
@@ -184,6 +221,8 @@ export function registerOpsCommands(program: Command, context: CliContext): void
       );
     });
 
+  registerProgressiveCommands(program, (needsToken) => client(context, needsToken).api);
+
   program
     .command("status [model]")
     .description("the active version, revision and rollout of every model, or of one with its nodes")
@@ -202,7 +241,9 @@ export function registerOpsCommands(program: Command, context: CliContext): void
               state.active ?? "-",
               state.previous ?? "-",
               String(state.revision),
-              state.rollout ? `→ ${state.rollout.target} (${state.rollout.phase})` : "-",
+              state.rollout
+                ? `→ ${state.rollout.target} (${state.rollout.progressive ? `${state.rollout.progressive.weight} %` : state.rollout.phase})`
+                : "-",
               `${nodes.onActive}/${nodes.live}`,
             ]),
           ]),

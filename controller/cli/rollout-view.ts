@@ -6,6 +6,7 @@
 import type { HistoryEntry, ModelState, NodeOutcome, NodeRecord } from "../../core/model-state.js";
 import type { RolloutResult } from "../rollout-result.js";
 import { formatTable } from "./output.js";
+import { rolloutStatusLines } from "./progressive-view.js";
 
 /** GET /v1/models/:model, as far as the CLI reads it. */
 export interface ModelDetail {
@@ -52,7 +53,8 @@ export function modelDetailLines(detail: ModelDetail): string[] {
   const header =
     `${model}: active ${state.active ?? "-"}, previous ${state.previous ?? "-"}, revision ${state.revision}` +
     (state.rollout ? `, rollout → ${state.rollout.target} by ${state.rollout.by}` : "");
-  if (nodes.length === 0) return [header, `no live node serves ${model}`];
+  const rollout = state.rollout === null ? [] : rolloutStatusLines(state.rollout);
+  if (nodes.length === 0) return [header, ...rollout, `no live node serves ${model}`];
   const rows = nodes.map((node) => {
     const status = node.models[model];
     const active = status?.active;
@@ -67,6 +69,7 @@ export function modelDetailLines(detail: ModelDetail): string[] {
   });
   return [
     header,
+    ...rollout,
     ...formatTable([["NODE", "ACTIVE", "REVISION", "WARM", "STAGED", "LAST ERROR"], ...rows]),
     ...coldLines(model, nodes),
   ];

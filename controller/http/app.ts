@@ -10,8 +10,11 @@ import { AuthError, CutoverError, ErrorCode, InputError, RolloutError } from "..
 import type { FleetStateStore } from "../../core/fleet-state.js";
 import { nodeServes } from "../../core/model-state.js";
 import { assertModelName } from "../../core/names.js";
+import { hookSchema } from "../../core/progressive.js";
 import type { ModelRegistry } from "../../core/registry.js";
 import type { ControllerMetrics } from "../metrics.js";
+import { initialProgressive, isProgressive, type StrategyOptions } from "../progressive/progressive-request.js";
+import type { ProgressiveRunner } from "../progressive/progressive-runner.js";
 import type { RolloutCoordinator } from "../rollout-coordinator.js";
 import type { VersionCatalog } from "../version-catalog.js";
 import { parseJsonBody } from "./request-body.js";
@@ -19,6 +22,7 @@ import { matchToken, type NamedToken } from "./tokens.js";
 
 export interface ControllerAppOptions {
   readonly coordinator: RolloutCoordinator;
+  readonly progressive: ProgressiveRunner;
   readonly fleet: FleetStateStore;
   readonly registry: ModelRegistry;
   /** Version summaries for the read routes, each version read from the store once. */
@@ -61,16 +65,41 @@ const rolloutFields = {
   minNodes: z.number().int().min(1).max(100_000).optional(),
 };
 
+/** A progressive rollout's options (controller/progressive/progressive-request.ts checks the rest). */
+const strategyFields = {
+  canary: z.array(z.number()).max(99).optional(),
+  linear: z.number().optional(),
+  bakeMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3_600_000)
+    .optional(),
+  manual: z.boolean().optional(),
+  shadowPercent: z.number().min(0).max(100).optional(),
+  maxErrorRate: z.number().min(0).max(1).optional(),
+  maxP99Ratio: z.number().min(1).max(1000).optional(),
+  minRequests: z.number().int().min(1).max(1e9).optional(),
+  maxDivergenceRate: z.number().min(0).max(1).optional(),
+  hooks: z.array(hookSchema).max(32).optional(),
+};
+
 const activateBody = z.strictObject({
   version: z.string(),
   allowIncompatible: z.boolean().optional(),
   ...rolloutFields,
+  ...strategyFields,
 });
 
 const rollbackBody = z.strictObject({
   to: z.string().optional(),
   ...rolloutFields,
 });
+
+/** The options given, without the keys left undefined (exactOptionalPropertyTypes). */
+function dropUndefined(options: { [K in keyof StrategyOptions]: StrategyOptions[K] | undefined }): StrategyOptions {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as StrategyOptions;
+}
 
 /** Hono variables the routes share: `by`, the name of the token that authorized a change. */
 export type ControllerEnv = { Variables: { by: string } };
@@ -172,7 +201,47 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
   app.post("/v1/models/:model/activate", requireToken, async (c) => {
     const model = assertModelName(c.req.param("model"));
     const body = await parseJsonBody(c.req.raw, activateBody);
-    return c.json(await coordinator.activate({ model, by: c.get("by"), ...body }));
+    const {
+      canary,
+      linear,
+      bakeMs,
+      manual,
+      shadowPercent,
+      maxErrorRate,
+      maxP99Ratio,
+      minRequests,
+      maxDivergenceRate,
+      hooks,
+      ...request
+    } = body;
+    const strategy = {
+      canary,
+      linear,
+      bakeMs,
+      manual,
+      shadowPercent,
+      maxErrorRate,
+      maxP99Ratio,
+      minRequests,
+      maxDivergenceRate,
+      hooks,
+    };
+    if (!isProgressive(strategy)) return c.json(await coordinator.activate({ model, by: c.get("by"), ...request }));
+    // The baseline is filled in from the state when the rollout begins.
+    const progressive = initialProgressive(dropUndefined(strategy), "");
+    return c.json(await options.progressive.start({ model, by: c.get("by"), ...request, progressive }));
+  });
+
+  app.post("/v1/models/:model/promote", requireToken, async (c) => {
+    const model = assertModelName(c.req.param("model"));
+    await parseJsonBody(c.req.raw, z.strictObject({}));
+    return c.json(await options.progressive.promote(model));
+  });
+
+  app.post("/v1/models/:model/abort", requireToken, async (c) => {
+    const model = assertModelName(c.req.param("model"));
+    await parseJsonBody(c.req.raw, z.strictObject({}));
+    return c.json(await options.progressive.abort(model, c.get("by")));
   });
 
   app.post("/v1/models/:model/rollback", requireToken, async (c) => {

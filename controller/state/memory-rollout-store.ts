@@ -8,8 +8,17 @@
  */
 import { ErrorCode, StateError } from "../../core/errors.js";
 import type { MemoryFleetState } from "../../core/memory/memory-fleet-state.js";
-import { emptyModelState, type HistoryEntry, type ModelState } from "../../core/model-state.js";
-import { type BeginOptions, newRollout, type RolloutLease, type RolloutTransitions } from "./rollout-transitions.js";
+import { emptyModelState, type HistoryEntry, type ModelState, type Rollout } from "../../core/model-state.js";
+import {
+  type BeginOptions,
+  newLockToken,
+  newRollout,
+  type ResumeOptions,
+  type RolloutLease,
+  type RolloutTransitions,
+  resumedLease,
+  rolloutInProgress,
+} from "./rollout-transitions.js";
 
 export class MemoryRolloutStore implements RolloutTransitions {
   constructor(
@@ -28,13 +37,9 @@ export class MemoryRolloutStore implements RolloutTransitions {
 
   async begin(model: string, options: BeginOptions): Promise<RolloutLease> {
     const state = this.fleet.states.get(model) ?? emptyModelState();
-    if (this.lockHeld(model) !== undefined) {
-      const running = state.rollout;
-      throw new StateError(
-        ErrorCode.RolloutInProgress,
-        `a rollout of ${model} is in progress${running ? ` (${running.id} → ${running.target}, by ${running.by})` : ""}`,
-      );
-    }
+    // A progressive rollout between its steps holds no lock but is still running.
+    if (this.lockHeld(model) !== undefined || state.rollout?.phase === "progressing")
+      throw rolloutInProgress(model, state);
     if (options.expectRevision !== undefined && options.expectRevision !== state.revision) {
       throw new StateError(
         ErrorCode.RevisionMismatch,
@@ -98,6 +103,35 @@ export class MemoryRolloutStore implements RolloutTransitions {
     const owned = this.lockHeld(lease.model)?.token === lease.token;
     if (owned) this.fleet.locks.delete(lease.model);
     await this.fleet.save();
+    return owned;
+  }
+
+  async resume(model: string, options: ResumeOptions): Promise<RolloutLease | undefined> {
+    const state = this.fleet.states.get(model) ?? emptyModelState();
+    if (this.lockHeld(model) !== undefined) throw rolloutInProgress(model, state);
+    const rollout = state.rollout;
+    if (rollout === null || (options.rolloutId !== undefined && rollout.id !== options.rolloutId)) return undefined;
+    const token = newLockToken();
+    this.fleet.locks.set(model, { token, expiresAt: Date.now() + options.lockTtlMs });
+    return resumedLease(model, structuredClone(state), token, options.lockTtlMs);
+  }
+
+  async update(lease: RolloutLease, rollout: Rollout): Promise<RolloutLease> {
+    if (this.lockHeld(lease.model)?.token !== lease.token) {
+      throw new StateError(ErrorCode.LockLost, `the rollout lock of ${lease.model} expired or was taken over`);
+    }
+    const state = this.fleet.states.get(lease.model);
+    if (state?.rollout?.id !== lease.rollout.id) {
+      throw new StateError(ErrorCode.LockLost, `the rollout of ${lease.model} was replaced by another`);
+    }
+    this.fleet.states.set(lease.model, { ...state, rollout: structuredClone(rollout) });
+    await this.fleet.save();
+    return { ...lease, rollout: structuredClone(rollout) };
+  }
+
+  async release(lease: RolloutLease): Promise<boolean> {
+    const owned = this.lockHeld(lease.model)?.token === lease.token;
+    if (owned) this.fleet.locks.delete(lease.model);
     return owned;
   }
 

@@ -16,13 +16,25 @@ import type { PointerStore } from "../../core/pointer-store.js";
 import { toStateError } from "../../core/redis/connection.js";
 import type { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { LuaScript } from "../../core/redis/lua-script.js";
-import { type BeginOptions, newRollout, type RolloutLease, type RolloutTransitions } from "./rollout-transitions.js";
+import {
+  type BeginOptions,
+  newLockToken,
+  newRollout,
+  type ResumeOptions,
+  type RolloutLease,
+  type RolloutTransitions,
+  resumedLease,
+  rolloutInProgress,
+} from "./rollout-transitions.js";
 
 const beginScript = new LuaScript(new URL("./lua/beginRollout-2.lua", import.meta.url));
 const extendScript = new LuaScript(new URL("./lua/extendLock-1.lua", import.meta.url));
 const promoteScript = new LuaScript(new URL("./lua/promoteVersion-2.lua", import.meta.url));
 const finishScript = new LuaScript(new URL("./lua/finishRollout-3.lua", import.meta.url));
 const syncScript = new LuaScript(new URL("./lua/syncPointer-1.lua", import.meta.url));
+const resumeScript = new LuaScript(new URL("./lua/resumeRollout-2.lua", import.meta.url));
+const updateScript = new LuaScript(new URL("./lua/updateRollout-2.lua", import.meta.url));
+const releaseScript = new LuaScript(new URL("./lua/releaseLock-1.lua", import.meta.url));
 
 export interface RolloutStoreOptions {
   /** Approximate number of history entries kept per model (default 1000). */
@@ -34,10 +46,7 @@ export interface RolloutStoreOptions {
 function statusError(status: number, model: string, state: ModelState, expected?: number): StateError {
   switch (status) {
     case -1:
-      return new StateError(
-        ErrorCode.RolloutInProgress,
-        `a rollout of ${model} is in progress${state.rollout ? ` (${state.rollout.id} → ${state.rollout.target}, by ${state.rollout.by})` : ""}`,
-      );
+      return rolloutInProgress(model, state);
     case -2:
       return new StateError(
         ErrorCode.RevisionMismatch,
@@ -187,6 +196,55 @@ export class RedisRolloutStore implements RolloutTransitions {
       return released === 1;
     } catch (error) {
       throw toStateError(error, `finish rollout of ${lease.model}`);
+    }
+  }
+
+  async resume(model: string, options: ResumeOptions): Promise<RolloutLease | undefined> {
+    const { fleet } = this;
+    const token = newLockToken();
+    let reply: unknown;
+    try {
+      reply = await resumeScript.run(
+        fleet.redis,
+        [fleet.keys.modelState(model), fleet.keys.rolloutLock(model)],
+        [token, options.lockTtlMs, options.rolloutId ?? ""],
+      );
+    } catch (error) {
+      throw toStateError(error, `resume the rollout of ${model}`);
+    }
+    const { status, state } = this.parseReply(reply, model);
+    if (status === -4) return undefined;
+    if (status !== 0) throw statusError(status, model, state);
+    return resumedLease(model, state, token, options.lockTtlMs);
+  }
+
+  async update(lease: RolloutLease, rollout: Rollout): Promise<RolloutLease> {
+    const { fleet } = this;
+    let reply: unknown;
+    try {
+      reply = await updateScript.run(
+        fleet.redis,
+        [fleet.keys.modelState(lease.model), fleet.keys.rolloutLock(lease.model)],
+        [lease.token, lease.rollout.id, JSON.stringify(rollout)],
+      );
+    } catch (error) {
+      throw toStateError(error, `update the rollout of ${lease.model}`);
+    }
+    const { status, state } = this.parseReply(reply, lease.model);
+    if (status !== 0) throw statusError(status, lease.model, state);
+    return { ...lease, rollout: state.rollout ?? rollout };
+  }
+
+  async release(lease: RolloutLease): Promise<boolean> {
+    try {
+      const released = await releaseScript.run(
+        this.fleet.redis,
+        [this.fleet.keys.rolloutLock(lease.model)],
+        [lease.token],
+      );
+      return released === 1;
+    } catch (error) {
+      throw toStateError(error, `release the rollout lock of ${lease.model}`);
     }
   }
 }

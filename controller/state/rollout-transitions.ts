@@ -3,7 +3,9 @@
  * with the same rules: Redis (Lua scripts, for fleets) and in-memory (the embedded default).
  */
 import { randomBytes } from "node:crypto";
+import { ErrorCode, StateError } from "../../core/errors.js";
 import type { HistoryEntry, ModelState, Rollout } from "../../core/model-state.js";
+import type { Progressive } from "../../core/progressive.js";
 
 /** A rollout's hold on a model: what it started from and the lock it owns. */
 export interface RolloutLease {
@@ -21,7 +23,15 @@ export interface BeginOptions {
   readonly lockTtlMs: number;
   readonly expectRevision?: number;
   readonly allowIncompatible?: boolean;
+  /** A canary or linear rollout (its record stays in the state between steps). */
+  readonly progressive?: Progressive;
   readonly now?: Date;
+}
+
+export interface ResumeOptions {
+  /** The rollout expected; absent: whichever the state records. */
+  readonly rolloutId?: string;
+  readonly lockTtlMs: number;
 }
 
 export interface RolloutTransitions {
@@ -33,6 +43,16 @@ export interface RolloutTransitions {
   promote(lease: RolloutLease, now?: Date): Promise<ModelState>;
   /** Clears the rollout, appends its history entry, releases the lock. False if the lock was lost. */
   finish(lease: RolloutLease, entry: HistoryEntry): Promise<boolean>;
+  /**
+   * Takes the lock of the rollout recorded in the model state (a progressive rollout between steps,
+   * or one whose controller died): undefined when there is none (or not `rolloutId`); fails with
+   * ROLLOUT_IN_PROGRESS while another controller holds the lock.
+   */
+  resume(model: string, options: ResumeOptions): Promise<RolloutLease | undefined>;
+  /** Rewrites the rollout record (its progressive part) while the lock is ours. LOCK_LOST otherwise. */
+  update(lease: RolloutLease, rollout: Rollout): Promise<RolloutLease>;
+  /** Releases the lock and leaves the rollout recorded (between steps). False if it was not ours. */
+  release(lease: RolloutLease): Promise<boolean>;
   /** Copies a durable pointer into the working state when it is behind (no-op without one). */
   syncFromDurable(model: string): Promise<void>;
 }
@@ -47,7 +67,30 @@ export function newRollout(options: BeginOptions): { rollout: Rollout; token: st
       startedAt: (options.now ?? new Date()).toISOString(),
       by: options.by,
       ...(options.allowIncompatible ? { allowIncompatible: true } : {}),
+      ...(options.progressive !== undefined ? { progressive: options.progressive } : {}),
     },
-    token: randomBytes(16).toString("hex"),
+    token: newLockToken(),
   };
+}
+
+export function newLockToken(): string {
+  return randomBytes(16).toString("hex");
+}
+
+/** The lease of a rollout found in `state` (resume): it started from the state's pointer as it is now. */
+export function resumedLease(model: string, state: ModelState, token: string, lockTtlMs: number): RolloutLease {
+  const rollout = state.rollout;
+  if (rollout === null) throw new Error(`${model} has no rollout to resume`);
+  return { model, rollout, token, lockTtlMs, startState: { ...state, rollout: null } };
+}
+
+/** ROLLOUT_IN_PROGRESS naming the rollout; a progressive one between steps says how to end it. */
+export function rolloutInProgress(model: string, state: ModelState): StateError {
+  const running = state.rollout;
+  const named = running ? ` (${running.id} → ${running.target}, by ${running.by})` : "";
+  const hint =
+    running?.progressive !== undefined
+      ? `; \`cutover promote ${model}\` or \`cutover abort ${model}\` moves it on`
+      : "";
+  return new StateError(ErrorCode.RolloutInProgress, `a rollout of ${model} is in progress${named}${hint}`);
 }

@@ -6,6 +6,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { RolloutTransitions } from "../../controller/state/rollout-transitions.js";
 import type { FleetStateStore } from "../../core/fleet-state.js";
 import type { HistoryEntry, NodeRecord } from "../../core/model-state.js";
+import type { Progressive } from "../../core/progressive.js";
 
 export interface StateBackend {
   readonly fleet: FleetStateStore;
@@ -99,6 +100,94 @@ export function stateContract(name: string, create: () => StateBackend): void {
         expect((await fleet.getModelState("demo")).rollout?.id).toBe(next.rollout.id);
         expect(await store.extend(dead, 1000)).toBe(false);
         expect(await store.extend(next, 1000)).toBe(true);
+      });
+    });
+
+    describe("progressive rollouts: recorded between steps, resumed by whichever controller ticks", () => {
+      const progressive = (): Progressive => ({
+        strategy: "canary",
+        steps: [10, 50],
+        step: 0,
+        weight: 0,
+        seq: 0,
+        bakeMs: 60_000,
+        bakeUntil: null,
+        manual: false,
+        holding: null,
+        shadowPercent: 0,
+        baseline: "v1",
+        analysis: { maxErrorRate: 0.01, maxP99Ratio: 1.5, minRequests: 100 },
+        lastAnalysis: null,
+      });
+
+      it("update → release keeps the record and blocks new rollouts; resume takes it again; promote completes it", async () => {
+        const first = await store.begin("demo", { target: "v1", by: "ops", lockTtlMs: 10_000 });
+        await store.promote(first);
+        await store.finish(first, entry(first.rollout.id, "promoted", "v1"));
+
+        const lease = await store.begin("demo", {
+          target: "v2",
+          by: "alice",
+          lockTtlMs: 10_000,
+          progressive: progressive(),
+        });
+        expect(lease.rollout.progressive?.steps).toEqual([10, 50]);
+        const analysed = {
+          ...lease.rollout,
+          phase: "progressing" as const,
+          progressive: {
+            ...progressive(),
+            weight: 10,
+            seq: 1,
+            bakeUntil: 1_796_000_000_123,
+            hooks: [{ event: "pre-traffic" as const, url: "http://127.0.0.1:9/hook" }],
+            lastAnalysis: {
+              at: new Date(0).toISOString(),
+              step: 0,
+              weight: 10,
+              verdict: "pass" as const,
+              reason: "within thresholds",
+              baseline: { requests: 900, failures: 1, errorRate: 0.001111111, p99Ms: 4.25 },
+              candidate: { requests: 100, failures: 0, errorRate: 0, p99Ms: null },
+            },
+          },
+        };
+        const updated = await store.update(lease, analysed);
+        expect(updated.rollout).toEqual(analysed);
+        expect(await store.release(updated)).toBe(true);
+        expect(await store.release(updated)).toBe(false);
+        // Recorded exactly, arrays and nulls included, with the pointer untouched.
+        expect(await fleet.getModelState("demo")).toMatchObject({ active: "v1", revision: 1, rollout: analysed });
+
+        await expect(store.begin("demo", { target: "v3", by: "bob", lockTtlMs: 10_000 })).rejects.toMatchObject({
+          code: "ROLLOUT_IN_PROGRESS",
+          message: expect.stringContaining(lease.rollout.id),
+        });
+        expect(await store.resume("demo", { rolloutId: "someone-else", lockTtlMs: 10_000 })).toBeUndefined();
+        const resumed = await store.resume("demo", { rolloutId: lease.rollout.id, lockTtlMs: 10_000 });
+        expect(resumed?.rollout).toEqual(analysed);
+        expect(resumed?.startState).toMatchObject({ active: "v1", revision: 1, rollout: null });
+        await expect(store.resume("demo", { lockTtlMs: 10_000 })).rejects.toMatchObject({
+          code: "ROLLOUT_IN_PROGRESS",
+        });
+        if (resumed === undefined) throw new Error("not resumed");
+        await expect(store.update(updated, analysed)).rejects.toMatchObject({ code: "LOCK_LOST" });
+
+        expect(await store.promote(resumed)).toMatchObject({ active: "v2", previous: "v1", revision: 2 });
+        expect(await store.finish(resumed, entry(resumed.rollout.id, "promoted", "v2"))).toBe(true);
+        expect(await fleet.getModelState("demo")).toMatchObject({ active: "v2", rollout: null });
+        expect(await store.resume("demo", { lockTtlMs: 10_000 })).toBeUndefined();
+      });
+
+      it("a rollout whose controller died is resumed once its lock expired", async () => {
+        const dead = await store.begin("demo", { target: "v1", by: "dead", lockTtlMs: 150 });
+        await expect(store.resume("demo", { lockTtlMs: 10_000 })).rejects.toMatchObject({ code: "ROLLOUT_IN_PROGRESS" });
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        const taken = await store.resume("demo", { lockTtlMs: 10_000 });
+        expect(taken?.rollout.id).toBe(dead.rollout.id);
+        if (taken === undefined) throw new Error("not resumed");
+        expect(await store.finish(taken, entry(taken.rollout.id, "aborted", "v1"))).toBe(true);
+        expect((await fleet.getModelState("demo")).rollout).toBeNull();
       });
     });
 

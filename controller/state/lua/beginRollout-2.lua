@@ -1,7 +1,7 @@
 --[[
   Starts a rollout of a model: takes the rollout lock and records the rollout in the model state.
   A `rollout` left by a controller that died is overwritten: its lock has expired, or we would not
-  get here.
+  get here. A progressive rollout between its steps holds no lock but is still running: refused.
 
   KEYS[1] model state (JSON)
   KEYS[2] rollout lock
@@ -22,6 +22,9 @@ if raw then
 else
   state = {active = cjson.null, previous = cjson.null, revision = 0, rollout = cjson.null,
            updatedAt = cjson.null, updatedBy = cjson.null}
+end
+if state.rollout ~= cjson.null and state.rollout.phase == "progressing" then
+  return {-1, raw}
 end
 if ARGV[4] ~= "" and tonumber(ARGV[4]) ~= state.revision then
   return {-2, raw or ""}

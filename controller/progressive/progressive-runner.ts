@@ -1,0 +1,603 @@
+/**
+ * Progressive rollouts (canary and linear steps, bake, analysis, manual holds) as a state machine in
+ * the state store, advanced by whichever controller acts: the `activate` call (first step), a
+ * reconcile tick (bake over → judge → next step, last step → promotion, breach → rollback),
+ * `promote` and `abort`. Each action takes the model's rollout lock, reads, acts, records and lets
+ * go; between actions the rollout holds no lock, so a controller that dies costs one tick.
+ *
+ * Every step is prepared with the two-phase protocol: every live node stages the candidate (the
+ * coordinator's `stage`) before the new weight is written and announced (`split`); nodes confirm
+ * with `weighted`. The end is the coordinator's promotion (`promoteStaged`) or weight 0, `abort`.
+ */
+import type { Bus } from "../../core/bus.js";
+import { ErrorCode, errorMessage, InputError, RolloutError, StateError } from "../../core/errors.js";
+import type { FleetStateStore } from "../../core/fleet-state.js";
+import { encodeMessage } from "../../core/messages.js";
+import type { HistoryEntry, Rollout } from "../../core/model-state.js";
+import { assertModelName, assertVersionName } from "../../core/names.js";
+import type { AnalysisResult, Hook, Progressive } from "../../core/progressive.js";
+import type { HistoryExtra, RolloutCoordinator } from "../rollout-coordinator.js";
+import { RolloutReports } from "../rollout-reports.js";
+import { requiredNodes } from "../rollout-request.js";
+import type { RolloutResult } from "../rollout-result.js";
+import type { RolloutLease, RolloutTransitions } from "../state/rollout-transitions.js";
+import { analyse } from "./analysis.js";
+import type { ProgressiveRequest } from "./progressive-request.js";
+
+/** What the runner tells hook receivers; `run` answers whether every delivery succeeded. */
+export interface HookPayload {
+  readonly event: Hook["event"];
+  readonly model: string;
+  readonly rolloutId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly strategy: Progressive["strategy"];
+  readonly steps: readonly number[];
+  readonly step: number;
+  readonly weight: number;
+  readonly at: string;
+  readonly analysis?: AnalysisResult;
+  readonly reason?: string;
+}
+
+export interface HookRunner {
+  run(hooks: readonly Hook[], payload: HookPayload): Promise<{ ok: boolean; reason?: string }>;
+}
+
+export interface ProgressiveObserver {
+  weight?(model: string, baseline: string, candidate: string, weight: number): void;
+  analysed?(model: string, verdict: AnalysisResult["verdict"]): void;
+}
+
+export interface ProgressiveRunnerOptions {
+  readonly coordinator: RolloutCoordinator;
+  readonly fleet: FleetStateStore;
+  readonly store: RolloutTransitions;
+  readonly bus: Bus;
+  readonly lockTtlMs?: number;
+  /** How long nodes have to confirm a new weight (default 3 s). */
+  readonly confirmTimeoutMs?: number;
+  /** How long a later step's newly joined nodes have to stage the candidate (default 120 s). */
+  readonly stageTimeoutMs?: number;
+  readonly hooks?: HookRunner;
+  readonly observer?: ProgressiveObserver;
+  readonly log?: (line: string) => void;
+  readonly now?: () => number;
+}
+
+/** Where a progressive rollout stands after an action. */
+export interface ProgressView {
+  readonly rolloutId: string;
+  readonly model: string;
+  readonly from: string;
+  readonly to: string;
+  readonly state: "progressing" | "promoted" | "rolled-back" | "aborted";
+  readonly strategy: Progressive["strategy"];
+  readonly steps: readonly number[];
+  readonly step: number;
+  readonly weight: number;
+  readonly bakeUntil: number | null;
+  readonly holding: string | null;
+  readonly lastAnalysis: AnalysisResult | null;
+  /** Nodes that did not confirm the last weight in time (they apply it from the state on resync). */
+  readonly unconfirmed: readonly string[];
+  readonly reason?: string;
+  /** The promotion that ended it (state "promoted"). */
+  readonly promotion?: RolloutResult;
+  readonly message: string;
+}
+
+const percent = (weight: number) => `${weight} %`;
+
+export class ProgressiveRunner {
+  private readonly lockTtlMs: number;
+  private readonly confirmTimeoutMs: number;
+  private readonly stageTimeoutMs: number;
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly options: ProgressiveRunnerOptions) {
+    this.lockTtlMs = options.lockTtlMs ?? 30_000;
+    this.confirmTimeoutMs = options.confirmTimeoutMs ?? 3_000;
+    this.stageTimeoutMs = options.stageTimeoutMs ?? 120_000;
+    this.now = options.now ?? Date.now;
+    this.log = options.log ?? (() => undefined);
+  }
+
+  /** The `activate` of a progressive rollout: checks, lock, pre-traffic hooks, the first step. */
+  async start(request: ProgressiveRequest): Promise<ProgressView> {
+    const started = this.now();
+    const { coordinator, store, fleet } = this.options;
+    const model = assertModelName(request.model);
+    const version = assertVersionName(request.version);
+    const required = requiredNodes(request);
+    if (required === 0)
+      throw new InputError("a progressive rollout needs live nodes to split traffic (no allowNoNodes)");
+    await store.syncFromDurable(model);
+    const current = await fleet.getModelState(model);
+    if (current.active === null) {
+      throw new InputError(`${model} has no active version to compare a candidate with: activate it all at once first`);
+    }
+    if (current.active === version) throw new InputError(`${model} already serves ${version}`);
+    await coordinator.checkTarget(model, version, current, request.allowIncompatible ?? false);
+    await coordinator.checkFleet(model, required);
+    const lease = await store.begin(model, {
+      target: version,
+      by: request.by,
+      lockTtlMs: this.lockTtlMs,
+      progressive: { ...request.progressive, baseline: current.active },
+      ...(request.expectRevision !== undefined ? { expectRevision: request.expectRevision } : {}),
+      ...(request.allowIncompatible ? { allowIncompatible: true } : {}),
+    });
+    return this.withReports(lease, started, async (reports) => {
+      const progressive = this.progressiveOf(lease);
+      const gate = await this.hook(lease, "pre-traffic", progressive);
+      if (!gate.ok) return this.end(lease, reports, "aborted", `pre-traffic hook failed: ${gate.reason}`, started);
+      return this.advance(lease, reports, 0, started, request.timeoutMs ?? this.stageTimeoutMs, required);
+    });
+  }
+
+  /**
+   * One reconcile pass over a model: ends a rollout whose controller died, continues a first step
+   * that never finished, judges the step in force, and moves on when its bake is over. Undefined
+   * when there is nothing to do, or another controller is acting on the model.
+   */
+  async tick(model: string): Promise<ProgressView | undefined> {
+    const started = this.now();
+    const state = await this.options.fleet.getModelState(model);
+    if (state.rollout === null) return undefined;
+    const lease = await this.resume(model, state.rollout.id);
+    if (lease === undefined) return undefined;
+    if (lease.rollout.phase === "promoting") return this.finishPromoted(lease, started);
+    if (lease.rollout.progressive === undefined) {
+      // An all-at-once rollout whose controller died (its lock expired): end it, say so.
+      await this.options.coordinator.abandon(
+        lease,
+        { action: "activate" },
+        new Error("its controller stopped before it finished (the rollout lock expired); nothing was promoted by it"),
+        started,
+      );
+      return undefined;
+    }
+    return this.withReports(lease, started, async (reports) => {
+      const progressive = this.progressiveOf(lease);
+      if (lease.rollout.phase === "preparing") return this.advance(lease, reports, progressive.step, started);
+      const analysis = await this.analyse(lease);
+      if (analysis.verdict === "fail") {
+        return this.end(
+          lease,
+          reports,
+          "rolled-back",
+          `analysis failed at ${percent(progressive.weight)}: ${analysis.reason}`,
+          started,
+          analysis,
+        );
+      }
+      const bakeOver = progressive.bakeUntil !== null && this.now() >= progressive.bakeUntil;
+      if (progressive.holding !== null || !bakeOver) return this.record(lease, { lastAnalysis: analysis });
+      if (analysis.verdict === "inconclusive") {
+        return this.record(lease, { lastAnalysis: analysis, holding: `inconclusive: ${analysis.reason}` });
+      }
+      return this.next(lease, reports, analysis, started);
+    });
+  }
+
+  /**
+   * A rollout whose controller stopped after the pointer moved (phase `promoting`): the promotion
+   * stands; it is recorded, and `promote` is said again for nodes that missed it.
+   */
+  private async finishPromoted(lease: RolloutLease, started: number): Promise<undefined> {
+    const { coordinator, bus, fleet } = this.options;
+    const { model, rollout, startState } = lease;
+    const progressive = rollout.progressive;
+    await coordinator.finish(
+      lease,
+      { action: "activate" },
+      {
+        outcome: "promoted",
+        nodes: [],
+        revision: startState.revision,
+        reason: "its controller stopped after the promotion; a reconcile tick recorded it",
+        ...(progressive !== undefined ? this.extra(progressive) : {}),
+      },
+      started,
+    );
+    await bus.publish(
+      fleet.keys.commandChannel(model),
+      encodeMessage({
+        type: "promote",
+        model,
+        version: rollout.target,
+        revision: startState.revision,
+        rolloutId: rollout.id,
+      }),
+    );
+    return undefined;
+  }
+
+  /** `promote`: the next step now, whatever the bake or a hold says (the last step: the promotion). */
+  async promote(model: string): Promise<ProgressView> {
+    const started = this.now();
+    const lease = await this.resumeOrExplain(model);
+    return this.withReports(lease, started, async (reports) => {
+      const analysis = await this.analyse(lease);
+      return this.next(lease, reports, analysis, started);
+    });
+  }
+
+  /** `abort`: the candidate back to 0 %, the rollout ended, history says who. */
+  async abort(model: string, by: string): Promise<ProgressView> {
+    const started = this.now();
+    const lease = await this.resumeOrExplain(model);
+    return this.withReports(lease, started, async (reports) =>
+      this.end(lease, reports, "aborted", `aborted by ${by}`, started),
+    );
+  }
+
+  /** Ticks every model with a rollout recorded; one model's failure is logged and the rest go on. */
+  async tickAll(): Promise<ProgressView[]> {
+    const views: ProgressView[] = [];
+    for (const model of await this.options.fleet.listModelNames()) {
+      try {
+        const view = await this.tick(model);
+        if (view !== undefined) views.push(view);
+      } catch (error) {
+        this.log(`reconcile of ${model} failed: ${errorMessage(error)}`);
+      }
+    }
+    return views;
+  }
+
+  private progressiveOf(lease: RolloutLease): Progressive {
+    const progressive = lease.rollout.progressive;
+    if (progressive === undefined) throw new Error(`${lease.model}: rollout ${lease.rollout.id} is not progressive`);
+    return progressive;
+  }
+
+  /** The rollout's lock, or undefined when another controller acts on it (or it ended meanwhile). */
+  private async resume(model: string, rolloutId?: string): Promise<RolloutLease | undefined> {
+    try {
+      return await this.options.store.resume(model, {
+        lockTtlMs: this.lockTtlMs,
+        ...(rolloutId !== undefined ? { rolloutId } : {}),
+      });
+    } catch (error) {
+      if (error instanceof StateError && error.code === ErrorCode.RolloutInProgress) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * For `promote` and `abort`: the progressive rollout's lock, waiting briefly for a tick that holds
+   * it (ticks hold it for a read and a write unless they move a step).
+   */
+  private async resumeOrExplain(model: string): Promise<RolloutLease> {
+    assertModelName(model);
+    const deadline = this.now() + this.lockTtlMs;
+    for (;;) {
+      const state = await this.options.fleet.getModelState(model);
+      if (state.rollout?.progressive === undefined) {
+        throw new InputError(
+          `no progressive rollout of ${model} is in progress (activate --canary or --linear starts one)`,
+        );
+      }
+      const lease = await this.resume(model, state.rollout.id);
+      if (lease !== undefined) return lease;
+      if (this.now() > deadline) {
+        throw new StateError(
+          ErrorCode.RolloutInProgress,
+          `a controller is acting on the rollout of ${model}; try again`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Runs `act` with the rollout's reports open; an unexpected failure ends the rollout as abandoned. */
+  private async withReports(
+    lease: RolloutLease,
+    started: number,
+    act: (reports: RolloutReports) => Promise<ProgressView>,
+  ): Promise<ProgressView> {
+    const { bus, fleet, coordinator } = this.options;
+    const reports = await RolloutReports.open(bus, fleet.keys.reportChannel(lease.model), lease.rollout.id);
+    try {
+      return await act(reports);
+    } catch (error) {
+      if (!(error instanceof RolloutError) && !(error instanceof InputError)) {
+        await this.options.store.release(lease).catch(() => false);
+        if (!(error instanceof StateError)) await coordinator.abandon(lease, { action: "activate" }, error, started);
+      }
+      throw error;
+    } finally {
+      await reports.close();
+    }
+  }
+
+  private async analyse(lease: RolloutLease): Promise<AnalysisResult> {
+    const progressive = this.progressiveOf(lease);
+    const records = await this.options.coordinator.liveNodes(lease.model);
+    const analysis = analyse(records, {
+      model: lease.model,
+      rolloutId: lease.rollout.id,
+      seq: progressive.seq,
+      step: progressive.step,
+      weight: progressive.weight,
+      baseline: progressive.baseline,
+      candidate: lease.rollout.target,
+      thresholds: progressive.analysis,
+      now: new Date(this.now()),
+    });
+    this.options.observer?.analysed?.(lease.model, analysis.verdict);
+    return analysis;
+  }
+
+  /** The step after the one in force (its analysis kept), or the promotion after the last. */
+  private async next(
+    lease: RolloutLease,
+    reports: RolloutReports,
+    analysis: AnalysisResult,
+    started: number,
+  ): Promise<ProgressView> {
+    const progressive = this.progressiveOf(lease);
+    const judged = await this.options.store.update(lease, {
+      ...lease.rollout,
+      progressive: { ...progressive, lastAnalysis: analysis, analyses: [...(progressive.analyses ?? []), analysis] },
+    });
+    await this.hook(judged, "step", this.progressiveOf(judged), analysis);
+    if (progressive.step + 1 < progressive.steps.length)
+      return this.advance(judged, reports, progressive.step + 1, started);
+    return this.complete(judged, reports, started);
+  }
+
+  /**
+   * Moves to step `index`: every live node stages the candidate (nodes that joined since the last
+   * step too), then the new weight is written and announced, and the lock let go.
+   */
+  private async advance(
+    lease: RolloutLease,
+    reports: RolloutReports,
+    index: number,
+    started: number,
+    stageTimeoutMs = this.stageTimeoutMs,
+    required = 1,
+  ): Promise<ProgressView> {
+    const progressive = this.progressiveOf(lease);
+    const staged = await this.options.coordinator.stage(lease, reports, lease.rollout, {
+      timeoutMs: stageTimeoutMs,
+      required,
+    });
+    if (!staged.ok)
+      return this.end(lease, reports, progressive.weight > 0 ? "rolled-back" : "aborted", staged.reason, started);
+    const weight = progressive.steps[index] ?? 100;
+    const { lease: moved, unconfirmed } = await this.applySplit(lease, reports, staged.nodes, {
+      step: index,
+      weight,
+      bakeUntil: this.now() + progressive.bakeMs,
+      holding: progressive.manual ? `manual: \`cutover promote ${lease.model}\` moves on` : null,
+    });
+    await this.options.store.release(moved);
+    return this.view(moved, "progressing", { unconfirmed });
+  }
+
+  /** Writes the split (a new seq) and announces it; waits for the nodes' `weighted` confirmations. */
+  private async applySplit(
+    lease: RolloutLease,
+    reports: RolloutReports,
+    nodes: readonly string[],
+    changes: Partial<Progressive>,
+  ): Promise<{ lease: RolloutLease; unconfirmed: string[] }> {
+    const { store, bus, fleet, coordinator } = this.options;
+    const progressive = this.progressiveOf(lease);
+    const seq = progressive.seq + 1;
+    const rollout: Rollout = {
+      ...lease.rollout,
+      phase: "progressing",
+      progressive: { ...progressive, ...changes, seq },
+    };
+    const moved = await store.update(lease, rollout);
+    const next = this.progressiveOf(moved);
+    await bus.publish(
+      fleet.keys.commandChannel(lease.model),
+      encodeMessage({
+        type: "split",
+        model: lease.model,
+        version: lease.rollout.target,
+        rolloutId: lease.rollout.id,
+        seq,
+        weight: next.weight,
+        shadowPercent: next.shadowPercent,
+      }),
+    );
+    this.options.observer?.weight?.(lease.model, next.baseline, lease.rollout.target, next.weight);
+    let live = new Set(nodes);
+    const applied = (nodeId: string) => (reports.weighted.get(nodeId)?.seq ?? -1) >= seq;
+    await reports.waitFor(
+      () => nodes.every((nodeId) => applied(nodeId) || !live.has(nodeId)),
+      this.confirmTimeoutMs,
+      Math.min(1_000, this.confirmTimeoutMs),
+      async () => {
+        if (!(await store.extend(moved, this.lockTtlMs))) {
+          throw new StateError(
+            ErrorCode.LockLost,
+            `the rollout lock of ${lease.model} expired while nodes applied the split`,
+          );
+        }
+        const records = await coordinator.liveNodes(lease.model);
+        live = new Set(records.map((record) => record.nodeId));
+        for (const record of records) {
+          const split = record.models[lease.model]?.split;
+          if (split?.rolloutId === lease.rollout.id && split.seq >= seq && !applied(record.nodeId)) {
+            reports.weighted.set(record.nodeId, {
+              type: "weighted",
+              nodeId: record.nodeId,
+              model: lease.model,
+              rolloutId: lease.rollout.id,
+              seq: split.seq,
+              weight: split.weight,
+              at: Date.parse(record.updatedAt),
+            });
+          }
+        }
+      },
+    );
+    const unconfirmed = nodes.filter((nodeId) => live.has(nodeId) && !applied(nodeId)).sort();
+    if (unconfirmed.length > 0) {
+      this.log(
+        `${lease.model}: ${unconfirmed.join(", ")} did not confirm ${percent(next.weight)} within ${this.confirmTimeoutMs} ms`,
+      );
+    }
+    return { lease: moved, unconfirmed };
+  }
+
+  /** After the last step: the coordinator's promotion (pointer, `promote`, confirmations, history). */
+  private async complete(lease: RolloutLease, reports: RolloutReports, started: number): Promise<ProgressView> {
+    const { coordinator } = this.options;
+    const staged = await coordinator.stage(lease, reports, lease.rollout, {
+      timeoutMs: this.stageTimeoutMs,
+      required: 1,
+    });
+    const progressive = this.progressiveOf(lease);
+    if (!staged.ok) return this.end(lease, reports, "rolled-back", staged.reason, started);
+    const promotion = await coordinator.promoteStaged(
+      lease,
+      reports,
+      { model: lease.model, version: lease.rollout.target, by: lease.rollout.by, action: "activate" },
+      staged.nodes,
+      started,
+      this.extra(progressive),
+    );
+    this.options.observer?.weight?.(lease.model, progressive.baseline, lease.rollout.target, 100);
+    const done = { ...lease, rollout: { ...lease.rollout, progressive: { ...progressive, weight: 100 } } };
+    await this.hook(done, "complete", this.progressiveOf(done));
+    return this.view(done, "promoted", { promotion, unconfirmed: promotion.unconfirmed });
+  }
+
+  /** The candidate back to 0 % (confirmed by the nodes), the rollout recorded as aborted, nodes told. */
+  private async end(
+    lease: RolloutLease,
+    reports: RolloutReports,
+    state: "rolled-back" | "aborted",
+    reason: string,
+    started: number,
+    analysis?: AnalysisResult,
+  ): Promise<ProgressView> {
+    const { coordinator, bus, fleet } = this.options;
+    let ended = lease;
+    let unconfirmed: string[] = [];
+    const progressive = this.progressiveOf(lease);
+    if (lease.rollout.phase === "progressing") {
+      const nodes = (await coordinator.liveNodes(lease.model)).map((record) => record.nodeId);
+      ({ lease: ended, unconfirmed } = await this.applySplit(lease, reports, nodes, {
+        weight: 0,
+        holding: null,
+        ...(analysis !== undefined
+          ? { lastAnalysis: analysis, analyses: [...(progressive.analyses ?? []), analysis] }
+          : {}),
+      }));
+    }
+    const final = this.progressiveOf(ended);
+    await coordinator.finish(
+      ended,
+      { action: "activate" },
+      { outcome: "aborted", nodes: [], reason, revision: ended.startState.revision, ...this.extra(final) },
+      started,
+    );
+    await bus.publish(
+      fleet.keys.commandChannel(lease.model),
+      encodeMessage({ type: "abort", model: lease.model, rolloutId: lease.rollout.id, reason }),
+    );
+    await this.hook(ended, "rollback", final, analysis, reason);
+    return this.view(ended, state, { reason, unconfirmed });
+  }
+
+  /** Records the step's latest analysis (and a hold), then lets go of the lock. */
+  private async record(lease: RolloutLease, changes: Partial<Progressive>): Promise<ProgressView> {
+    const progressive = this.progressiveOf(lease);
+    const recorded = await this.options.store.update(lease, {
+      ...lease.rollout,
+      progressive: { ...progressive, ...changes },
+    });
+    await this.options.store.release(recorded);
+    return this.view(recorded, "progressing", { unconfirmed: [] });
+  }
+
+  private extra(progressive: Progressive): HistoryExtra {
+    const analyses = progressive.analyses ?? [];
+    return {
+      strategy: progressive.strategy,
+      steps: [...progressive.steps],
+      ...(analyses.length > 0 ? { analyses: [...analyses] } : {}),
+    };
+  }
+
+  private async hook(
+    lease: RolloutLease,
+    event: Hook["event"],
+    progressive: Progressive,
+    analysis?: AnalysisResult,
+    reason?: string,
+  ): Promise<{ ok: boolean; reason?: string }> {
+    const hooks = (progressive.hooks ?? []).filter((hook) => hook.event === event);
+    const runner = this.options.hooks;
+    if (hooks.length === 0 || runner === undefined) return { ok: true };
+    const outcome = await runner.run(hooks, {
+      event,
+      model: lease.model,
+      rolloutId: lease.rollout.id,
+      from: progressive.baseline,
+      to: lease.rollout.target,
+      strategy: progressive.strategy,
+      steps: progressive.steps,
+      step: progressive.step,
+      weight: progressive.weight,
+      at: new Date(this.now()).toISOString(),
+      ...(analysis !== undefined ? { analysis } : {}),
+      ...(reason !== undefined ? { reason } : {}),
+    });
+    if (!outcome.ok) this.log(`${lease.model}: ${event} hook failed: ${outcome.reason ?? "no reason given"}`);
+    return outcome;
+  }
+
+  private view(
+    lease: RolloutLease,
+    state: ProgressView["state"],
+    details: { unconfirmed: readonly string[]; reason?: string; promotion?: RolloutResult },
+  ): ProgressView {
+    const progressive = this.progressiveOf(lease);
+    const { model, rollout } = lease;
+    const where = `${model}: ${progressive.baseline} → ${rollout.target}`;
+    const stepText = `step ${progressive.step + 1}/${progressive.steps.length}`;
+    const message =
+      state === "promoted"
+        ? `${where}: promoted to 100 % after ${progressive.steps.length} step(s)`
+        : state === "progressing"
+          ? `${where}: ${percent(progressive.weight)} (${stepText})${progressive.holding ? `, holding: ${progressive.holding}` : ""}`
+          : `${where}: ${state === "rolled-back" ? "rolled back" : "aborted"} to 0 %: ${details.reason ?? ""}`;
+    return {
+      rolloutId: rollout.id,
+      model,
+      from: progressive.baseline,
+      to: rollout.target,
+      state,
+      strategy: progressive.strategy,
+      steps: progressive.steps,
+      step: progressive.step,
+      weight: state === "progressing" || state === "promoted" ? progressive.weight : 0,
+      bakeUntil: progressive.bakeUntil,
+      holding: progressive.holding,
+      lastAnalysis: progressive.lastAnalysis,
+      unconfirmed: details.unconfirmed,
+      ...(details.reason !== undefined ? { reason: details.reason } : {}),
+      ...(details.promotion !== undefined ? { promotion: details.promotion } : {}),
+      message,
+    };
+  }
+}
+
+/** The history entry's figures as a line per analysis (CLI, notifications). */
+export function analysisLines(entry: Pick<HistoryEntry, "analyses">): string[] {
+  return (entry.analyses ?? []).map(
+    (analysis) => `${percent(analysis.weight)} (step ${analysis.step + 1}): ${analysis.verdict}: ${analysis.reason}`,
+  );
+}
