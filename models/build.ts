@@ -21,6 +21,8 @@
  *                                   (a 1024³ MatMul, ~35 ms on one core here) and multiplies the rows by
  *                                   it, so a run of 8 rows costs about what a run of 1 costs — as in
  *                                   models whose batch-1 run is bound by reading their weights
+ *   models/pacer/v1, v2             x FP32 [batch, 1024] → y: 36 and 108 chained 1024×1024 MatMuls (v2 does three
+ *                                   times v1's work, same inputs and outputs): a canary three times slower
  *   models/large/ (with --large)    x FP32 [batch, 4096] → y: one MatMul with a 4096×4096 FP32 weight
  *                                   (64 MiB, not committed): slow enough to load to watch a blue/green swap
  *
@@ -400,6 +402,34 @@ function mixerModel(): Uint8Array {
   );
 }
 
+const PACER_WIDTH = 1024;
+
+/**
+ * x [batch, 1024] → y: `layers` chained 1024² MatMul + Tanh with one computed weight, so a version's
+ * cost is set by its layer count: pacer v1 (36 layers) and v2 (108 layers, three times the work, the
+ * same inputs and outputs) are the fast baseline and slow candidate of the canary latency test.
+ */
+function pacerModel(layers: number): Uint8Array {
+  const weight = computedWeight("w", PACER_WIDTH, PACER_WIDTH, 0.53);
+  const nodes: Onnx.INodeProto[] = [...weight.nodes, { opType: "Identity", input: ["x"], output: ["m0"] }];
+  for (let layer = 0; layer < layers; layer++) {
+    nodes.push(
+      { opType: "MatMul", input: [`m${layer}`, "w"], output: [`p${layer}`] },
+      { opType: "Tanh", input: [`p${layer}`], output: [layer === layers - 1 ? "y" : `m${layer + 1}`] },
+    );
+  }
+  return encodeModel(
+    {
+      name: "pacer",
+      node: nodes,
+      initializer: weight.initializer,
+      input: [floatInput("x", ["batch", PACER_WIDTH])],
+      output: [floatInput("y", ["batch", PACER_WIDTH])],
+    },
+    `pacer: ${layers} chained ${PACER_WIDTH}x${PACER_WIDTH} MatMuls`,
+  );
+}
+
 /** Golden vectors: fixed requests and what onnxruntime answers for them, as OIP v2 JSON. */
 async function goldenVectors(
   modelPath: string,
@@ -492,6 +522,13 @@ async function main(): Promise<void> {
     offset: [[0.5, 1.5, -1]],
   });
   console.log(`wrote heavy/v1 and mixer/v1 under ${out}`);
+  for (const [version, layers] of [
+    ["v1", 36],
+    ["v2", 108],
+  ] as const) {
+    await writeComputeVersion(join(out, "pacer", version), pacerModel(layers), [wave(PACER_WIDTH, 0.03)]);
+  }
+  console.log(`wrote pacer v1 (36 layers) and v2 (108 layers) under ${out}`);
   if (values.large) {
     const dir = join(out, "large");
     const random = seededRandom(11);
