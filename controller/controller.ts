@@ -30,6 +30,8 @@ import { VersionCatalog } from "./version-catalog.js";
 export interface Controller {
   readonly app: Hono<ControllerEnv>;
   readonly coordinator: RolloutCoordinator;
+  /** The state transitions (lock, promotion, history) the coordinator and the runner share. */
+  readonly transitions: RolloutTransitions;
   /** Progressive rollouts: start, promote, abort, and the reconcile tick. */
   readonly progressive: ProgressiveRunner;
   /** Ticks rollouts every `intervalMs` until `close` (the server and `cutover dev`; not the Lambda). */
@@ -86,6 +88,7 @@ export function assembleController(backend: ControllerBackend, tuning: Controlle
   return {
     app,
     coordinator,
+    transitions: backend.transitions,
     progressive,
     fleet,
     registry,

@@ -129,6 +129,7 @@ export async function startControllerHarness(options: { persistRedis?: boolean }
     tokens: env.CUTOVER_TOKENS ?? "",
     port: 0,
     lockTtlMs: 3_000,
+    reconcileMs: 200,
   });
   process.env.AWS_ACCESS_KEY_ID = s3.credentials.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = s3.credentials.secretAccessKey;

@@ -1,0 +1,289 @@
+/**
+ * Progressive rollouts end to end on real nodes, a real controller, Redis and S3 (docs/OPERATIONS.md,
+ * Progressive delivery): canary steps with bake and analysis, the split each node applies (within 2
+ * points of the weight over 2,000 requests, sticky keys), automatic rollback on failures and on
+ * latency, manual holds, abort, and a rollout whose controller died. The controller's reconcile tick
+ * is called by the test (no timer), so each step happens when the test says.
+ */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Controller } from "../../controller/controller.js";
+import type { ProgressView } from "../../controller/progressive/progressive-runner.js";
+import { pushVersion } from "../../controller/publisher.js";
+import { ArtifactLayout } from "../../core/artifact-layout.js";
+import type { HistoryEntry } from "../../core/model-state.js";
+import { SPLIT_KEY_HEADER } from "../../core/progressive.js";
+import { ModelRegistry } from "../../core/registry.js";
+import { createObjectStore } from "../../core/store/index.js";
+import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
+import { startTestNode, type TestNode } from "../support/node-harness.js";
+import { testKeyPair } from "../support/signing.js";
+import { tempDir } from "../support/temp-dir.js";
+
+const MODELS = join(import.meta.dirname, "../../models");
+const DEMO_BODY = JSON.stringify({
+  inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: [0.5, -1.2, 3.3, 0.1] }],
+});
+const PACER_BODY = JSON.stringify({
+  inputs: [{ name: "x", shape: [1, 1024], datatype: "FP32", data: Array.from({ length: 1024 }, (_, i) => Math.sin(i)) }],
+});
+
+let harness: ControllerHarness;
+let work: Awaited<ReturnType<typeof tempDir>>;
+let trusted: string[];
+let prefixNumber = 0;
+const nodes: TestNode[] = [];
+
+beforeAll(async () => {
+  harness = await startControllerHarness();
+  work = await tempDir();
+  const key = testKeyPair();
+  const publicKey = join(work.path, "pacer.pub");
+  await writeFile(publicKey, key.publicPem);
+  trusted = [...harness.config("").trustedKeyPaths, publicKey];
+  const registry = new ModelRegistry(createObjectStore(harness.config("").store), new ArtifactLayout(""));
+  for (const version of ["v1", "v2"]) {
+    await pushVersion(registry, {
+      path: join(MODELS, "pacer", version, "model.onnx"),
+      goldenPath: join(MODELS, "pacer", version, "golden.json"),
+      model: "pacer",
+      version,
+      signingKey: key.signer,
+    });
+  }
+  registry.store.close();
+});
+
+afterAll(async () => {
+  await Promise.all(nodes.map((node) => node.close().catch(() => undefined)));
+  await harness?.stop();
+  await work?.cleanup();
+});
+
+interface Fleet {
+  readonly prefix: string;
+  readonly controller: Controller;
+  readonly nodes: TestNode[];
+  post<T>(path: string, body: unknown, token?: string): Promise<{ status: number; body: T }>;
+}
+
+async function fleet(model: string, count = 2): Promise<Fleet> {
+  const prefix = `progressive${prefixNumber++}:`;
+  const controller = await harness.controller(prefix, {}, { trustedKeyPaths: trusted });
+  const started: TestNode[] = [];
+  for (let i = 1; i <= count; i++) {
+    started.push(
+      await startTestNode(harness, prefix, `p${prefixNumber}n${i}`, {
+        models: [model],
+        trustedKeyPaths: trusted,
+        maxRequestBytes: 1024 * 1024,
+      }),
+    );
+  }
+  nodes.push(...started);
+  return {
+    prefix,
+    controller,
+    nodes: started,
+    async post<T>(path: string, body: unknown, token = TOKEN) {
+      const response = await controller.app.request(path, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, body: (await response.json()) as T };
+    },
+  };
+}
+
+interface Sent {
+  readonly versions: Record<string, number>;
+  readonly failed: number;
+  readonly byKey: Map<string, string>;
+}
+
+/** `count` infer requests spread over the nodes, `concurrency` at a time; keys `key(i)` when given. */
+async function send(
+  target: Fleet,
+  model: string,
+  count: number,
+  options: { body?: string; key?: (i: number) => string; concurrency?: number } = {},
+): Promise<Sent> {
+  const versions: Record<string, number> = {};
+  const byKey = new Map<string, string>();
+  let failed = 0;
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const node = target.nodes[i % target.nodes.length];
+      const key = options.key?.(i);
+      const response = await fetch(`${node?.url}/v2/models/${model}/infer`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(key !== undefined ? { [SPLIT_KEY_HEADER]: key } : {}) },
+        body: options.body ?? DEMO_BODY,
+      });
+      const answer = (await response.json()) as { model_version?: string };
+      if (response.status !== 200 || answer.model_version === undefined) failed++;
+      else {
+        versions[answer.model_version] = (versions[answer.model_version] ?? 0) + 1;
+        if (key !== undefined) byKey.set(key, answer.model_version);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+  return { versions, failed, byKey };
+}
+
+const share = (sent: Sent, version: string) =>
+  ((sent.versions[version] ?? 0) / Object.values(sent.versions).reduce((sum, n) => sum + n, 0)) * 100;
+
+/** Until every node's heartbeat record carries the current step's counts of at least `requests` answers. */
+async function reported(target: Fleet, model: string, requests: number): Promise<void> {
+  for (let waited = 0; ; waited += 100) {
+    const state = await target.controller.fleet.getModelState(model);
+    const seq = state.rollout?.progressive?.seq;
+    const records = await target.controller.fleet.listNodes();
+    const counted = records
+      .map((record) => record.models[model]?.split)
+      .filter((split) => split !== undefined && split.seq === seq && split.rolloutId === state.rollout?.id)
+      .reduce((sum, split) => sum + Object.values(split?.traffic ?? {}).reduce((n, t) => n + t.requests, 0), 0);
+    if (counted >= requests) return;
+    if (waited > 20_000) throw new Error(`the nodes reported ${counted} of ${requests} requests for seq ${seq}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function history(target: Fleet, model: string): Promise<HistoryEntry[]> {
+  return target.controller.fleet.history(model, 10);
+}
+
+async function activateAllAtOnce(target: Fleet, model: string, version: string): Promise<void> {
+  const { status, body } = await target.post(`/v1/models/${model}/activate`, { version });
+  expect([status, body]).toMatchObject([200, { to: version }]);
+}
+
+describe("progressive rollouts", () => {
+  it("a good candidate goes 10 → 50 → 100 %, each split within 2 points over 2,000 requests, nothing failed", async () => {
+    const target = await fleet(MODEL);
+    await activateAllAtOnce(target, MODEL, "v1");
+    const started = await target.post<ProgressView>(`/v1/models/${MODEL}/activate`, {
+      version: "v2",
+      canary: [10, 50],
+      bakeMs: 200,
+      minRequests: 50,
+    });
+    expect(started).toMatchObject({ status: 200, body: { state: "progressing", weight: 10, step: 0, unconfirmed: [] } });
+
+    const first = await send(target, MODEL, 2_000);
+    expect(first.failed).toBe(0);
+    expect(Math.abs(share(first, "v2") - 10)).toBeLessThanOrEqual(2);
+    await reported(target, MODEL, 2_000);
+    const second = await target.controller.progressive.tick(MODEL);
+    expect(second).toMatchObject({ state: "progressing", weight: 50, step: 1 });
+
+    const half = await send(target, MODEL, 2_000);
+    expect(half.failed).toBe(0);
+    expect(Math.abs(share(half, "v2") - 50)).toBeLessThanOrEqual(2);
+    await reported(target, MODEL, 2_000);
+    const done = await target.controller.progressive.tick(MODEL);
+    expect(done).toMatchObject({ state: "promoted", promotion: { to: "v2", fullyConfirmed: true } });
+
+    const after = await send(target, MODEL, 200);
+    expect(after.versions).toEqual({ v2: 200 });
+    const [entry] = await history(target, MODEL);
+    expect(entry).toMatchObject({ to: "v2", from: "v1", outcome: "promoted", strategy: "canary", steps: [10, 50] });
+    expect(entry?.analyses?.map((analysis) => [analysis.weight, analysis.verdict])).toEqual([
+      [10, "pass"],
+      [50, "pass"],
+    ]);
+    expect(entry?.analyses?.[0]?.candidate.requests).toBeGreaterThanOrEqual(150);
+  });
+
+  it("a request key keeps its version at a weight, and a key on the candidate stays there as the weight grows", async () => {
+    const target = await fleet(MODEL);
+    await activateAllAtOnce(target, MODEL, "v1");
+    await target.post(`/v1/models/${MODEL}/activate`, { version: "v2", canary: [10, 50], manual: true });
+    const key = (i: number) => `user-${i % 300}`;
+    const once = await send(target, MODEL, 600, { key });
+    const twice = await send(target, MODEL, 600, { key });
+    expect(twice.byKey).toEqual(once.byKey);
+    const onCandidate = [...once.byKey].filter(([, version]) => version === "v2").map(([name]) => name);
+    expect(onCandidate.length).toBeGreaterThan(10);
+
+    expect((await target.post<ProgressView>(`/v1/models/${MODEL}/promote`, {})).body).toMatchObject({ weight: 50 });
+    const grown = await send(target, MODEL, 600, { key });
+    for (const name of onCandidate) expect(grown.byKey.get(name)).toBe("v2");
+    await target.post(`/v1/models/${MODEL}/abort`, {});
+  });
+
+  it("--manual holds each step until promote; abort at 50 % returns every request to the baseline", async () => {
+    const target = await fleet(MODEL);
+    await activateAllAtOnce(target, MODEL, "v1");
+    const held = await target.post<ProgressView>(`/v1/models/${MODEL}/activate`, {
+      version: "v2",
+      canary: [20, 50],
+      manual: true,
+      minRequests: 10,
+    });
+    expect(held.body).toMatchObject({ state: "progressing", weight: 20, holding: expect.stringContaining("manual") });
+    await send(target, MODEL, 200);
+    await reported(target, MODEL, 200);
+    // The bake (0) is over and the analysis passes, but a manual step holds.
+    expect(await target.controller.progressive.tick(MODEL)).toMatchObject({ weight: 20, holding: expect.any(String) });
+    expect((await target.post<ProgressView>(`/v1/models/${MODEL}/promote`, {})).body).toMatchObject({ weight: 50 });
+    const half = await send(target, MODEL, 400);
+    expect(half.versions.v2).toBeGreaterThan(150);
+
+    const aborted = await target.post<ProgressView>(`/v1/models/${MODEL}/abort`, {});
+    expect(aborted.body).toMatchObject({ state: "aborted", weight: 0, unconfirmed: [] });
+    expect((await send(target, MODEL, 300)).versions).toEqual({ v1: 300 });
+    const [entry] = await history(target, MODEL);
+    expect(entry).toMatchObject({ outcome: "aborted", reason: "aborted by alice", to: "v2" });
+    expect(await target.controller.fleet.getModelState(MODEL)).toMatchObject({ active: "v1", rollout: null });
+    const refused = await target.post<{ error: { code: string } }>(`/v1/models/${MODEL}/promote`, {});
+    expect([refused.status, refused.body.error.code]).toEqual([400, "INVALID_INPUT"]);
+  });
+
+  it("a candidate three times slower is rolled back by the latency check, with the figures in history", async () => {
+    const target = await fleet("pacer");
+    await activateAllAtOnce(target, "pacer", "v1");
+    const started = await target.post<ProgressView>(`/v1/models/pacer/activate`, {
+      version: "v2",
+      canary: [50],
+      minRequests: 60,
+      maxP99Ratio: 1.5,
+    });
+    expect(started.body).toMatchObject({ state: "progressing", weight: 50 });
+    const sent = await send(target, "pacer", 300, { body: PACER_BODY, concurrency: 2 });
+    expect(sent.failed).toBe(0);
+    await reported(target, "pacer", 300);
+    const verdict = await target.controller.progressive.tick("pacer");
+    expect(verdict).toMatchObject({ state: "rolled-back", weight: 0, reason: expect.stringContaining("p99") });
+    const [entry] = await history(target, "pacer");
+    expect(entry).toMatchObject({ outcome: "aborted", strategy: "canary" });
+    const analysis = entry?.analyses?.at(-1);
+    expect(analysis?.verdict).toBe("fail");
+    expect(analysis?.candidate.p99Ms).toBeGreaterThan(1.5 * (analysis?.baseline.p99Ms ?? Number.POSITIVE_INFINITY));
+    expect((await send(target, "pacer", 20, { body: PACER_BODY })).versions).toEqual({ v1: 20 });
+  });
+
+  it("a rollout whose controller died is ended by the next tick of any controller, in history", async () => {
+    const target = await fleet(MODEL, 1);
+    await activateAllAtOnce(target, MODEL, "v1");
+    const other = await harness.controller(target.prefix, {}, { trustedKeyPaths: trusted });
+    // A rollout begun with a short lock and never finished: what a controller killed mid-rollout leaves.
+    await target.controller.transitions.begin(MODEL, { target: "v2", by: "dead-controller", lockTtlMs: 300 });
+    expect(await other.progressive.tick(MODEL)).toBeUndefined();
+    expect((await other.fleet.getModelState(MODEL)).rollout).not.toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await other.progressive.tick(MODEL);
+    expect((await other.fleet.getModelState(MODEL)).rollout).toBeNull();
+    const [entry] = await other.fleet.history(MODEL, 1);
+    expect(entry).toMatchObject({
+      outcome: "aborted",
+      by: "dead-controller",
+      reason: expect.stringContaining("controller stopped"),
+    });
+  });
+});
