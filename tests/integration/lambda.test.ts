@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
 import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
+import { infer, startTestNode } from "../support/node-harness.js";
 
 let harness: ControllerHarness;
 let handler: typeof import("../../controller/lambda.js")["handler"];
@@ -68,5 +69,47 @@ describe("the controller as a Lambda function", () => {
     const serverBody = (await fromServer.json()) as Record<string, unknown>;
     expect(fromLambda.body.state).toEqual(serverBody.state);
     expect(fromLambda.body.versions).toEqual(serverBody.versions);
+  });
+});
+
+describe("the Lambda's scheduled event", () => {
+  it("runs one reconcile pass: a canary whose bake is over moves to its next step", async () => {
+    const node = await startTestNode(harness, PREFIX, "lambda-real", {});
+    try {
+      const started = await invoke(
+        "POST",
+        `/v1/models/${MODEL}/activate`,
+        { version: "v2", canary: [10, 50], minRequests: 5 },
+        { authorization: `Bearer ${TOKEN}` },
+      );
+      expect(started.body).toMatchObject({ state: "progressing", weight: 10 });
+      // Requests on the real node (the scripted one only confirms); the bake is 0, so the next pass judges.
+      for (let i = 0; i < 100; i++) await infer(node.url);
+      await expect
+        .poll(async () => {
+          const records = await server.fleet.listNodes();
+          const split = records.find((record) => record.nodeId === "lambda-real")?.models[MODEL]?.split;
+          return Object.values(split?.traffic ?? {}).reduce((sum, traffic) => sum + traffic.requests, 0);
+        })
+        .toBeGreaterThanOrEqual(100);
+      const scheduled = {
+        version: "0",
+        id: "5f2a3b41-0d2e-4a8b-9c1e-000000000000",
+        "detail-type": "Scheduled Event",
+        source: "aws.events",
+        account: "123456789012",
+        time: new Date().toISOString(),
+        region: "eu-west-1",
+        resources: ["arn:aws:events:eu-west-1:123456789012:rule/cutover-reconcile"],
+        detail: {},
+      };
+      const answer = await handler(scheduled as unknown as Parameters<typeof handler>[0]);
+      expect(answer).toEqual({
+        reconciled: [expect.objectContaining({ model: MODEL, state: "progressing", weight: 50 })],
+      });
+      expect((await server.fleet.getModelState(MODEL)).rollout?.progressive).toMatchObject({ weight: 50, step: 1 });
+    } finally {
+      await node.close();
+    }
   });
 });

@@ -26,7 +26,9 @@ const DEMO_BODY = JSON.stringify({
   inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: [0.5, -1.2, 3.3, 0.1] }],
 });
 const PACER_BODY = JSON.stringify({
-  inputs: [{ name: "x", shape: [1, 1024], datatype: "FP32", data: Array.from({ length: 1024 }, (_, i) => Math.sin(i)) }],
+  inputs: [
+    { name: "x", shape: [1, 1024], datatype: "FP32", data: Array.from({ length: 1024 }, (_, i) => Math.sin(i)) },
+  ],
 });
 
 let harness: ControllerHarness;
@@ -173,7 +175,10 @@ describe("progressive rollouts", () => {
       bakeMs: 200,
       minRequests: 50,
     });
-    expect(started).toMatchObject({ status: 200, body: { state: "progressing", weight: 10, step: 0, unconfirmed: [] } });
+    expect(started).toMatchObject({
+      status: 200,
+      body: { state: "progressing", weight: 10, step: 0, unconfirmed: [] },
+    });
 
     const first = await send(target, MODEL, 2_000);
     expect(first.failed).toBe(0);

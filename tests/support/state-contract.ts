@@ -181,7 +181,9 @@ export function stateContract(name: string, create: () => StateBackend): void {
 
       it("a rollout whose controller died is resumed once its lock expired", async () => {
         const dead = await store.begin("demo", { target: "v1", by: "dead", lockTtlMs: 150 });
-        await expect(store.resume("demo", { lockTtlMs: 10_000 })).rejects.toMatchObject({ code: "ROLLOUT_IN_PROGRESS" });
+        await expect(store.resume("demo", { lockTtlMs: 10_000 })).rejects.toMatchObject({
+          code: "ROLLOUT_IN_PROGRESS",
+        });
         await new Promise((resolve) => setTimeout(resolve, 250));
         const taken = await store.resume("demo", { lockTtlMs: 10_000 });
         expect(taken?.rollout.id).toBe(dead.rollout.id);
