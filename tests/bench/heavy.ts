@@ -360,5 +360,13 @@ is this machine's round-to-round noise. The live probe is one keep-alive connect
 asking every 10 ms from a process of its own (tests/bench/probe-worker.mjs). The mixer's gain is what a
 model whose batch-1 run costs about what a batch-8 run costs gives (the weight-bound case); a model whose
 cost grows with its rows gains less.
+
+The heavy-load switch spread runs three node processes whose workers keep both cores busy (three workers,
+requests queued), beside the controller, redis-server, s3rver and the load process: the spread's p50 is
+the protocol (one pub/sub message, one assignment per node), its p99 is the CPU scheduler — a node
+process that is not on a core when \`promote\` arrives swaps when the kernel next runs it, a scheduler
+slice or two later with ten runnable threads on two cores. The workers' lower priority gives the main
+threads the CPU sooner; it cannot give a third core. On machines where each node has cores of its own
+(production), the idle rows of *Swaps under load* are what the protocol costs.
 `;
 }
