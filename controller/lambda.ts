@@ -34,10 +34,10 @@ export function isScheduledEvent(event: unknown): boolean {
   return fields.source === "aws.events" && fields["detail-type"] === "Scheduled Event";
 }
 
-export async function handler(
+export const handler = async (
   event: HttpArgs[0] | Record<string, unknown>,
   context?: HttpArgs[1],
-): Promise<Awaited<ReturnType<LambdaHandler>> | ReconcileAnswer> {
+): Promise<Awaited<ReturnType<LambdaHandler>> | ReconcileAnswer> => {
   const { app, progressive } = await instance();
   if (isScheduledEvent(event)) {
     const views = await progressive.tickAll();
@@ -51,4 +51,4 @@ export async function handler(
     };
   }
   return handle(app)(event as HttpArgs[0], context as HttpArgs[1]);
-}
+};

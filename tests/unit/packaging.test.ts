@@ -211,6 +211,15 @@ describe("the Lambda template", () => {
     expect(variables.CUTOVER_STATE).toBe("ssm");
   });
 
+  it("is invoked by the HTTP API and by a schedule that runs the reconcile tick the handler recognises", () => {
+    const events = fn.Events as Record<string, Json>;
+    expect((events.Api as Json).Type).toBe("HttpApi");
+    const schedule = events.Reconcile as Json;
+    expect(schedule.Type).toBe("Schedule");
+    expect((schedule.Properties as Json).Schedule).toMatch(/^rate\(1 minute\)$/);
+    expect(read("controller/lambda.ts")).toMatch(/"Scheduled Event"/);
+  });
+
   it("asks for S3 read, SSM get/put on its path, and nothing else", () => {
     const [statements, ...managed] = fn.Policies as [Json, ...unknown[]];
     expect(managed).toEqual(["AWSLambdaVPCAccessExecutionRole"]);
