@@ -4,7 +4,6 @@
  * on stderr says why), 2 the command line itself was wrong, 3 activate/rollback moved the pointer but
  * not every node that staged the version confirmed serving it.
  */
-import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import type { CliContext } from "../controller/cli/context.js";
 import { ExitCode, exitCodeOf } from "../controller/cli/exit-code.js";
@@ -15,28 +14,9 @@ import { registerRegistryCommands } from "../controller/cli/registry-commands.js
 import { registerSigningCommands } from "../controller/cli/signing-commands.js";
 import { parseArtifactConfig } from "../core/config.js";
 import { InputError } from "../core/errors.js";
+import { packageVersion } from "../core/package-version.js";
 import { registerNodeCommand } from "../inference/cli.js";
 import { devBanner, startDev } from "./dev.js";
-
-function packageVersion(): string {
-  for (const relative of ["../package.json", "../../package.json"]) {
-    try {
-      const parsed: unknown = JSON.parse(readFileSync(new URL(relative, import.meta.url), "utf8"));
-      if (
-        typeof parsed === "object" &&
-        parsed !== null &&
-        "name" in parsed &&
-        parsed.name === "cutover" &&
-        "version" in parsed
-      ) {
-        return String(parsed.version);
-      }
-    } catch {
-      // not at this depth: source (bin/) and build (dist/bin/) sit at different depths
-    }
-  }
-  return "unknown";
-}
 
 function registerDevCommand(program: Command): void {
   program

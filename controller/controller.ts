@@ -1,7 +1,8 @@
 /**
  * Builds a controller: the rollout coordinator and the HTTP app over a backend (Redis for fleets,
- * in-memory for `cutover dev`), the store and the trusted keys. The server entry, the Lambda entry
- * and the embedded default all use it; `close` releases every connection.
+ * in-memory for `cutover dev`), the store and the trusted keys, and its webhooks (rollout hooks, the
+ * history notification). The server entry, the Lambda entry and the embedded default all use it;
+ * `close` releases every connection.
  */
 import type { Hono } from "hono";
 import { ArtifactLayout } from "../core/artifact-layout.js";
@@ -16,6 +17,7 @@ import { RedisBus } from "../core/redis/redis-bus.js";
 import { ModelRegistry } from "../core/registry.js";
 import { StateKeys } from "../core/state-keys.js";
 import { createObjectStore } from "../core/store/index.js";
+import { type DeliveryTuning, HistoryNotifier, hookSecretKey, RolloutHooks, WebhookSender } from "./hooks/index.js";
 import { type ControllerEnv, createControllerApp } from "./http/app.js";
 import { type NamedToken, parseTokens } from "./http/tokens.js";
 import { ControllerMetrics } from "./metrics.js";
@@ -38,10 +40,30 @@ export interface Controller {
   startReconciling(intervalMs: number, log?: (line: string) => void): void;
   readonly fleet: FleetStateStore;
   readonly registry: ModelRegistry;
+  /** Delivers a progressive rollout's webhooks (pre-traffic, step, complete, rollback). */
+  readonly hooks: RolloutHooks;
+  /** Posts every history entry to CUTOVER_NOTIFY_URL; absent without one. */
+  readonly notifier?: HistoryNotifier;
   close(): Promise<void>;
 }
 
-export type ControllerTuning = Pick<RolloutCoordinatorOptions, "lockTtlMs" | "confirmTimeoutMs" | "recheckMs">;
+export interface ControllerTuning
+  extends Pick<RolloutCoordinatorOptions, "lockTtlMs" | "confirmTimeoutMs" | "recheckMs"> {
+  /** Webhook deliveries' per-attempt timeout, attempts and backoff (default 5 s, 3, 0.5 s–5 s). */
+  readonly webhooks?: DeliveryTuning;
+  /** Where the controller's own lines go (a failed webhook, the unsigned-webhooks notice); stderr by default. */
+  readonly log?: (line: string) => void;
+}
+
+/** What the controller's webhooks are configured with (CUTOVER_NOTIFY_URL, CUTOVER_HOOK_SECRET). */
+export type WebhookConfig = Pick<ControllerConfig, "notifyUrl" | "hookSecret">;
+
+/** How long `close` lets notifications in flight finish before cancelling them. */
+const NOTIFY_CLOSE_GRACE_MS = 2_000;
+
+function stderrLine(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} cutover controller: ${line}\n`);
+}
 
 /** What a controller runs on: the state, the transitions and the bus (Redis, or in-memory for `cutover dev`). */
 export interface ControllerBackend {
@@ -56,10 +78,26 @@ export interface ControllerBackend {
   close(): Promise<void>;
 }
 
-/** The controller on any backend: coordinator, metrics and the HTTP app. */
-export function assembleController(backend: ControllerBackend, tuning: ControllerTuning = {}): Controller {
+/** The controller on any backend: coordinator, metrics, webhooks and the HTTP app. */
+export function assembleController(
+  backend: ControllerBackend,
+  tuning: ControllerTuning = {},
+  webhookConfig: WebhookConfig = {},
+): Controller {
   const { fleet, registry, tokens } = backend;
+  const { webhooks: delivery, log = stderrLine, ...timing } = tuning;
   const metrics = new ControllerMetrics();
+  const sender = new WebhookSender({
+    ...delivery,
+    ...(webhookConfig.hookSecret !== undefined ? { secret: webhookConfig.hookSecret } : {}),
+    onOutcome: (event, outcome) =>
+      metrics.recordWebhook(event, outcome.ok ? "delivered" : (outcome.failure ?? "failed")),
+  });
+  const hooks = new RolloutHooks(sender, log);
+  const notifier =
+    webhookConfig.notifyUrl === undefined
+      ? undefined
+      : new HistoryNotifier(sender, webhookConfig.notifyUrl, log, () => metrics.recordWebhook("history", "dropped"));
   const coordinator = new RolloutCoordinator({
     fleet,
     store: backend.transitions,
@@ -67,8 +105,11 @@ export function assembleController(backend: ControllerBackend, tuning: Controlle
     registry,
     trustedKeys: backend.trustedKeys,
     lockTtlMs: backend.lockTtlMs,
-    ...tuning,
-    onFinished: (model, entry, durationMs) => metrics.recordRollout(model, entry, durationMs),
+    ...timing,
+    onFinished: (model, entry, durationMs) => {
+      metrics.recordRollout(model, entry, durationMs);
+      notifier?.notify(model, entry);
+    },
   });
   const progressive = new ProgressiveRunner({
     coordinator,
@@ -77,6 +118,13 @@ export function assembleController(backend: ControllerBackend, tuning: Controlle
     bus: backend.bus,
     lockTtlMs: backend.lockTtlMs,
     ...(tuning.confirmTimeoutMs !== undefined ? { confirmTimeoutMs: tuning.confirmTimeoutMs } : {}),
+    hooks: {
+      async run(list, { event, ...payload }) {
+        const result = await hooks.run(event, list, payload);
+        return { ok: !result.failed, ...(result.reason != null ? { reason: result.reason } : {}) };
+      },
+    },
+    log,
     observer: {
       weight: (model, baseline, candidate, weight) => metrics.observeWeight(model, baseline, candidate, weight),
       analysed: (model, verdict) => metrics.observeAnalysis(model, verdict),
@@ -92,15 +140,26 @@ export function assembleController(backend: ControllerBackend, tuning: Controlle
     progressive,
     fleet,
     registry,
-    startReconciling(intervalMs, log) {
-      loop ??= new ReconcileLoop(() => progressive.tickAll(), intervalMs, log);
+    hooks,
+    ...(notifier !== undefined ? { notifier } : {}),
+    startReconciling(intervalMs, reconcileLog) {
+      loop ??= new ReconcileLoop(() => progressive.tickAll(), intervalMs, reconcileLog ?? log);
       loop.start();
     },
     async close() {
       await loop?.stop();
+      if (notifier !== undefined) await settledWithin(notifier, NOTIFY_CLOSE_GRACE_MS);
+      sender.close();
       await backend.close();
     },
   };
+}
+
+/** Waits for the notifications in flight, at most `ms`. */
+async function settledWithin(notifier: HistoryNotifier, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([notifier.settled(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** Checks the tokens and keys every controller needs; errors name the variable. */
@@ -116,6 +175,9 @@ export async function controllerCredentials(config: Pick<ControllerConfig, "toke
 /** The controller of a fleet: state in Redis (the pointer optionally in SSM), artifacts in the configured store. */
 export async function createController(config: ControllerConfig, tuning: ControllerTuning = {}): Promise<Controller> {
   const { tokens, trustedKeys } = await controllerCredentials(config);
+  // Refused before any connection is made; the key itself is made again where deliveries are signed.
+  if (config.hookSecret !== undefined) hookSecretKey(config.hookSecret);
+  else (tuning.log ?? stderrLine)("CUTOVER_HOOK_SECRET is unset: webhook deliveries are not signed");
   const timeoutMs = config.stateTimeoutMs;
   const redis = createRedis({ url: config.redisUrl, name: "cutover-controller", timeoutMs });
   const subscriber = createRedis({ url: config.redisUrl, name: "cutover-controller-sub", timeoutMs });
@@ -147,5 +209,6 @@ export async function createController(config: ControllerConfig, tuning: Control
       },
     },
     tuning,
+    config,
   );
 }

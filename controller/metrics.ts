@@ -59,6 +59,13 @@ export class ControllerMetrics {
     this.analyses.inc({ model, verdict });
   }
 
+  private readonly webhooks = new Counter({
+    name: "cutover_webhook_deliveries_total",
+    help: "Webhook deliveries (rollout hooks and history notifications), by event and outcome: delivered, or why not (rejected, timeout, unreachable, cancelled, invalid, dropped)",
+    labelNames: ["event", "outcome"] as const,
+    registers: [this.registry],
+  });
+
   recordRollout(model: string, entry: HistoryEntry, durationMs: number): void {
     this.rollouts.inc({ model, action: entry.action, outcome: entry.outcome });
     this.duration.observe({ model, outcome: entry.outcome }, durationMs / 1000);
@@ -68,5 +75,10 @@ export class ControllerMetrics {
 
   observeRevision(model: string, revision: number): void {
     this.revision.set({ model }, revision);
+  }
+
+  /** One delivery (all its attempts): `delivered`, or its failure. */
+  recordWebhook(event: string, outcome: string): void {
+    this.webhooks.inc({ event, outcome });
   }
 }

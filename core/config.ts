@@ -162,6 +162,16 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
       "how often the controller server ticks progressive rollouts (bake over → analysis → next step or rollback) and ends rollouts whose controller died",
     default: "2000",
   },
+  {
+    name: "CUTOVER_NOTIFY_URL",
+    description:
+      "http(s) URL the controller POSTs every history entry to (event history), for chat and paging tools; none when unset",
+  },
+  {
+    name: "CUTOVER_HOOK_SECRET",
+    description:
+      "HMAC-SHA256 key (at least 16 bytes) signing every webhook delivery, x-cutover-signature; deliveries go unsigned when unset",
+  },
   { name: "CUTOVER_URL", description: "the controller the CLI talks to", default: "http://127.0.0.1:8700" },
   { name: "CUTOVER_TOKEN", description: "the CLI's bearer token for changes" },
   {
@@ -247,6 +257,12 @@ const envSchema = z.object({
     z.number().int().min(1_000).max(600_000).optional(),
   ),
   CUTOVER_RECONCILE_MS: positiveInt(100, 3_600_000),
+  CUTOVER_NOTIFY_URL: z.preprocess(
+    (value) => (value === "" ? undefined : value),
+    z.url({ protocol: /^https?$/ }).optional(),
+  ),
+  // Its length is checked where the key is made (controller/hooks/webhook-signature.ts), by bytes.
+  CUTOVER_HOOK_SECRET: optionalText,
   CUTOVER_URL: z.preprocess((value) => (value === "" ? undefined : value), z.url({ protocol: /^https?$/ }).optional()),
   CUTOVER_TOKEN: optionalText,
   CUTOVER_CLIENT_TIMEOUT_MS: positiveInt(100, 3_600_000),
@@ -330,6 +346,10 @@ export interface ControllerConfig extends ArtifactConfig, StateConfig {
   readonly lockTtlMs: number;
   /** How often the server ticks rollouts (progressive steps, dead controllers' rollouts). */
   readonly reconcileMs: number;
+  /** CUTOVER_NOTIFY_URL: where every history entry is POSTed; none when absent. */
+  readonly notifyUrl?: string;
+  /** CUTOVER_HOOK_SECRET, raw: checked (16 bytes at least) and turned into a key by the controller. */
+  readonly hookSecret?: string;
 }
 
 export interface ClientConfig {
@@ -368,6 +388,8 @@ export function parseControllerConfig(env: Readonly<Record<string, string | unde
     port: e.CUTOVER_PORT ?? 8700,
     lockTtlMs: e.CUTOVER_ROLLOUT_LOCK_TTL_MS ?? 30_000,
     reconcileMs: e.CUTOVER_RECONCILE_MS ?? 2_000,
+    ...(e.CUTOVER_NOTIFY_URL ? { notifyUrl: e.CUTOVER_NOTIFY_URL } : {}),
+    ...(e.CUTOVER_HOOK_SECRET ? { hookSecret: e.CUTOVER_HOOK_SECRET } : {}),
   };
 }
 

@@ -16,3 +16,32 @@ export function redactUrl(url: string): string {
   if (parsed.searchParams.has("password")) parsed.searchParams.set("password", "***");
   return parsed.toString();
 }
+
+/** A path segment that looks like a credential: long, letters and digits mixed (Slack's, Discord's webhook tokens). */
+function looksLikeToken(segment: string): boolean {
+  return segment.length >= 20 && /[0-9]/.test(segment) && /[A-Za-z]/.test(segment);
+}
+
+/**
+ * A webhook URL for messages: as {@link redactUrl}, and the user name too (a bare token often stands
+ * there), every query value (`?token=`, `?api_key=`, `?code=`) and every path segment that looks like
+ * a token (20 or more characters mixing letters and digits, as chat tools put in their webhook paths)
+ * replaced by `***`. The host and the rest of the path stay: they tell an operator which receiver failed.
+ */
+export function redactWebhookUrl(url: string): string {
+  const redacted = redactUrl(url);
+  let parsed: URL;
+  try {
+    parsed = new URL(redacted);
+  } catch {
+    return redacted;
+  }
+  if (parsed.username !== "") parsed.username = "***";
+  for (const key of new Set(parsed.searchParams.keys())) parsed.searchParams.set(key, "***");
+  parsed.pathname = parsed.pathname
+    .split("/")
+    .map((segment) => (looksLikeToken(segment) ? "***" : segment))
+    .join("/");
+  parsed.hash = "";
+  return parsed.toString();
+}

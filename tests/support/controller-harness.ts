@@ -24,6 +24,7 @@ import { tempDir } from "./temp-dir.js";
 
 export const TOKEN = "ops-token-0123456789abcdef";
 export const MODEL = "demo";
+export const HOOK_SECRET = "harness-hook-secret-0123456789abcdef";
 
 export interface ControllerHarness {
   readonly redis: RedisTestServer;
@@ -130,6 +131,8 @@ export async function startControllerHarness(options: { persistRedis?: boolean }
     port: 0,
     lockTtlMs: 3_000,
     reconcileMs: 200,
+    // Webhook deliveries are signed, as in production (and the controller says nothing about it).
+    hookSecret: HOOK_SECRET,
   });
   process.env.AWS_ACCESS_KEY_ID = s3.credentials.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = s3.credentials.secretAccessKey;
