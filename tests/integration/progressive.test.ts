@@ -9,6 +9,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
+import { verifyWebhook } from "../../controller/hooks/index.js";
 import type { ProgressView } from "../../controller/progressive/progressive-runner.js";
 import { pushVersion } from "../../controller/publisher.js";
 import { ArtifactLayout } from "../../core/artifact-layout.js";
@@ -16,10 +17,17 @@ import type { HistoryEntry } from "../../core/model-state.js";
 import { SPLIT_KEY_HEADER } from "../../core/progressive.js";
 import { ModelRegistry } from "../../core/registry.js";
 import { createObjectStore } from "../../core/store/index.js";
-import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
+import {
+  type ControllerHarness,
+  HOOK_SECRET,
+  MODEL,
+  startControllerHarness,
+  TOKEN,
+} from "../support/controller-harness.js";
 import { startTestNode, type TestNode } from "../support/node-harness.js";
 import { testKeyPair } from "../support/signing.js";
 import { tempDir } from "../support/temp-dir.js";
+import { startWebhookReceiver } from "../support/webhook-receiver.js";
 
 const MODELS = join(import.meta.dirname, "../../models");
 const DEMO_BODY = JSON.stringify({
@@ -271,6 +279,49 @@ describe("progressive rollouts", () => {
     expect(analysis?.verdict).toBe("fail");
     expect(analysis?.candidate.p99Ms).toBeGreaterThan(1.5 * (analysis?.baseline.p99Ms ?? Number.POSITIVE_INFINITY));
     expect((await send(target, "pacer", 20, { body: PACER_BODY })).versions).toEqual({ v1: 20 });
+  });
+
+  it("hooks: a failing pre-traffic hook aborts before traffic moves; step and complete deliveries are signed", async () => {
+    const target = await fleet(MODEL, 1);
+    await activateAllAtOnce(target, MODEL, "v1");
+    const gate = await startWebhookReceiver(() => 503);
+    const watcher = await startWebhookReceiver(() => 200);
+    try {
+      const refused = await target.post<ProgressView>(`/v1/models/${MODEL}/activate`, {
+        version: "v2",
+        canary: [50],
+        hooks: [{ event: "pre-traffic", url: gate.url }],
+      });
+      expect(refused.body).toMatchObject({
+        state: "aborted",
+        weight: 0,
+        reason: expect.stringContaining("pre-traffic"),
+      });
+      expect(gate.received.length).toBeGreaterThanOrEqual(1);
+      expect(await target.controller.fleet.getModelState(MODEL)).toMatchObject({ active: "v1", rollout: null });
+      expect((await send(target, MODEL, 50)).versions).toEqual({ v1: 50 });
+
+      const events = ["pre-traffic", "step", "complete"] as const;
+      const started = await target.post<ProgressView>(`/v1/models/${MODEL}/activate`, {
+        version: "v2",
+        canary: [50],
+        minRequests: 10,
+        hooks: events.map((event) => ({ event, url: watcher.url })),
+      });
+      expect(started.body).toMatchObject({ state: "progressing", weight: 50 });
+      await send(target, MODEL, 100);
+      await reported(target, MODEL, 100);
+      expect(await target.controller.progressive.tick(MODEL)).toMatchObject({ state: "promoted" });
+      const deliveries = await watcher.arrived(3);
+      for (const delivery of deliveries) expect(verifyWebhook(HOOK_SECRET, delivery.headers, delivery.body)).toBe(true);
+      expect(verifyWebhook("another-secret-0123456789", deliveries[0]?.headers ?? {}, deliveries[0]?.body ?? "")).toBe(
+        false,
+      );
+      const payloads = deliveries.map((delivery) => JSON.parse(delivery.body) as { event: string; to: string });
+      expect(payloads.map((payload) => [payload.event, payload.to])).toEqual(events.map((event) => [event, "v2"]));
+    } finally {
+      await Promise.all([gate.stop(), watcher.stop()]);
+    }
   });
 
   it("a rollout whose controller died is ended by the next tick of any controller, in history", async () => {
