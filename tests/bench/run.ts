@@ -7,7 +7,7 @@
  *   BENCH_SWAPS        swaps + rollbacks under load (default 100)
  *   BENCH_MEMORY_SWAPS swaps for the RSS figure (default 1000)
  *   BENCH_SCALE        node counts for the scale simulation (default 10,25,50)
- *   BENCH_ONLY         a comma-separated subset of infer,swaps,memory,fetch,scale,binary,heavy
+ *   BENCH_ONLY         a comma-separated subset of infer,swaps,memory,fetch,scale,binary,heavy,progressive
  *   BENCH_OUT          where to write the markdown (default docs/benchmarks.md; a partial run should
  *                      write elsewhere and its section be copied in by hand)
  *
@@ -32,6 +32,7 @@ import {
 import { benchHeavy, heavySection } from "./heavy.js";
 import { benchHeavySwaps, heavySwapsRows } from "./heavy-swaps.js";
 import { benchInferThroughput, type InferThroughputBench } from "./infer-throughput.js";
+import { benchProgressive, progressiveSection } from "./progressive.js";
 import { benchScale, type ScalePoint } from "./scale.js";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -398,7 +399,9 @@ generator such as tests/bench/load-worker.mjs.
 async function main(): Promise<void> {
   const bytes = Number(process.env.BENCH_FETCH_BYTES ?? GIB);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-  const only = new Set((process.env.BENCH_ONLY ?? "infer,swaps,memory,fetch,scale,binary,heavy").split(","));
+  const only = new Set(
+    (process.env.BENCH_ONLY ?? "infer,swaps,memory,fetch,scale,binary,heavy,progressive").split(","),
+  );
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
   log("compiling (the fleet benchmarks run the compiled build)");
   execFileSync("npm", ["run", "--silent", "compile"], { cwd: ROOT, stdio: "inherit" });
@@ -425,6 +428,9 @@ async function main(): Promise<void> {
     const heavy = await benchHeavy({ roundMs: 8_000, rounds: 3, log });
     const swaps = await benchHeavySwaps({ flips: 40, defaultNice: DEFAULT_WORKER_NICE, log });
     sections.push(heavySection(heavy, heavySwapsRows(swaps)));
+  }
+  if (only.has("progressive")) {
+    sections.push(progressiveSection(await benchProgressive({ roundMs: 3_000, rounds: 3, log }), 3_000));
   }
   const reduced =
     bytes < GIB ? `\n> Reduced run (BENCH_FETCH_BYTES=${bytes}); the targets are stated for 1 GiB.\n` : "";
