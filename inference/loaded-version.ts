@@ -222,8 +222,11 @@ export class LoadedVersion {
   }
 }
 
-/** The warm-up reuses its feeds; a run in a worker takes (transfers) their buffers, so it gets copies. */
-function copyFeeds(feeds: Readonly<Record<string, ort.Tensor>>): Record<string, ort.Tensor> {
+/**
+ * Copies of feeds: a run in a worker takes (transfers) their buffers, so the warm-up, which reuses its
+ * feeds, and a shadow run, which needs a request's inputs after the primary ran, hand it copies.
+ */
+export function copyFeeds(feeds: Readonly<Record<string, ort.Tensor>>): Record<string, ort.Tensor> {
   const copies: Record<string, ort.Tensor> = {};
   for (const [name, tensor] of Object.entries(feeds)) {
     const data = tensor.data;

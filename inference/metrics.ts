@@ -70,6 +70,33 @@ export class NodeMetrics {
     registers: [this.registry],
   });
 
+  // --- Progressive rollouts (split-router.ts, shadow-runner.ts) ------------------------------------
+
+  readonly splitWeight = new Gauge({
+    name: "cutover_split_weight",
+    help: "Percent of a model's unpinned requests each version answers while a progressive rollout's split is in force",
+    labelNames: ["model", "version"] as const,
+    registers: [this.registry],
+  });
+  readonly shadowRequests = new Counter({
+    name: "cutover_shadow_requests_total",
+    help: "Baseline answers mirrored to the candidate (shadow runs), by candidate version",
+    labelNames: ["model", "version"] as const,
+    registers: [this.registry],
+  });
+  readonly shadowDivergences = new Counter({
+    name: "cutover_shadow_divergences_total",
+    help: "Shadow runs whose outputs were not the baseline's within the candidate's golden tolerance (or that failed)",
+    labelNames: ["model", "version"] as const,
+    registers: [this.registry],
+  });
+  readonly shadowSkipped = new Counter({
+    name: "cutover_shadow_skipped_total",
+    help: "Shadow runs not made because the model had its bound of shadow runs in flight",
+    labelNames: ["model"] as const,
+    registers: [this.registry],
+  });
+
   readonly refusedConnections = new Counter({
     name: "cutover_http_refused_connections_total",
     help: "Connections closed on arrival because the node had CUTOVER_NODE_MAX_CONNECTIONS open",

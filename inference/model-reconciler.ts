@@ -6,16 +6,22 @@
  *
  *   read      when a resync asked, or a promote named a revision below what this node applied: read
  *             the state, and tell a late message from a state store that lost its data
- *   drop      a staged version whose rollout is over (aborted, or gone from the state)
+ *   split     end a progressive rollout's split whose rollout is over, before its candidate is dropped
+ *   drop      a staged version whose rollout is over (aborted, or gone from the state); a rollout that
+ *             is progressing is not over
  *   converge  the desired active version: stage it if it is not resident, swap, confirm to the rollout;
  *             a promote the node had already applied is confirmed again
  *   answer    a rollout preparing: stage its target and answer staged | failed, once; a read that finds
- *             it still waiting says the answer again (it may have been lost)
+ *             it still waiting says the answer again (it may have been lost). A rollout progressing
+ *             whose target this node has not staged (it joined mid-rollout, or restarted) is staged
+ *             and answered the same way
+ *   split     put the desired split in force once its candidate is staged; answer weighted, once a seq
  *   status    write the heartbeat record if this model's status changed
  *
- * A failed step is the model's lastError, and the cycle goes on; the next resync retries. The one
- * shortcut: a promote naming a resident version is swapped in the message handler itself (one
- * reference assignment), not behind a cycle that may be staging another version.
+ * A failed step is the model's lastError, and the cycle goes on; the next resync retries. The
+ * shortcuts, taken in the message handler itself (one reference assignment each), not behind a cycle
+ * that may be staging another version: a promote naming a resident version is swapped; a split whose
+ * candidate is staged is put in force, and an abort (or another rollout's prepare) ends the split.
  */
 import type { Bus } from "../core/bus.js";
 import { errorMessage } from "../core/errors.js";
@@ -31,6 +37,7 @@ import { activeOf, isAhead, isBehind, readModelState, type StateRead } from "./m
 import { type ModelStatus, modelStatus, type StagingStatus } from "./model-status.js";
 import { ReconcileQueue } from "./reconcile-queue.js";
 import { RolloutReporter, type Swap } from "./rollout-reporter.js";
+import { AppliedSplit } from "./split-router.js";
 import type { Stager } from "./version-stager.js";
 
 /** What a model's reconciler shares with the node. */
@@ -49,6 +56,8 @@ export interface ReconcilerContext {
   residentChanged(): void;
   /** A model's status changed: write the heartbeat record. */
   statusChanged(): void;
+  /** A model's split was put in force or ended (weight gauges, and the heartbeat record). */
+  splitChanged(): void;
   /** The active version changed: delete from the disk cache what no model needs. */
   pruneCache(): void;
   log(line: string): void;
@@ -86,7 +95,11 @@ export class ModelReconciler {
     );
   }
 
-  /** A bus command: written into the desired state, then a cycle is queued (a resident promote swaps now). */
+  /**
+   * A bus command: written into the desired state, then a cycle is queued. A resident promote swaps
+   * now; the split changes now: put in force when its candidate is staged, ended by an abort or
+   * another rollout's prepare (a split in force needs no cycle).
+   */
   command(message: CommandMessage): void {
     if (message.type === "promote") {
       this.context.versions.learn(this.model, message.version, message.revision);
@@ -95,13 +108,13 @@ export class ModelReconciler {
         this.swap(message, this.desired.takeConfirmation());
         return;
       }
-    } else if (message.type === "prepare") {
-      this.desired.preparing(message);
-    } else if (message.type === "abort") {
-      this.desired.aborted(message);
     } else {
-      // A progressive rollout's split: not applied by nodes yet (work in progress on issue 13).
-      return;
+      if (message.type === "prepare") this.desired.preparing(message);
+      else if (message.type === "abort") this.desired.aborted(message);
+      else this.desired.splitting(message);
+      // A cycle may be busy staging: the split changes now (or ends, for an abort or another rollout).
+      const splitInForce = this.applySplit();
+      if (message.type === "split" && splitInForce && !this.desired.readDue) return;
     }
     void this.queue.request();
   }
@@ -139,10 +152,14 @@ export class ModelReconciler {
    */
   private async reconcile(): Promise<void> {
     if (this.desired.readDue || isBehind(this.slot, this.desired.active)) await this.readState();
+    this.applySplit();
     this.dropFinishedRollout();
     await this.step(() => this.convergeActive());
     await this.step(() => this.answerRollout());
-    const status = JSON.stringify(this.status());
+    this.applySplit();
+    // Traffic counts change with every request: the heartbeat loop writes them, not a status change.
+    const { split, ...rest } = this.status();
+    const status = JSON.stringify([rest, split?.rolloutId, split?.seq]);
     if (status !== this.writtenStatus) {
       this.writtenStatus = status;
       this.context.statusChanged();
@@ -224,16 +241,60 @@ export class ModelReconciler {
     }
   }
 
-  /** Answers a rollout that is preparing: once, and again when a read finds it still waiting. */
+  /**
+   * Answers a rollout that is preparing: once, and again when a read finds it still waiting. A rollout
+   * progressing whose target is not staged here is prepared the same way, once.
+   */
   private async answerRollout(): Promise<void> {
     const rollout = this.desired.rollout;
     const resend = this.desired.takeResend();
+    if (rollout?.phase === "progressing") {
+      const staged = this.slot.staged?.version === rollout.target && this.slot.stagedFor === rollout.id;
+      if (!staged && this.answered !== rollout.id) await this.prepare(rollout);
+      return;
+    }
     if (rollout?.phase !== "preparing") return;
     if (this.answered !== rollout.id) {
       await this.prepare(rollout);
     } else if (resend) {
       await this.reporter.repeat(rollout.id);
     }
+  }
+
+  /**
+   * Makes the slot's split the desired one: ends it when none is desired (the rollout ended) or its
+   * candidate became active; puts the desired one in force when its candidate is staged for its
+   * rollout, and answers `weighted` (once a seq: a split already in force is not applied again).
+   * Synchronous: the message handler calls it too. Returns whether the desired split is in force.
+   */
+  private applySplit(): boolean {
+    let wanted = this.desired.split;
+    const current = this.slot.split;
+    if (wanted !== null && this.slot.active?.version === wanted.candidate) {
+      this.desired.splitEnded();
+      wanted = null;
+    }
+    if (current !== null && current.rolloutId !== wanted?.rolloutId) this.endSplit(current.rolloutId);
+    if (wanted === null) return true;
+    if (current?.rolloutId === wanted.rolloutId && current.seq === wanted.seq) return true;
+    const staged = this.slot.staged;
+    if (staged?.version !== wanted.candidate || this.slot.stagedFor !== wanted.rolloutId) return false;
+    this.slot.applySplit(new AppliedSplit(wanted, staged, this.slot.active?.version ?? null));
+    this.context.splitChanged();
+    const shadow = wanted.shadowPercent > 0 ? `, ${wanted.shadowPercent} % mirrored to it` : "";
+    this.log(
+      `${this.model}: ${wanted.weight} % of requests to ${wanted.candidate}${shadow} (rollout ${wanted.rolloutId}, seq ${wanted.seq})`,
+    );
+    void this.reporter.weighted(wanted.rolloutId, wanted.seq, wanted.weight);
+    return true;
+  }
+
+  /** Ends the split in force: every unpinned request goes to the active version again. */
+  private endSplit(rolloutId: string): void {
+    this.slot.clearSplit();
+    this.context.splitChanged();
+    this.context.residentChanged();
+    this.log(`${this.model}: the split of rollout ${rolloutId} ended`);
   }
 
   /** Stages the rollout's target (nothing to load if it is resident) and answers staged or failed. */
@@ -273,7 +334,14 @@ export class ModelReconciler {
   /** The swap: synchronous, so a request sees the old session or the new one, never neither. */
   private swap({ version, revision }: VersionAt, rolloutId: string | null): void {
     const from = this.slot.active?.version;
+    const split = this.slot.split;
     if (!this.slot.promote(version, revision)) return;
+    if (split !== null && this.slot.split === null) {
+      // The promote ended the split in the same assignment (its candidate serves everything now).
+      this.desired.splitEnded();
+      this.context.splitChanged();
+      this.log(`${this.model}: the split of rollout ${split.rolloutId} ended: ${version} is promoted`);
+    }
     const swapped = { version, revision, at: preciseNow() };
     this.lastSwap = swapped;
     this.setStaging(null, null);

@@ -2,9 +2,11 @@
  * The versions of one model resident on this node, and the swap. Everything here is synchronous:
  * a promotion is one reference assignment, so a request sees either the old session or the new one,
  * never neither. Each request holds a lease on the session it started with; a session is released
- * only when it is neither active, staged nor kept warm, and its last lease has ended.
+ * only when it is neither active, staged, kept warm nor a split's candidate, and its last lease has
+ * ended.
  */
 import type { LoadedVersion } from "./loaded-version.js";
+import type { AppliedSplit } from "./split-router.js";
 
 export interface Lease {
   readonly loaded: LoadedVersion;
@@ -21,6 +23,11 @@ export class ModelSlot {
   staged: LoadedVersion | null = null;
   /** The rollout the staged version was prepared for. */
   stagedFor: string | null = null;
+  /**
+   * The request split of a progressive rollout in force (split-router.ts), null when none: its
+   * candidate counts as resident, so nothing releases it while requests may be routed to it.
+   */
+  split: AppliedSplit | null = null;
 
   constructor(
     readonly model: string,
@@ -28,15 +35,23 @@ export class ModelSlot {
     private readonly onRelease: (loaded: LoadedVersion) => void,
   ) {}
 
-  /** A resident version by name: active, warm or staged. */
+  /** A resident version by name: active, warm, staged or the split's candidate. */
   resident(version: string): LoadedVersion | undefined {
-    return [this.active, this.staged, ...this.warm].find((loaded) => loaded?.version === version) ?? undefined;
+    return (
+      [this.active, this.staged, ...this.warm, this.split?.candidate].find((loaded) => loaded?.version === version) ??
+      undefined
+    );
   }
 
   /** Leases the active version, or a pinned resident one; undefined when there is none. */
   acquire(version?: string): Lease | undefined {
     const loaded = version === undefined ? this.active : this.resident(version);
     if (loaded === null || loaded === undefined) return undefined;
+    return this.lease(loaded);
+  }
+
+  /** Leases a version the caller got from this slot (a split's candidate). */
+  lease(loaded: LoadedVersion): Lease {
     loaded.leases++;
     let ended = false;
     return {
@@ -58,6 +73,24 @@ export class ModelSlot {
     if (previous !== null && previous !== loaded) this.retireIfUnused(previous);
   }
 
+  /**
+   * Puts a split in force (its candidate must be resident), replacing any other: one assignment, so a
+   * request is routed by the old split or the new one.
+   */
+  applySplit(split: AppliedSplit): void {
+    const previous = this.split;
+    this.split = split;
+    if (previous !== null && previous.candidate !== split.candidate) this.retireIfUnused(previous.candidate);
+  }
+
+  /** Ends the split: every unpinned request goes to the active version; returns the split ended. */
+  clearSplit(): AppliedSplit | null {
+    const previous = this.split;
+    this.split = null;
+    if (previous !== null) this.retireIfUnused(previous.candidate);
+    return previous;
+  }
+
   /** Drops the staged version (an abort, or a rollout that never promoted). */
   dropStaged(): void {
     const staged = this.staged;
@@ -76,6 +109,8 @@ export class ModelSlot {
     const previous = this.active;
     this.active = next;
     this.revision = revision;
+    // The candidate promoted answers every request: its split is over, in the same assignment.
+    if (this.split?.candidate === next) this.split = null;
     if (this.staged === next) {
       this.staged = null;
       this.stagedFor = null;
@@ -97,7 +132,11 @@ export class ModelSlot {
   /** Every resident version (for shutdown). */
   all(): LoadedVersion[] {
     return [
-      ...new Set([this.active, this.staged, ...this.warm].filter((loaded): loaded is LoadedVersion => loaded !== null)),
+      ...new Set(
+        [this.active, this.staged, ...this.warm, this.split?.candidate ?? null].filter(
+          (loaded): loaded is LoadedVersion => loaded !== null,
+        ),
+      ),
     ];
   }
 
@@ -107,6 +146,7 @@ export class ModelSlot {
     this.active = null;
     this.staged = null;
     this.stagedFor = null;
+    this.split = null;
     this.warm = [];
     for (const loaded of all) this.retireIfUnused(loaded);
   }

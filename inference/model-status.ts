@@ -1,8 +1,9 @@
 /**
  * One model's entry in the node's heartbeat record: what its slot holds (active at its revision, warm,
  * each resident version's execution provider, the versions staged cold), the staging in progress or
- * its outcome, and the last error. The controller reads rollout answers from it when a report
- * message was lost.
+ * its outcome, the last error, and the split of a progressive rollout in force with this step's
+ * traffic. The controller reads rollout answers from it when a report message was lost, and the
+ * traffic for its analysis.
  */
 import type { NodeRecord } from "../core/model-state.js";
 import type { ModelSlot } from "./model-slot.js";
@@ -36,5 +37,6 @@ export function modelStatus(slot: ModelSlot, staging: StagingStatus | null, last
       ? { cold: Object.fromEntries(cold.map((loaded) => [loaded.version, loaded.warmup?.warning ?? "staged cold"])) }
       : {}),
     providers: Object.fromEntries(resident.map((loaded) => [loaded.version, loaded.provider])),
+    ...(slot.split !== null ? { split: slot.split.toNodeSplit() } : {}),
   };
 }

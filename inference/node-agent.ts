@@ -9,7 +9,8 @@
  *   resync   every ~5 s (jittered) and on every reconnect: each model re-reads its state and
  *            converges, so a missed message costs one interval
  *   status   the heartbeat record (every TTL/3, and at once when a model's status changes), the
- *            resident-session gauges, the disk cache pruned after each swap
+ *            resident-session gauges, the disk cache pruned after each swap. A split's traffic
+ *            counts go out with every TTL/3 record: the controller's analysis reads them there
  *
  * Background loops never throw: failures are recorded as the model's lastError and retried on the
  * next resync.
@@ -26,7 +27,7 @@ import { DesiredVersions } from "./desired-versions.js";
 import type { NodeMetrics } from "./metrics.js";
 import { ModelReconciler, type ReconcilerContext } from "./model-reconciler.js";
 import type { ModelSlot } from "./model-slot.js";
-import { showActiveVersions, showResidentSessions } from "./serving-gauges.js";
+import { showActiveVersions, showResidentSessions, showSplitWeights } from "./serving-gauges.js";
 import { type RuntimeOptions, SessionOpener } from "./session-opener.js";
 import { VersionStager } from "./version-stager.js";
 import type { WarmupOptions } from "./warm-up.js";
@@ -95,6 +96,10 @@ export class NodeAgent {
       served: (model, version, kind) => this.served(model, version, kind),
       residentChanged: () => showResidentSessions(options.metrics, this.slotsByModel),
       statusChanged: () => void this.heartbeat(),
+      splitChanged: () => {
+        showSplitWeights(options.metrics, this.slotsByModel);
+        void this.heartbeat();
+      },
       pruneCache: () => void this.pruneCache(),
       log,
     };

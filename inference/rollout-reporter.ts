@@ -1,14 +1,16 @@
 /**
  * What one model's node says to the controller on the report channel: `staged` or `failed` for a
- * rollout it prepared, `promoted` (with its clock) when it serves the rollout's target. The last
- * staged/failed answer is kept, to be said again while its rollout still waits: a report is a
- * pub/sub message, lost if the controller was reconnecting. Publishing never throws (a failure is
- * logged; the heartbeat record carries the answer too).
+ * rollout it prepared, `promoted` (with its clock) when it serves the rollout's target, `weighted`
+ * when a progressive rollout's split is in force. The last staged/failed answer is kept, to be said
+ * again while its rollout still waits: a report is a pub/sub message, lost if the controller was
+ * reconnecting. Publishing never throws (a failure is logged; the heartbeat record carries the
+ * answer too).
  */
 import type { Bus } from "../core/bus.js";
 import { CutoverError, errorMessage } from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
 import { encodeMessage, type FailedMessage, type ReportMessage, type StagedMessage } from "../core/messages.js";
+import { preciseNow } from "../core/precise-clock.js";
 import type { VersionAt } from "./desired-model-state.js";
 import type { LoadedVersion } from "./loaded-version.js";
 
@@ -47,6 +49,19 @@ export class RolloutReporter {
 
   promoted(swap: Swap, rolloutId: string): Promise<void> {
     return this.send({ type: "promoted", nodeId: this.nodeId, model: this.model, ...swap, rolloutId });
+  }
+
+  /** The split of `rolloutId` at `seq` is in force here (weight 0 too), stamped like `promoted`. */
+  weighted(rolloutId: string, seq: number, weight: number): Promise<void> {
+    return this.send({
+      type: "weighted",
+      nodeId: this.nodeId,
+      model: this.model,
+      rolloutId,
+      seq,
+      weight,
+      at: preciseNow(),
+    });
   }
 
   /** Says the last staged/failed answer again, if it was for `rolloutId`. */

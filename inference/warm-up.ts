@@ -12,8 +12,8 @@
 import type * as ort from "onnxruntime-node";
 import { ErrorCode, errorMessage, StagingError } from "../core/errors.js";
 import type { Golden, ModelCard } from "../core/model-card.js";
-import { decodeInferRequest, encodeTensor } from "../core/tensor-codec.js";
-import { describeValue, flattenTensorData } from "../core/tensor-data.js";
+import { decodeInferRequest } from "../core/tensor-codec.js";
+import { outputMismatch } from "./output-comparison.js";
 import { type ShapeGuess, syntheticFeeds } from "./synthetic-inputs.js";
 
 /** How a version was warmed up: golden vectors, synthetic inputs, or not at all (cold). */
@@ -87,7 +87,6 @@ function clip(text: string): string {
 }
 
 async function checkGolden(label: string, card: ModelCard, golden: Golden, run: Run): Promise<void> {
-  const { absolute, relative } = golden.tolerance;
   for (const [index, goldenCase] of golden.cases.entries()) {
     let results: ort.InferenceSession.ReturnType;
     try {
@@ -103,33 +102,12 @@ async function checkGolden(label: string, card: ModelCard, golden: Golden, run: 
       );
     }
     for (const expected of goldenCase.response.outputs) {
-      const tensor = results[expected.name];
-      const mismatch = (detail: string) =>
-        new StagingError(
+      const mismatch = outputMismatch(expected, results[expected.name], golden.tolerance);
+      if (mismatch !== null)
+        throw new StagingError(
           ErrorCode.GoldenMismatch,
-          `${label}: golden case ${index}, output ${expected.name}: ${detail}`,
+          `${label}: golden case ${index}, output ${expected.name}: ${mismatch}`,
         );
-      if (tensor === undefined) throw mismatch("not produced");
-      const actual = encodeTensor(expected.name, tensor);
-      if (actual.shape.join(",") !== expected.shape.join(","))
-        throw mismatch(`shape [${actual.shape}] ≠ [${expected.shape}]`);
-      let wanted: readonly unknown[];
-      try {
-        wanted = flattenTensorData(expected.name, expected.data, expected.shape, "expected output");
-      } catch (error) {
-        throw mismatch(errorMessage(error));
-      }
-      for (const [i, value] of actual.data.entries()) {
-        const want = wanted[i];
-        const close =
-          typeof value === "number" && typeof want === "number"
-            ? Math.abs(value - want) <= absolute + relative * Math.abs(want)
-            : value === want;
-        if (!close)
-          throw mismatch(
-            `value ${i} is ${describeValue(value)}, expected ${describeValue(want)} (±${absolute} + ${relative}×|expected|)`,
-          );
-      }
     }
   }
 }

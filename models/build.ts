@@ -4,6 +4,10 @@
  *   models/demo-classifier/v1, v2   features FP32 [batch, 4] → probabilities FP32 [batch, 3]
  *                                   (same schema, different weights: the answers differ visibly)
  *   models/demo-classifier/v3       features FP32 [batch, 8]: an incompatible input schema
+ *   models/demo-classifier/fails-negative
+ *                                   v1's schema and weights, but its last Reshape takes its target shape
+ *                                   from the sign of features[0][0]: a negative one fails inside
+ *                                   onnxruntime at run time (a version that fails on a class of inputs)
  *   models/framer/v1, v2            audio FP32 [batch, samples] + sr INT64 scalar → energy FP32 [batch, frames]:
  *                                   frames of sr/100 samples, like a voice-activity front end. Synthetic
  *                                   warm-up inputs (sr 0) cannot run it; sample.json is a valid request.
@@ -123,6 +127,62 @@ function classifierModel(features: number, classes: number, seed: number): Uint8
       output: [floatInput("probabilities", ["batch", classes])],
     },
     `demo classifier, seed ${seed}`,
+  );
+}
+
+/**
+ * The demo classifier whose answer is reshaped to [-1, 3 × sign(features[0][0])]: the same answer as
+ * classifierModel for a first feature ≥ 0 (a 0 keeps the dimension), and a Reshape onnxruntime
+ * refuses (a dimension below -1) for a negative one.
+ */
+function failsOnNegativeModel(features: number, classes: number, seed: number): Uint8Array {
+  const random = seededRandom(seed);
+  return encodeModel(
+    {
+      name: "demo-classifier-fails-negative",
+      node: [
+        { opType: "MatMul", input: ["features", "weights"], output: ["logits_raw"], name: "matmul" },
+        { opType: "Add", input: ["logits_raw", "bias"], output: ["logits"], name: "add" },
+        {
+          opType: "Softmax",
+          input: ["logits"],
+          output: ["softmax"],
+          name: "softmax",
+          attribute: [{ name: "axis", type: onnx.AttributeProto.AttributeType.INT, i: -1 }],
+        },
+        { opType: "Slice", input: ["features", "first_start", "first_end"], output: ["first"], name: "first" },
+        { opType: "Sign", input: ["first"], output: ["sign"], name: "sign" },
+        {
+          opType: "Cast",
+          input: ["sign"],
+          output: ["sign_int"],
+          name: "sign_int",
+          attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: onnx.TensorProto.DataType.INT64 }],
+        },
+        { opType: "Reshape", input: ["sign_int", "one_dim"], output: ["sign_1d"], name: "sign_1d" },
+        { opType: "Mul", input: ["sign_1d", "classes"], output: ["width"], name: "width" },
+        {
+          opType: "Concat",
+          input: ["any_rows", "width"],
+          output: ["answer_shape"],
+          name: "answer_shape",
+          attribute: [{ name: "axis", type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
+        },
+        { opType: "Reshape", input: ["softmax", "answer_shape"], output: ["probabilities"], name: "answer" },
+      ],
+      initializer: [
+        floatTensor("weights", [features, classes], randomWeights(features * classes, random, 2)),
+        floatTensor("bias", [classes], randomWeights(classes, random, 0.5)),
+        int64Tensor("first_start", [2], [0n, 0n]),
+        int64Tensor("first_end", [2], [1n, 1n]),
+        int64Tensor("one_dim", [1], [1n]),
+        int64Tensor("classes", [1], [BigInt(classes)]),
+        int64Tensor("any_rows", [1], [-1n]),
+      ],
+      input: [floatInput("features", ["batch", features])],
+      output: [floatInput("probabilities", ["batch", classes])],
+    },
+    `demo classifier, seed ${seed}, failing on a negative first feature`,
   );
 }
 
@@ -497,7 +557,9 @@ async function main(): Promise<void> {
   await writeVersion(join(out, "demo-classifier/v3"), classifierModel(8, 3, 3), "features", [
     [0.5, -1.2, 3.3, 0.1, 1, 2, 3, 4],
   ]);
-  console.log(`wrote demo-classifier v1, v2, v3 under ${out}`);
+  // The golden rows' first feature is positive: the warm-up passes, requests with a negative one fail.
+  await writeVersion(join(out, "demo-classifier/fails-negative"), failsOnNegativeModel(4, 3, 1), "features", rows4);
+  console.log(`wrote demo-classifier v1, v2, v3, fails-negative under ${out}`);
   for (const [version, gain] of [
     ["v1", 1],
     ["v2", 1.5],

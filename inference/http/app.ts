@@ -2,13 +2,16 @@
  * The Open Inference Protocol (KServe v2) over HTTP, on Hono. Every model response names
  * `model_version`; errors are `{"error": "…"}` with 400 (bad request), 404 (unknown model or a
  * version not resident here), 413 (body over the limit) or 503 (no version loaded yet). A request
- * leases the session it starts on, so a swap in the middle of it changes nothing for it. On a running
+ * leases the session it starts on, so a swap in the middle of it changes nothing for it. An unpinned
+ * request may carry `x-cutover-key`, which keeps it on one version while a progressive rollout's split
+ * is in force. On a running
  * node, infer calls are answered by the `node:http` route in front of this app (infer-route.ts); the
  * routes here serve the same endpoint for any other transport (`app.request`, other runtimes).
  */
 import { type Context, Hono, type HonoRequest } from "hono";
 import { INFERENCE_HEADER_LENGTH } from "../../core/binary-tensors.js";
 import { InputError } from "../../core/errors.js";
+import { SPLIT_KEY_HEADER } from "../../core/progressive.js";
 import type { NodeMetrics } from "../metrics.js";
 import type { NodeAgent } from "../node-agent.js";
 import {
@@ -131,7 +134,10 @@ export function createNodeApp(options: NodeAppOptions): Hono {
   };
 
   app.post("/v2/models/:model/infer", async (c) =>
-    respond(c, await endpoint.infer(c.req.param("model"), undefined, () => readBody(c.req))),
+    respond(
+      c,
+      await endpoint.infer(c.req.param("model"), undefined, () => readBody(c.req), c.req.header(SPLIT_KEY_HEADER)),
+    ),
   );
   app.post("/v2/models/:model/versions/:version/infer", async (c) =>
     respond(c, await endpoint.infer(c.req.param("model"), c.req.param("version"), () => readBody(c.req))),

@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { INFERENCE_HEADER_LENGTH } from "../../core/binary-tensors.js";
 import { InputError } from "../../core/errors.js";
+import { SPLIT_KEY_HEADER } from "../../core/progressive.js";
 import {
   answerBody,
   errorAnswer,
@@ -95,8 +96,9 @@ export function inferRoute(
     if (match === null) return false;
     const model = decode(match[1]) ?? "";
     const version = decode(match[2]);
+    const key = request.headers[SPLIT_KEY_HEADER];
     endpoint
-      .infer(model, version, () => readNodeBody(request, maxRequestBytes))
+      .infer(model, version, () => readNodeBody(request, maxRequestBytes), Array.isArray(key) ? key.join(",") : key)
       .then(
         (result) => answer(response, result),
         (error: unknown) => {

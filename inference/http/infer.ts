@@ -4,6 +4,11 @@
  * Two transports call it: the Hono app (inference/http/app.ts) and the `node:http` route in front of
  * it (inference/http/infer-route.ts) that serves `/infer` on a running node without building web
  * Request/Response objects per call.
+ *
+ * While a progressive rollout's split is in force (split-router.ts), an unpinned request is routed by
+ * it (its `x-cutover-key`, or the split's sequence), counted in the step's traffic, and a share of the
+ * baseline's answers is mirrored to the candidate after the answer went out (shadow-runner.ts). With
+ * no split, that is one null check per request.
  */
 
 import type * as ort from "onnxruntime-node";
@@ -18,8 +23,10 @@ import { InputError } from "../../core/errors.js";
 import { isModelName, isVersionName } from "../../core/names.js";
 import { decodeInferRequest, encodeTensor, type OipTensor, oipType } from "../../core/tensor-codec.js";
 import type { NodeMetrics } from "../metrics.js";
-import type { Lease } from "../model-slot.js";
+import type { Lease, ModelSlot } from "../model-slot.js";
 import type { NodeAgent } from "../node-agent.js";
+import { type ShadowReservation, ShadowRunner } from "../shadow-runner.js";
+import type { AppliedSplit } from "../split-router.js";
 
 export type OipStatus = 400 | 404 | 413 | 500 | 503;
 
@@ -116,16 +123,24 @@ export function errorAnswer(error: unknown, log: () => void): { status: OipStatu
 }
 
 export class InferEndpoint {
+  private readonly shadows: ShadowRunner;
+
   constructor(
     private readonly agent: NodeAgent,
     private readonly metrics: NodeMetrics,
-  ) {}
+  ) {
+    this.shadows = new ShadowRunner(metrics);
+  }
 
   /** The lease for a model (and pinned version): 404 unknown, 503 nothing loaded yet. */
   lease(model: string, version: string | undefined): Lease {
+    return this.leaseIn(this.agent.slots.get(model), model, version);
+  }
+
+  /** {@link lease} from the model's slot, already looked up. */
+  private leaseIn(slot: ModelSlot | undefined, model: string, version: string | undefined): Lease {
     if (!isModelName(model)) throw new OipError(404, `unknown model ${model}`);
     if (version !== undefined && !isVersionName(version)) throw new OipError(404, `unknown version ${version}`);
-    const slot = this.agent.slots.get(model);
     const leased = slot?.acquire(version);
     if (leased !== undefined) return leased;
     if (version !== undefined) throw new OipError(404, `${model} version ${version} is not loaded on this node`);
@@ -135,20 +150,31 @@ export class InferEndpoint {
 
   /**
    * One infer call. `readBody` gives the body (or throws OipError 413 / InputError); it is read
-   * before the lease is taken, so a slow client holds no session while it sends.
+   * before the lease is taken, so a slow client holds no session while it sends. `key` is the
+   * request's split key (SPLIT_KEY_HEADER), if it sent one.
    */
   async infer(
     model: string,
     version: string | undefined,
     readBody: () => Promise<InferRequestBody>,
+    key?: string,
   ): Promise<InferAnswer> {
     const started = performance.now();
     let body: ReturnType<typeof splitInferBody>;
     let held: Lease;
+    // The split in force when the request is leased routes and counts it (a newer seq counts from zero).
+    let split: AppliedSplit | null = null;
+    let slot: ModelSlot | undefined;
     try {
       const { bytes, headerLength } = await readBody();
       body = splitInferBody(bytes, headerLength);
-      held = this.lease(model, version);
+      slot = this.agent.slots.get(model);
+      // A pinned request is never split: it names the version that answers it.
+      split = version === undefined ? (slot?.split ?? null) : null;
+      held =
+        split?.routesToCandidate(key) && slot !== undefined
+          ? slot.lease(split.candidate)
+          : this.leaseIn(slot, model, version);
     } catch (error) {
       // No version served it: counted with version "" (a label per name asked for would let any
       // client grow the metric without bound).
@@ -158,16 +184,27 @@ export class InferEndpoint {
     }
     const { card, session, version: served } = held.loaded;
     let outcome = "client_error";
+    let shadow: ShadowReservation | null = null;
     try {
       const { request, feeds } = decodeInferRequest(body.json, card.inputs, body.binary);
       const isBinary = binaryOutputs(request);
       const wanted = request.outputs?.map((output) => output.name);
       const unknown = wanted?.filter((name) => !card.outputs.some((spec) => spec.name === name)) ?? [];
       if (unknown.length > 0) throw new InputError(`unknown output(s): ${unknown.join(", ")}`);
+      if (slot !== undefined && split !== null && held.loaded !== split.candidate && split.mirrors()) {
+        shadow = this.shadows.reserve(slot, split, {
+          feeds,
+          outputs: wanted,
+          copyInputs: session.mode === "workers",
+        });
+      }
       outcome = "server_error";
       const results = wanted === undefined ? await session.run(feeds) : await session.run(feeds, wanted);
       outcome = "ok";
       const { outputs, binary } = encodeOutputs(results, isBinary);
+      // Starts with setImmediate: the node:http route writes the answer in a microtask, before it.
+      shadow?.start(results);
+      shadow = null;
       return {
         response: {
           model_name: model,
@@ -179,7 +216,10 @@ export class InferEndpoint {
       };
     } finally {
       held.end();
-      this.metrics.inferred(model, served, outcome, (performance.now() - started) / 1000);
+      shadow?.cancel();
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.inferred(model, served, outcome, seconds);
+      split?.traffic.answered(served, outcome === "server_error", seconds * 1000);
     }
   }
 }

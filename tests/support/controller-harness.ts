@@ -38,7 +38,12 @@ export interface ControllerHarness {
    * `corrupt`, a byte of its model.onnx is changed after signing (it passes the controller's signature
    * check and fails on a node with DIGEST_MISMATCH).
    */
-  publish(model: string, version: string, from: "v1" | "v2", options?: { corrupt?: boolean }): Promise<void>;
+  publish(
+    model: string,
+    version: string,
+    from: "v1" | "v2" | "fails-negative",
+    options?: { corrupt?: boolean },
+  ): Promise<void>;
   stop(): Promise<void>;
 }
 

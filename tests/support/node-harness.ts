@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import type { NodeConfig } from "../../core/config.js";
+import { SPLIT_KEY_HEADER } from "../../core/progressive.js";
 import { type RunningNode, startNode } from "../../inference/server.js";
 import type { ControllerHarness } from "./controller-harness.js";
 import { MODEL } from "./controller-harness.js";
@@ -75,7 +76,7 @@ export interface InferAnswer {
 
 export async function infer(
   url: string,
-  options: { model?: string; version?: string; body?: unknown; raw?: string } = {},
+  options: { model?: string; version?: string; body?: unknown; raw?: string; key?: string } = {},
 ): Promise<InferAnswer> {
   const model = options.model ?? MODEL;
   const path = options.version ? `/v2/models/${model}/versions/${options.version}/infer` : `/v2/models/${model}/infer`;
@@ -84,12 +85,34 @@ export async function infer(
     JSON.stringify(options.body ?? { inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: FEATURES }] });
   const response = await fetch(`${url}${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: {
+      "content-type": "application/json",
+      ...(options.key !== undefined ? { [SPLIT_KEY_HEADER]: options.key } : {}),
+    },
     body,
     signal: AbortSignal.timeout(15_000),
   });
   const json = (await response.json()) as InferAnswer["body"];
   return { status: response.status, ...(json.model_version ? { version: json.model_version } : {}), body: json };
+}
+
+/**
+ * Sends `count` infer requests from `concurrency` workers (default 8) and returns every answer, in the
+ * order of `options(i)`, which gives request i's key, body or pinned version.
+ */
+export async function inferMany(
+  url: string,
+  count: number,
+  options: (i: number) => Parameters<typeof infer>[1] = () => ({}),
+  concurrency = 8,
+): Promise<InferAnswer[]> {
+  const answers: InferAnswer[] = new Array<InferAnswer>(count);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) answers[i] = await infer(url, options(i));
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return answers;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { ModelState } from "../../core/model-state.js";
+import type { ModelState, Rollout } from "../../core/model-state.js";
+import { DEFAULT_ANALYSIS } from "../../core/progressive.js";
 import { DesiredModelState } from "../../inference/desired-model-state.js";
 
 const MODEL = "demo";
@@ -10,6 +11,33 @@ function state(overrides: Partial<ModelState> = {}): ModelState {
 
 function rollout(id: string, target: string, phase: "preparing" | "promoting") {
   return { id, target, phase, startedAt: "2026-01-01T00:00:00Z", by: "ci" };
+}
+
+/** A progressive rollout of `target` in `phase` at `weight`, seq `seq`. */
+function progressing(id: string, target: string, weight: number, seq: number, phase: Rollout["phase"] = "progressing") {
+  return {
+    ...rollout(id, target, "preparing"),
+    phase,
+    progressive: {
+      strategy: "canary" as const,
+      steps: [10, 50],
+      step: 0,
+      weight,
+      seq,
+      bakeMs: 0,
+      bakeUntil: null,
+      manual: false,
+      holding: null,
+      shadowPercent: 5,
+      baseline: "v1",
+      analysis: DEFAULT_ANALYSIS,
+      lastAnalysis: null,
+    },
+  };
+}
+
+function splitMessage(rolloutId: string, seq: number, weight: number) {
+  return { type: "split" as const, model: MODEL, version: "v2", rolloutId, seq, weight, shadowPercent: 0 };
 }
 
 describe("DesiredModelState: what messages and state reads say the model should be", () => {
@@ -84,5 +112,74 @@ describe("DesiredModelState: what messages and state reads say the model should 
     expect(desired.active).toEqual({ version: "v1", revision: 1 });
     desired.read(state({ active: "v1", revision: 1 }), false, desired.readStarted());
     expect(desired.rollout).toBeNull();
+  });
+
+  it("a split message and a read of a progressing rollout say the split; the higher seq wins either way", () => {
+    const desired = new DesiredModelState();
+    desired.preparing({ type: "prepare", model: MODEL, version: "v2", rolloutId: "r1" });
+    desired.splitting(splitMessage("r1", 2, 10));
+    expect(desired.rollout).toEqual({ id: "r1", target: "v2", phase: "progressing", allowIncompatible: false });
+    expect(desired.split).toEqual({ rolloutId: "r1", candidate: "v2", seq: 2, weight: 10, shadowPercent: 0 });
+    expect(desired.readDue).toBe(false);
+    desired.splitting(splitMessage("r1", 1, 50));
+    expect(desired.split?.seq).toBe(2);
+    desired.read(
+      state({ active: "v1", revision: 1, rollout: progressing("r1", "v2", 5, 1) }),
+      false,
+      desired.readStarted(),
+    );
+    expect(desired.split?.seq).toBe(2);
+    desired.read(
+      state({ active: "v1", revision: 1, rollout: progressing("r1", "v2", 50, 3) }),
+      false,
+      desired.readStarted(),
+    );
+    expect(desired.split).toEqual({ rolloutId: "r1", candidate: "v2", seq: 3, weight: 50, shadowPercent: 5 });
+    expect(desired.rollout?.phase).toBe("progressing");
+    // Preparing again (for nodes that joined) or promoting: the split stays until the swap.
+    desired.read(
+      state({ active: "v1", revision: 1, rollout: progressing("r1", "v2", 50, 3, "preparing") }),
+      false,
+      desired.readStarted(),
+    );
+    expect(desired.split?.seq).toBe(3);
+    desired.promoted({ type: "promote", model: MODEL, version: "v2", revision: 2, rolloutId: "r1" });
+    expect(desired.split?.seq).toBe(3);
+    desired.splitting(splitMessage("r1", 4, 90));
+    expect(desired.split?.seq).toBe(3);
+    desired.splitEnded();
+    expect(desired.split).toBeNull();
+  });
+
+  it("a split of a rollout the node has not heard of asks for a read; an abort, another rollout or none ends the split", () => {
+    const desired = new DesiredModelState();
+    desired.splitting(splitMessage("r1", 1, 10));
+    expect([desired.readDue, desired.split?.seq]).toEqual([true, 1]);
+    desired.aborted({ type: "abort", model: MODEL, rolloutId: "r1", reason: "rolled back" });
+    expect([desired.rollout, desired.split]).toEqual([null, null]);
+    desired.splitting(splitMessage("r2", 1, 10));
+    desired.preparing({ type: "prepare", model: MODEL, version: "v3", rolloutId: "r3" });
+    expect(desired.split).toBeNull();
+    desired.read(
+      state({ active: "v1", revision: 1, rollout: progressing("r4", "v2", 10, 1) }),
+      false,
+      desired.readStarted(),
+    );
+    expect(desired.split?.rolloutId).toBe("r4");
+    desired.read(state({ active: "v1", revision: 1 }), false, desired.readStarted());
+    expect(desired.split).toBeNull();
+  });
+
+  it("a read begun before a split message does not undo it", () => {
+    const desired = new DesiredModelState();
+    desired.read(
+      state({ active: "v1", revision: 1, rollout: progressing("r1", "v2", 10, 1) }),
+      false,
+      desired.readStarted(),
+    );
+    const started = desired.readStarted();
+    desired.aborted({ type: "abort", model: MODEL, rolloutId: "r1", reason: "rolled back" });
+    desired.read(state({ active: "v1", revision: 1, rollout: progressing("r1", "v2", 10, 1) }), false, started);
+    expect(desired.split).toBeNull();
   });
 });

@@ -11,6 +11,7 @@ import { MemoryFleetState } from "../../core/memory/memory-fleet-state.js";
 import { parseReport, type ReportMessage } from "../../core/messages.js";
 import { emptyModelState, type ModelState } from "../../core/model-state.js";
 import { readOnnxSignature } from "../../core/onnx-signature.js";
+import { DEFAULT_ANALYSIS } from "../../core/progressive.js";
 import { AppliedStore } from "../../inference/applied-record.js";
 import { DesiredVersions } from "../../inference/desired-versions.js";
 import { LoadedVersion } from "../../inference/loaded-version.js";
@@ -78,6 +79,7 @@ async function reconcilerWith(stager: Stager) {
     served: () => undefined,
     residentChanged: () => undefined,
     statusChanged: () => undefined,
+    splitChanged: () => undefined,
     pruneCache: () => undefined,
     log: (line) => lines.push(line),
   });
@@ -155,5 +157,65 @@ describe("ModelReconciler", () => {
     await Promise.all([first, reconciler.resync()]);
     expect(stager.staged).toEqual(["v1", "v2"]);
     await expect.poll(() => reports.filter((report) => report.type === "staged")).toHaveLength(1);
+  });
+
+  it("a split whose candidate is staged applies in the message handler and is answered once a seq; an abort ends it there too", async () => {
+    const { reconciler, reports, setState } = await reconcilerWith(new FolderStager());
+    setState({ active: "v1", revision: 1 });
+    await reconciler.resync();
+    reconciler.command({ type: "prepare", model: MODEL, version: "v2", rolloutId: "r2" });
+    await expect.poll(() => reconciler.slot.staged?.version).toBe("v2");
+    const split = { type: "split", model: MODEL, version: "v2", rolloutId: "r2", shadowPercent: 0 } as const;
+    reconciler.command({ ...split, seq: 1, weight: 10 });
+    // No await between the message and the split.
+    expect([reconciler.slot.split?.seq, reconciler.slot.split?.candidate.version]).toEqual([1, "v2"]);
+    reconciler.command({ ...split, seq: 1, weight: 10 });
+    reconciler.command({ ...split, seq: 2, weight: 0 });
+    expect(reconciler.slot.split?.weight).toBe(0);
+    await expect
+      .poll(() => reports.filter((r) => r.type === "weighted").map((r) => [r.seq, r.weight]))
+      .toEqual([
+        [1, 10],
+        [2, 0],
+      ]);
+    expect(reconciler.status().split).toMatchObject({ rolloutId: "r2", seq: 2, candidate: "v2", weight: 0 });
+    const candidate = reconciler.slot.staged;
+    reconciler.command({ type: "abort", model: MODEL, rolloutId: "r2", reason: "rolled back" });
+    expect(reconciler.slot.split).toBeNull();
+    await expect.poll(() => candidate?.released).toBe(true);
+    expect(reconciler.status().split).toBeUndefined();
+  });
+
+  it("a rollout read progressing stages its target, answers staged then weighted, and keeps it staged on later reads", async () => {
+    const { reconciler, reports, setState } = await reconcilerWith(new FolderStager());
+    const progressive = {
+      strategy: "canary" as const,
+      steps: [50],
+      step: 0,
+      weight: 50,
+      seq: 4,
+      bakeMs: 0,
+      bakeUntil: null,
+      manual: true,
+      holding: null,
+      shadowPercent: 0,
+      baseline: "v1",
+      analysis: DEFAULT_ANALYSIS,
+      lastAnalysis: null,
+    };
+    setState({
+      active: "v1",
+      revision: 1,
+      rollout: { ...rollout("r5", "v2", "preparing"), phase: "progressing", progressive },
+    });
+    await reconciler.resync();
+    expect([reconciler.slot.active?.version, reconciler.slot.split?.candidate.version]).toEqual(["v1", "v2"]);
+    await reconciler.resync();
+    expect(reconciler.slot.staged?.version).toBe("v2");
+    await expect.poll(() => reports.map((r) => `${r.type} ${r.rolloutId}`)).toEqual(["staged r5", "weighted r5"]);
+    // The rollout ends in a promote: the split ends with the swap.
+    setState({ active: "v2", revision: 2, rollout: null });
+    await reconciler.resync();
+    expect([reconciler.slot.active?.version, reconciler.slot.split]).toEqual(["v2", null]);
   });
 });

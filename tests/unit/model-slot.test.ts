@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { LoadedVersion } from "../../inference/loaded-version.js";
 import { ModelSlot } from "../../inference/model-slot.js";
+import { AppliedSplit } from "../../inference/split-router.js";
 
 /** Stand-ins for loaded versions: the slot only reads version, leases, retired and released. */
 function version(name: string): LoadedVersion {
@@ -83,5 +84,33 @@ describe("the model slot", () => {
     slot.dropStaged();
     expect(released).toEqual(["v2", "v3"]);
     slot.clear();
+  });
+
+  it("a split's candidate stays resident while the split is in force, and is released once it ends and is dropped", () => {
+    const { slot, released } = slotWithLog(0);
+    slot.stage(version("v1"), null);
+    slot.promote("v1", 1);
+    const candidate = version("v2");
+    slot.stage(candidate, "r2");
+    slot.applySplit(new AppliedSplit({ rolloutId: "r2", seq: 1, weight: 10, shadowPercent: 0 }, candidate, "v1"));
+    slot.dropStaged();
+    expect([slot.resident("v2"), released]).toEqual([candidate, []]);
+    expect(slot.all().map((l) => l.version)).toEqual(["v1", "v2"]);
+    const lease = slot.lease(candidate);
+    expect(slot.clearSplit()?.seq).toBe(1);
+    expect(released).toEqual([]);
+    lease.end();
+    expect(released).toEqual(["v2"]);
+  });
+
+  it("promoting the split's candidate ends the split in the same assignment", () => {
+    const { slot, released } = slotWithLog(1);
+    slot.stage(version("v1"), null);
+    slot.promote("v1", 1);
+    const candidate = version("v2");
+    slot.stage(candidate, "r2");
+    slot.applySplit(new AppliedSplit({ rolloutId: "r2", seq: 3, weight: 50, shadowPercent: 5 }, candidate, "v1"));
+    slot.promote("v2", 2);
+    expect([slot.active, slot.split, slot.staged, released]).toEqual([candidate, null, null, []]);
   });
 });
