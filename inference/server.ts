@@ -18,6 +18,7 @@ import { StateKeys } from "../core/state-keys.js";
 import { createObjectStore } from "../core/store/index.js";
 import { VersionFetcher } from "../core/version-fetcher.js";
 import { createNodeApp } from "./http/app.js";
+import { throttledErrorLog } from "./http/error-log.js";
 import { InferEndpoint } from "./http/infer.js";
 import { inferRoute } from "./http/infer-route.js";
 import { NodeMetrics } from "./metrics.js";
@@ -106,14 +107,15 @@ export async function startNodeOn(
   });
   await agent.start();
   const endpoint = new InferEndpoint(agent, metrics);
+  const log = throttledErrorLog((message, error) => console.error(message, error));
   const app = createNodeApp({
+    log,
     agent,
     metrics,
     endpoint,
     maxRequestBytes: config.maxRequestBytes,
     serverVersion: options.serverVersion ?? "unknown",
   });
-  const log = (message: string, error: unknown) => console.error(message, error);
   const front = inferRoute(endpoint, config.maxRequestBytes, log);
   const limits = config.http ?? DEFAULT_NODE_HTTP_LIMITS;
   const { server, port } = await listen(app.fetch, config.port, options.host ?? "0.0.0.0", front, limits).catch(

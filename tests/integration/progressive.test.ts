@@ -53,6 +53,12 @@ beforeAll(async () => {
   await writeFile(publicKey, key.publicPem);
   trusted = [...harness.config("").trustedKeyPaths, publicKey];
   const registry = new ModelRegistry(createObjectStore(harness.config("").store), new ArtifactLayout(""));
+  await pushVersion(registry, {
+    path: join(MODELS, "demo-classifier/fails-negative"),
+    model: MODEL,
+    version: "fails",
+    signingKey: key.signer,
+  });
   for (const version of ["v1", "v2"]) {
     await pushVersion(registry, {
       path: join(MODELS, "pacer", version, "model.onnx"),
@@ -256,6 +262,38 @@ describe("progressive rollouts", () => {
     expect(await target.controller.fleet.getModelState(MODEL)).toMatchObject({ active: "v1", rollout: null });
     const refused = await target.post<{ error: { code: string } }>(`/v1/models/${MODEL}/promote`, {});
     expect([refused.status, refused.body.error.code]).toEqual([400, "INVALID_INPUT"]);
+  });
+
+  it("a candidate that fails on a class of inputs is rolled back automatically, with the figures in history", async () => {
+    const target = await fleet(MODEL);
+    await activateAllAtOnce(target, MODEL, "v1");
+    const started = await target.post<ProgressView>(`/v1/models/${MODEL}/activate`, {
+      version: "fails",
+      canary: [50],
+      bakeMs: 60_000,
+      minRequests: 50,
+    });
+    expect(started.body).toMatchObject({ state: "progressing", weight: 50 });
+    // One request in four has a negative first feature: the candidate's run fails on those (500).
+    const negative = JSON.stringify({
+      inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: [-0.5, -1.2, 3.3, 0.1] }],
+    });
+    let failures = 0;
+    for (const round of [0, 1, 2, 3]) {
+      const sent = await send(target, MODEL, 100, round === 0 ? { body: negative } : {});
+      failures += sent.failed;
+    }
+    expect(failures).toBeGreaterThan(20);
+    await reported(target, MODEL, 400);
+    // The bake has a minute to go: a breach does not wait for it.
+    const verdict = await target.controller.progressive.tick(MODEL);
+    expect(verdict).toMatchObject({ state: "rolled-back", weight: 0, reason: expect.stringContaining("failure rate") });
+    const [entry] = await history(target, MODEL);
+    const analysis = entry?.analyses?.at(-1);
+    expect(entry).toMatchObject({ outcome: "aborted", to: "fails" });
+    expect(analysis).toMatchObject({ verdict: "fail", baseline: { failures: 0 } });
+    expect(analysis?.candidate.failures).toBe(failures);
+    expect((await send(target, MODEL, 100, { body: negative })).versions).toEqual({ v1: 100 });
   });
 
   it("a candidate three times slower is rolled back by the latency check, with the figures in history", async () => {
