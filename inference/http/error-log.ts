@@ -22,11 +22,6 @@ export function throttledErrorLog(write: ErrorLog, intervalMs = 10_000, now: () 
     kinds.delete(message);
     if (kinds.size >= MAX_KINDS) kinds.delete(kinds.keys().next().value ?? "");
     kinds.set(message, { quietUntil: at + intervalMs, suppressed: 0 });
-    write(
-      suppressed > 0
-        ? `${message} (and ${suppressed} more like it in the last ${Math.round(intervalMs / 1000)} s)`
-        : message,
-      error,
-    );
+    write(suppressed > 0 ? `${message} (and ${suppressed} more like it since the last such line)` : message, error);
   };
 }
