@@ -23,8 +23,13 @@ export const analysisThresholdsSchema = z
   .object({
     /** The candidate's failure rate may exceed the baseline's by at most this much (0.01: one point). */
     maxErrorRate: z.number().min(0).max(1),
-    /** The candidate's p99 latency may be at most this many times the baseline's. */
+    /** The candidate's p99 latency may be at most this many times the baseline's… */
     maxP99Ratio: z.number().min(1),
+    /**
+     * …or at most this many milliseconds above it, whichever is more: for a model answering in a few
+     * milliseconds, scheduler noise alone moves a p99 by more than half (absent: 0).
+     */
+    minP99DeltaMs: z.number().min(0).optional(),
     /** Requests the candidate must have answered in the step before it is judged. */
     minRequests: z.number().int().min(1),
     /** Shadowed requests whose outputs diverged, as a fraction of those shadowed; unset: not judged. */
@@ -33,7 +38,12 @@ export const analysisThresholdsSchema = z
   .strict();
 export type AnalysisThresholds = z.infer<typeof analysisThresholdsSchema>;
 
-export const DEFAULT_ANALYSIS: AnalysisThresholds = { maxErrorRate: 0.01, maxP99Ratio: 1.5, minRequests: 100 };
+export const DEFAULT_ANALYSIS: AnalysisThresholds = {
+  maxErrorRate: 0.01,
+  maxP99Ratio: 1.5,
+  minP99DeltaMs: 5,
+  minRequests: 100,
+};
 
 /** What one version did in a step, summed over the fleet. */
 export const versionFiguresSchema = z.object({

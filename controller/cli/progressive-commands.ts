@@ -85,6 +85,7 @@ export interface StrategyFlags {
   shadow?: number;
   maxErrorRate?: number;
   maxP99Ratio?: number;
+  minP99Delta?: number;
   minRequests?: number;
   maxDivergence?: number;
   hook?: Hook[];
@@ -125,6 +126,11 @@ export function withStrategyOptions(command: Command): Command {
       numberFlag("--max-p99-ratio", 1, 1000),
     )
     .option(
+      "--min-p99-delta <ms>",
+      "…and more than this many ms above it (default 5: a few-ms model's p99 moves that much by noise alone)",
+      numberFlag("--min-p99-delta", 0, 3_600_000),
+    )
+    .option(
       "--min-requests <n>",
       "requests the candidate must answer in a step before it is judged (default 100)",
       integerFlag("--min-requests", 1),
@@ -151,6 +157,7 @@ export function strategyBody(flags: StrategyFlags): StrategyOptions {
     ...(flags.shadow !== undefined ? { shadowPercent: flags.shadow } : {}),
     ...(flags.maxErrorRate !== undefined ? { maxErrorRate: flags.maxErrorRate } : {}),
     ...(flags.maxP99Ratio !== undefined ? { maxP99Ratio: flags.maxP99Ratio } : {}),
+    ...(flags.minP99Delta !== undefined ? { minP99DeltaMs: flags.minP99Delta } : {}),
     ...(flags.minRequests !== undefined ? { minRequests: flags.minRequests } : {}),
     ...(flags.maxDivergence !== undefined ? { maxDivergenceRate: flags.maxDivergence } : {}),
     ...(flags.hook !== undefined ? { hooks: flags.hook } : {}),

@@ -4,7 +4,8 @@
  * Flagger's checks, on the nodes' own counts instead of a metrics server):
  *
  *   inconclusive  the candidate answered fewer than `minRequests` in the step
- *   fail          failure rate > baseline's + maxErrorRate, or p99 > maxP99Ratio × baseline's,
+ *   fail          failure rate > baseline's + maxErrorRate, or p99 > maxP99Ratio × baseline's and more
+ *                 than minP99DeltaMs above it,
  *                 or (when set) shadow divergences > maxDivergenceRate of the shadowed requests
  *   pass          otherwise
  *
@@ -136,10 +137,16 @@ export function analyse(records: readonly NodeRecord[], input: AnalysisInput): A
       `${compared}; failure rate over the baseline's + ${percent(thresholds.maxErrorRate)} (--max-error-rate)`,
     );
   }
-  if (cand.p99Ms !== null && base.p99Ms !== null && cand.p99Ms > thresholds.maxP99Ratio * base.p99Ms) {
+  const slack = thresholds.minP99DeltaMs ?? 0;
+  if (
+    cand.p99Ms !== null &&
+    base.p99Ms !== null &&
+    cand.p99Ms > thresholds.maxP99Ratio * base.p99Ms &&
+    cand.p99Ms - base.p99Ms > slack
+  ) {
     return result(
       "fail",
-      `${compared}; p99 ${(cand.p99Ms / base.p99Ms).toFixed(2)}× the baseline's, over ${thresholds.maxP99Ratio}× (--max-p99-ratio)`,
+      `${compared}; p99 ${(cand.p99Ms / base.p99Ms).toFixed(2)}× the baseline's, over ${thresholds.maxP99Ratio}× (--max-p99-ratio) and more than ${slack} ms above it (--min-p99-delta)`,
     );
   }
   const maxDivergence = thresholds.maxDivergenceRate;

@@ -25,6 +25,7 @@ export interface StrategyOptions {
   readonly shadowPercent?: number;
   readonly maxErrorRate?: number;
   readonly maxP99Ratio?: number;
+  readonly minP99DeltaMs?: number;
   readonly minRequests?: number;
   readonly maxDivergenceRate?: number;
   readonly hooks?: readonly Hook[];
@@ -70,6 +71,7 @@ export function initialProgressive(options: StrategyOptions, baseline: string): 
   const analysis: AnalysisThresholds = {
     maxErrorRate: options.maxErrorRate ?? DEFAULT_ANALYSIS.maxErrorRate,
     maxP99Ratio: options.maxP99Ratio ?? DEFAULT_ANALYSIS.maxP99Ratio,
+    minP99DeltaMs: options.minP99DeltaMs ?? DEFAULT_ANALYSIS.minP99DeltaMs ?? 0,
     minRequests: options.minRequests ?? DEFAULT_ANALYSIS.minRequests,
     ...(options.maxDivergenceRate !== undefined ? { maxDivergenceRate: options.maxDivergenceRate } : {}),
   };

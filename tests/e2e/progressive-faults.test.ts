@@ -46,7 +46,9 @@ function startControllerProcess(prefix: string, port: number): { child: ChildPro
 }
 
 describe("a progressive rollout outlives its controller", () => {
-  it("SIGKILL mid-canary: another controller's tick continues it to 100 %, no request fails", async () => {
+  it("SIGKILL mid-canary: another controller's tick continues it to 100 %, no request fails", {
+    timeout: 90_000,
+  }, async () => {
     const prefix = "progressive-kill:";
     const first = await harness.controller(prefix);
     for (const id of ["k1", "k2"]) nodes.push(await startTestNode(harness, prefix, id, {}));

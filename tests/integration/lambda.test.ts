@@ -6,6 +6,7 @@ import { infer, startTestNode } from "../support/node-harness.js";
 let harness: ControllerHarness;
 let handler: typeof import("../../controller/lambda.js")["handler"];
 let server: Controller;
+let scripted: Awaited<ReturnType<ControllerHarness["node"]>>;
 const PREFIX = "lambda:";
 
 beforeAll(async () => {
@@ -13,7 +14,7 @@ beforeAll(async () => {
   Object.assign(process.env, harness.env, { CUTOVER_REDIS_PREFIX: PREFIX });
   ({ handler } = await import("../../controller/lambda.js"));
   server = await harness.controller(PREFIX);
-  await harness.node(PREFIX, "n1", {});
+  scripted = await harness.node(PREFIX, "n1", {});
 });
 afterAll(() => harness.stop());
 
@@ -74,6 +75,8 @@ describe("the controller as a Lambda function", () => {
 
 describe("the Lambda's scheduled event", () => {
   it("runs one reconcile pass: a canary whose bake is over moves to its next step", async () => {
+    // A real node only: the split, its counts and its staged candidate are a real node's.
+    await scripted.close();
     const node = await startTestNode(harness, PREFIX, "lambda-real", {});
     try {
       const started = await invoke(

@@ -86,7 +86,19 @@ describe("canary analysis", () => {
       thresholds: DEFAULT_ANALYSIS,
     });
     expect(slow.verdict).toBe("fail");
-    expect(slow.reason).toMatch(/p99 .*× the baseline's, over 1.5×/);
+    expect(slow.reason).toMatch(/p99 .*× the baseline's, over 1.5× .* more than 5 ms above it/);
+    // A few-ms model: 1.6× the baseline's p99 but under 5 ms above it is noise, not a slower version.
+    const noisy = analyse([node("a", 2, { v1: traffic(1000, 0, 1.5), v2: traffic(200, 0, 4) })], {
+      ...input,
+      thresholds: DEFAULT_ANALYSIS,
+    });
+    expect(noisy.verdict).toBe("pass");
+    expect(
+      analyse([node("a", 2, { v1: traffic(1000, 0, 1.5), v2: traffic(200, 0, 4) })], {
+        ...input,
+        thresholds: { ...DEFAULT_ANALYSIS, minP99DeltaMs: 0 },
+      }).verdict,
+    ).toBe("fail");
   });
 
   it("judges shadow divergences only when a limit is set", () => {
