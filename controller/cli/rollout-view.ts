@@ -64,13 +64,14 @@ export function modelDetailLines(detail: ModelDetail): string[] {
       String(status?.revision ?? "-"),
       status?.warm.join(",") || "-",
       status?.staged ? `${status.staged.version} (${status.staged.state})` : "-",
+      status?.split && status.split.weight > 0 ? `${status.split.weight} % ${status.split.candidate}` : "-",
       status?.lastError ?? "-",
     ];
   });
   return [
     header,
     ...rollout,
-    ...formatTable([["NODE", "ACTIVE", "REVISION", "WARM", "STAGED", "LAST ERROR"], ...rows]),
+    ...formatTable([["NODE", "ACTIVE", "REVISION", "WARM", "STAGED", "SPLIT", "LAST ERROR"], ...rows]),
     ...coldLines(model, nodes),
   ];
 }
@@ -81,7 +82,7 @@ export function historyLines(history: readonly HistoryEntry[]): string[] {
     ["FINISHED", "ACTION", "BY", "FROM", "TO", "OUTCOME", "REVISION", "NODES", "REASON"],
     ...history.map((entry) => [
       entry.finishedAt,
-      entry.action,
+      entry.strategy ? `${entry.action} (${entry.strategy} ${entry.steps?.join(",") ?? ""})` : entry.action,
       entry.by,
       entry.from ?? "-",
       entry.to,
