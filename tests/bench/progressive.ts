@@ -12,6 +12,7 @@
 import { join } from "node:path";
 import { MODEL, TOKEN } from "../support/controller-harness.js";
 import { type Fleet, startFleet } from "../support/fleet-harness.js";
+import { cpuSeconds } from "./infer-throughput.js";
 import { runNodeScript } from "./node-script.js";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -30,7 +31,15 @@ interface LoadSummary {
 
 export interface ProgressiveBench {
   readonly accuracy: { weight: number; requests: number; observed: number; error: number }[];
-  readonly overhead: { withRollout: number[]; without: number[]; ratio: number };
+  readonly overhead: {
+    withRollout: number[];
+    without: number[];
+    ratio: number;
+    /** The node process's CPU per answered request, µs, with the rollout and without (medians). */
+    cpuWith: number;
+    cpuWithout: number;
+    cpuRatio: number;
+  };
   readonly shadow: { shadowedP99: number[]; plainP99: number[]; ratio: number };
   readonly failed: number;
 }
@@ -103,12 +112,28 @@ export async function benchProgressive(options: {
 
     const withRollout: number[] = [];
     const without: number[] = [];
+    const cpuWith: number[] = [];
+    const cpuWithout: number[] = [];
+    const pid = fleet.nodes[0]?.child.pid;
+    /** A measured run, with the node's CPU µs per answered request. */
+    const measured = async (): Promise<{ rps: number; cpuUs: number }> => {
+      const before = cpuSeconds(pid);
+      const summary = counted(await load(fleet, roundMs));
+      return { rps: summary.ok / summary.seconds, cpuUs: ((cpuSeconds(pid) - before) / Math.max(1, summary.ok)) * 1e6 };
+    };
+    // After each change, a second of unmeasured load: the change itself (staging the candidate, or
+    // releasing it after the abort, and the collections that follow) is not what is compared.
+    const settle = async () => counted(await load(fleet, 1_000));
     for (let round = 1; round <= rounds; round++) {
-      const plain = counted(await load(fleet, roundMs));
-      without.push(plain.ok / plain.seconds);
+      await settle();
+      const plain = await measured();
+      without.push(plain.rps);
+      cpuWithout.push(plain.cpuUs);
       await canary(fleet, 50);
-      const split = counted(await load(fleet, roundMs));
-      withRollout.push(split.ok / split.seconds);
+      await settle();
+      const split = await measured();
+      withRollout.push(split.rps);
+      cpuWith.push(split.cpuUs);
       await abort(fleet);
       log(`overhead round ${round}: ${withRollout.at(-1)?.toFixed(0)} vs ${without.at(-1)?.toFixed(0)} req/s`);
     }
@@ -117,9 +142,11 @@ export async function benchProgressive(options: {
     const plainP99: number[] = [];
     for (let round = 1; round <= rounds; round++) {
       await canary(fleet, 1, 0);
+      await settle();
       plainP99.push(counted(await load(fleet, roundMs)).p99);
       await abort(fleet);
       await canary(fleet, 1, 10);
+      await settle();
       shadowedP99.push(counted(await load(fleet, roundMs)).p99);
       await abort(fleet);
       log(`shadow round ${round}: p99 ${shadowedP99.at(-1)?.toFixed(2)} vs ${plainP99.at(-1)?.toFixed(2)} ms`);
@@ -130,6 +157,9 @@ export async function benchProgressive(options: {
         withRollout,
         without,
         ratio: median(withRollout.map((value, i) => value / (without[i] ?? value))),
+        cpuWith: median(cpuWith),
+        cpuWithout: median(cpuWithout),
+        cpuRatio: median(cpuWith.map((value, i) => value / (cpuWithout[i] ?? value))),
       },
       shadow: {
         shadowedP99,
@@ -152,7 +182,8 @@ export function progressiveSection(result: ProgressiveBench, roundMs: number): s
 
 One \`cutover node\` (compiled build, demo classifier), the controller, redis-server and s3rver; load from a
 process of its own at concurrency 16, each answer counted by its \`model_version\`. Canaries are held with
-\`--manual\` and ended with \`abort\` between measurements; rounds of ${roundMs / 1000} s.
+\`--manual\` and ended with \`abort\` between measurements; rounds of ${roundMs / 1000} s, each after a second of
+unmeasured load following the change; ratios are medians of paired rounds.
 
 | figure | result | target | |
 |---|---|---|---|
@@ -163,6 +194,7 @@ ${result.accuracy
   )
   .join("\n")}
 | throughput with a rollout at 50 % ÷ no rollout | **${overhead.ratio.toFixed(3)}** (${list(overhead.withRollout)} vs ${list(overhead.without)} req/s) | ≥ 0.97 | ${overhead.ratio >= 0.97 ? "met" : "**missed**"} |
+| node CPU per request, rollout at 50 % ÷ none | ${overhead.cpuRatio.toFixed(3)} (${overhead.cpuWith.toFixed(1)} vs ${overhead.cpuWithout.toFixed(1)} µs) | — | what the split costs the node |
 | primary p99 with 10 % shadowed ÷ none (1 % canary both) | **${shadow.ratio.toFixed(2)}** (${list(shadow.shadowedP99, 2)} vs ${list(shadow.plainP99, 2)} ms) | ≤ 1.1 | ${shadow.ratio <= 1.1 ? "met" : "**missed**"} |
 | failed requests over the whole section | **${result.failed}** | 0 | ${result.failed === 0 ? "met" : "**missed**"} |
 

@@ -430,7 +430,7 @@ async function main(): Promise<void> {
     sections.push(heavySection(heavy, heavySwapsRows(swaps)));
   }
   if (only.has("progressive")) {
-    sections.push(progressiveSection(await benchProgressive({ roundMs: 3_000, rounds: 3, log }), 3_000));
+    sections.push(progressiveSection(await benchProgressive({ roundMs: 4_000, rounds: 5, log }), 4_000));
   }
   const reduced =
     bytes < GIB ? `\n> Reduced run (BENCH_FETCH_BYTES=${bytes}); the targets are stated for 1 GiB.\n` : "";
