@@ -66,6 +66,11 @@ export const ErrorCode = {
    * HTTP error (the answer is a 200 with `fullyConfirmed: false`); the CLI exits 3 with it.
    */
   PromoteUnconfirmed: "PROMOTE_UNCONFIRMED",
+  /**
+   * A progressive rollout that `activate` followed stopped at a step and holds (its analysis was
+   * inconclusive): neither promoted nor rolled back; `promote` or `abort` decides. The CLI exits 4.
+   */
+  RolloutHolding: "ROLLOUT_HOLDING",
   /** A missing or wrong bearer token. */
   Unauthorized: "UNAUTHORIZED",
   /** onnxruntime could not create a session from the model. */
@@ -188,7 +193,8 @@ export type RolloutCode =
   | typeof ErrorCode.RolloutAborted
   | typeof ErrorCode.IncompatibleSchema
   | typeof ErrorCode.NotEnoughNodes
-  | typeof ErrorCode.PromoteUnconfirmed;
+  | typeof ErrorCode.PromoteUnconfirmed
+  | typeof ErrorCode.RolloutHolding;
 
 /**
  * A rollout that could not go ahead, or (PROMOTE_UNCONFIRMED) went ahead without every node's

@@ -14,6 +14,8 @@ export const ExitCode = {
   Usage: 2,
   /** activate/rollback: the pointer moved, but not every node that staged the target confirmed it. */
   Unconfirmed: 3,
+  /** activate with a strategy: the rollout holds at a step (inconclusive); promote or abort decides. */
+  Holding: 4,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -22,6 +24,7 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
   if (error instanceof CutoverError && error.code === ErrorCode.PromoteUnconfirmed) return ExitCode.Unconfirmed;
+  if (error instanceof CutoverError && error.code === ErrorCode.RolloutHolding) return ExitCode.Holding;
   return ExitCode.Failed;
 }
 
@@ -32,4 +35,6 @@ Exit codes:
   1  failed or refused; one line on stderr says why (ROLLOUT_ABORTED, NOT_ENOUGH_NODES: nothing changed)
   2  wrong command line
   3  promoted (the pointer moved), but not every node that staged it confirmed in time;
-     the output names each missing node (--json: "unconfirmed")`;
+     the output names each missing node (--json: "unconfirmed")
+  4  --canary/--linear without --manual: the rollout holds at a step (inconclusive analysis);
+     cutover promote or cutover abort decides`;

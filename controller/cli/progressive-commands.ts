@@ -127,7 +127,7 @@ export function withStrategyOptions(command: Command): Command {
     )
     .option(
       "--min-p99-delta <ms>",
-      "…and more than this many ms above it (default 5: a few-ms model's p99 moves that much by noise alone)",
+      "…and more than this many ms above it (default 25: the p99 of a few-ms model moves that much on a busy machine by noise alone)",
       numberFlag("--min-p99-delta", 0, 3_600_000),
     )
     .option(
@@ -202,9 +202,13 @@ export async function followRollout(
       }
       seen = now;
       if (progressive?.holding) {
-        if (!json)
-          process.stdout.write(`holding: \`cutover promote ${first.model}\` or \`cutover abort ${first.model}\`\n`);
-        return;
+        if (json)
+          process.stdout.write(`${JSON.stringify({ rolloutId: first.rolloutId, state: "holding", rollout })}\n`);
+        throw new RolloutError(
+          ErrorCode.RolloutHolding,
+          `${first.model} → ${first.to} holds at ${progressive.weight} %: ${progressive.holding} (it moves on by itself once a later analysis passes; \`cutover promote ${first.model}\` or \`cutover abort ${first.model}\` decides now)`,
+          { rolloutId: first.rolloutId },
+        );
       }
       continue;
     }

@@ -37,7 +37,7 @@ export interface ProgressiveRequest extends ActivateRequest {
 
 /** True when the call asks for anything progressive (a strategy, or an option only a strategy takes). */
 export function isProgressive(options: StrategyOptions): boolean {
-  return Object.values(options).some((value) => value !== undefined);
+  return Object.values(options).some((value) => value !== undefined && value !== false);
 }
 
 /** The steps of the strategy asked for: checked ascending, each 1–99. */

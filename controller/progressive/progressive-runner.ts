@@ -89,6 +89,9 @@ export interface ProgressView {
 
 const percent = (weight: number) => `${weight} %`;
 
+/** How an inconclusive analysis's hold starts (it lifts itself once a later analysis passes). */
+const INCONCLUSIVE = "inconclusive: ";
+
 export class ProgressiveRunner {
   private readonly lockTtlMs: number;
   private readonly confirmTimeoutMs: number;
@@ -131,9 +134,9 @@ export class ProgressiveRunner {
     });
     return this.withReports(lease, started, async (reports) => {
       const progressive = this.progressiveOf(lease);
-      const gate = await this.hook(lease, "pre-traffic", progressive);
+      const gate = await this.holding(lease, () => this.hook(lease, "pre-traffic", progressive));
       if (!gate.ok) return this.end(lease, reports, "aborted", `pre-traffic hook failed: ${gate.reason}`, started);
-      return this.advance(lease, reports, 0, started, request.timeoutMs ?? this.stageTimeoutMs, required);
+      return this.advance(lease, reports, 0, started, { stageTimeoutMs: request.timeoutMs, required });
     });
   }
 
@@ -161,7 +164,16 @@ export class ProgressiveRunner {
     }
     return this.withReports(lease, started, async (reports) => {
       const progressive = this.progressiveOf(lease);
-      if (lease.rollout.phase === "preparing") return this.advance(lease, reports, progressive.step, started);
+      if (lease.rollout.phase === "preparing") {
+        // Its controller stopped during the first step: the gate again (its verdict was never recorded), then the step.
+        const gate = await this.holding(lease, () => this.hook(lease, "pre-traffic", progressive));
+        if (!gate.ok) return this.end(lease, reports, "aborted", `pre-traffic hook failed: ${gate.reason}`, started);
+        return this.advance(lease, reports, progressive.step, started);
+      }
+      if (progressive.weight === 0) {
+        // An end interrupted between weight 0 and its history entry (its reason kept in `holding`).
+        return this.end(lease, reports, "rolled-back", progressive.holding ?? "ended by a reconcile tick", started);
+      }
       const analysis = await this.analyse(lease);
       if (analysis.verdict === "fail") {
         return this.end(
@@ -174,9 +186,11 @@ export class ProgressiveRunner {
         );
       }
       const bakeOver = progressive.bakeUntil !== null && this.now() >= progressive.bakeUntil;
-      if (progressive.holding !== null || !bakeOver) return this.record(lease, { lastAnalysis: analysis });
+      // An inconclusive hold is judged again at every tick and lifts itself once the step passes.
+      const held = progressive.holding !== null && !progressive.holding.startsWith(INCONCLUSIVE);
+      if (held || !bakeOver) return this.record(lease, { lastAnalysis: analysis });
       if (analysis.verdict === "inconclusive") {
-        return this.record(lease, { lastAnalysis: analysis, holding: `inconclusive: ${analysis.reason}` });
+        return this.record(lease, { lastAnalysis: analysis, holding: `${INCONCLUSIVE}${analysis.reason}` });
       }
       return this.next(lease, reports, analysis, started);
     });
@@ -190,8 +204,10 @@ export class ProgressiveRunner {
     const { coordinator, bus, fleet } = this.options;
     const { model, rollout, startState } = lease;
     const progressive = rollout.progressive;
+    // Resumed after the promotion: the state's `previous` is what it promoted from.
+    const promotedFrom = { ...lease, startState: { ...startState, active: startState.previous } };
     await coordinator.finish(
-      lease,
+      promotedFrom,
       { action: "activate" },
       {
         outcome: "promoted",
@@ -220,6 +236,9 @@ export class ProgressiveRunner {
     const started = this.now();
     const lease = await this.resumeOrExplain(model);
     return this.withReports(lease, started, async (reports) => {
+      if (this.progressiveOf(lease).weight === 0) {
+        return this.end(lease, reports, "rolled-back", this.progressiveOf(lease).holding ?? "ended", started);
+      }
       const analysis = await this.analyse(lease);
       return this.next(lease, reports, analysis, started);
     });
@@ -246,6 +265,19 @@ export class ProgressiveRunner {
       }
     }
     return views;
+  }
+
+  /** Runs `work` (a hook delivery) while renewing the rollout's lock, so that it outlasts the lock's TTL. */
+  private async holding<T>(lease: RolloutLease, work: () => Promise<T>): Promise<T> {
+    const renew = setInterval(
+      () => void this.options.store.extend(lease, this.lockTtlMs).catch(() => false),
+      Math.max(100, Math.floor(this.lockTtlMs / 3)),
+    );
+    try {
+      return await work();
+    } finally {
+      clearInterval(renew);
+    }
   }
 
   private progressiveOf(lease: RolloutLease): Progressive {
@@ -282,7 +314,21 @@ export class ProgressiveRunner {
         );
       }
       const lease = await this.resume(model, state.rollout.id);
-      if (lease !== undefined) return lease;
+      if (lease?.rollout.phase === "progressing") return lease;
+      if (lease !== undefined) {
+        // Its controller stopped mid-step: promoted already (recorded now), or its first step unfinished.
+        if (lease.rollout.phase === "promoting") {
+          await this.finishPromoted(lease, this.now());
+          throw new InputError(
+            `the rollout of ${model} to ${lease.rollout.target} was already promoted; nothing to do`,
+          );
+        }
+        await this.options.store.release(lease);
+        throw new StateError(
+          ErrorCode.RolloutInProgress,
+          `the first step of the rollout of ${model} is not in force yet (its controller stopped); the next reconcile tick carries it on: try again`,
+        );
+      }
       if (this.now() > deadline) {
         throw new StateError(
           ErrorCode.RolloutInProgress,
@@ -299,18 +345,21 @@ export class ProgressiveRunner {
     started: number,
     act: (reports: RolloutReports) => Promise<ProgressView>,
   ): Promise<ProgressView> {
-    const { bus, fleet, coordinator } = this.options;
-    const reports = await RolloutReports.open(bus, fleet.keys.reportChannel(lease.model), lease.rollout.id);
+    const { bus, fleet, coordinator, store } = this.options;
+    let reports: RolloutReports | undefined;
     try {
+      reports = await RolloutReports.open(bus, fleet.keys.reportChannel(lease.model), lease.rollout.id);
       return await act(reports);
     } catch (error) {
-      if (!(error instanceof RolloutError) && !(error instanceof InputError)) {
-        await this.options.store.release(lease).catch(() => false);
-        if (!(error instanceof StateError)) await coordinator.abandon(lease, { action: "activate" }, error, started);
-      }
+      // Anything but the state store failing ends the rollout (abandon's history entry releases the
+      // lock); a state error leaves it for the next tick, the lock released if it is still ours.
+      if (error instanceof StateError) await store.release(lease).catch(() => false);
+      else if (error instanceof RolloutError || error instanceof InputError)
+        await store.release(lease).catch(() => false);
+      else await coordinator.abandon(lease, { action: "activate" }, error, started);
       throw error;
     } finally {
-      await reports.close();
+      await reports?.close();
     }
   }
 
@@ -340,14 +389,12 @@ export class ProgressiveRunner {
     started: number,
   ): Promise<ProgressView> {
     const progressive = this.progressiveOf(lease);
-    const judged = await this.options.store.update(lease, {
-      ...lease.rollout,
-      progressive: { ...progressive, lastAnalysis: analysis, analyses: [...(progressive.analyses ?? []), analysis] },
-    });
-    await this.hook(judged, "step", this.progressiveOf(judged), analysis);
-    if (progressive.step + 1 < progressive.steps.length)
-      return this.advance(judged, reports, progressive.step + 1, started);
-    return this.complete(judged, reports, started);
+    // Kept with the step they judged: written only when the next step (or the promotion) is.
+    const judged = { lastAnalysis: analysis, analyses: [...(progressive.analyses ?? []), analysis] };
+    if (progressive.step + 1 < progressive.steps.length) {
+      return this.advance(lease, reports, progressive.step + 1, started, { judged, analysis });
+    }
+    return this.complete(lease, reports, started, judged);
   }
 
   /**
@@ -359,23 +406,31 @@ export class ProgressiveRunner {
     reports: RolloutReports,
     index: number,
     started: number,
-    stageTimeoutMs = this.stageTimeoutMs,
-    required = 1,
+    options: {
+      stageTimeoutMs?: number | undefined;
+      required?: number;
+      judged?: Pick<Progressive, "lastAnalysis" | "analyses">;
+      analysis?: AnalysisResult;
+    } = {},
   ): Promise<ProgressView> {
     const progressive = this.progressiveOf(lease);
     const staged = await this.options.coordinator.stage(lease, reports, lease.rollout, {
-      timeoutMs: stageTimeoutMs,
-      required,
+      timeoutMs: options.stageTimeoutMs ?? this.stageTimeoutMs,
+      required: options.required ?? 1,
     });
     if (!staged.ok)
       return this.end(lease, reports, progressive.weight > 0 ? "rolled-back" : "aborted", staged.reason, started);
     const weight = progressive.steps[index] ?? 100;
     const { lease: moved, unconfirmed } = await this.applySplit(lease, reports, staged.nodes, {
+      ...options.judged,
       step: index,
       weight,
       bakeUntil: this.now() + progressive.bakeMs,
       holding: progressive.manual ? `manual: \`cutover promote ${lease.model}\` moves on` : null,
     });
+    if (options.analysis !== undefined) {
+      await this.holding(moved, () => this.hook(moved, "step", this.progressiveOf(moved), options.analysis));
+    }
     await this.options.store.release(moved);
     return this.view(moved, "progressing", { unconfirmed });
   }
@@ -451,13 +506,18 @@ export class ProgressiveRunner {
   }
 
   /** After the last step: the coordinator's promotion (pointer, `promote`, confirmations, history). */
-  private async complete(lease: RolloutLease, reports: RolloutReports, started: number): Promise<ProgressView> {
+  private async complete(
+    lease: RolloutLease,
+    reports: RolloutReports,
+    started: number,
+    judged: Pick<Progressive, "lastAnalysis" | "analyses">,
+  ): Promise<ProgressView> {
     const { coordinator } = this.options;
     const staged = await coordinator.stage(lease, reports, lease.rollout, {
       timeoutMs: this.stageTimeoutMs,
       required: 1,
     });
-    const progressive = this.progressiveOf(lease);
+    const progressive = { ...this.progressiveOf(lease), ...judged };
     if (!staged.ok) return this.end(lease, reports, "rolled-back", staged.reason, started);
     const promotion = await coordinator.promoteStaged(
       lease,
@@ -469,6 +529,8 @@ export class ProgressiveRunner {
     );
     this.options.observer?.weight?.(lease.model, progressive.baseline, lease.rollout.target, 100);
     const done = { ...lease, rollout: { ...lease.rollout, progressive: { ...progressive, weight: 100 } } };
+    // The last step's hook (judged, then followed by the promotion), then the completion's.
+    await this.hook(lease, "step", progressive, progressive.lastAnalysis ?? undefined);
     await this.hook(done, "complete", this.progressiveOf(done));
     return this.view(done, "promoted", { promotion, unconfirmed: promotion.unconfirmed });
   }
@@ -490,7 +552,8 @@ export class ProgressiveRunner {
       const nodes = (await coordinator.liveNodes(lease.model)).map((record) => record.nodeId);
       ({ lease: ended, unconfirmed } = await this.applySplit(lease, reports, nodes, {
         weight: 0,
-        holding: null,
+        // Should this controller stop before the history entry, the next tick finishes the end with it.
+        holding: reason,
         ...(analysis !== undefined
           ? { lastAnalysis: analysis, analyses: [...(progressive.analyses ?? []), analysis] }
           : {}),
