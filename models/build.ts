@@ -25,7 +25,7 @@
  *                                   (a 1024³ MatMul, ~35 ms on one core here) and multiplies the rows by
  *                                   it, so a run of 8 rows costs about what a run of 1 costs — as in
  *                                   models whose batch-1 run is bound by reading their weights
- *   models/pacer/v1, v2             x FP32 [batch, 1024] → y: 150 and 450 chained 1024×1024 MatMuls (v2 does three
+ *   models/pacer/v1, v2             x FP32 [batch, 1024] → y: 400 and 1200 chained 1024×1024 MatMuls (v2 does three
  *                                   times v1's work, same inputs and outputs): a canary three times slower
  *   models/large/ (with --large)    x FP32 [batch, 4096] → y: one MatMul with a 4096×4096 FP32 weight
  *                                   (64 MiB, not committed): slow enough to load to watch a blue/green swap
@@ -466,7 +466,7 @@ const PACER_WIDTH = 1024;
 
 /**
  * x [batch, 1024] → y: `layers` chained 1024² MatMul + Tanh with one computed weight, so a version's
- * cost is set by its layer count: pacer v1 (150 layers) and v2 (450 layers, three times the work, the
+ * cost is set by its layer count: pacer v1 (400 layers) and v2 (1200 layers, three times the work, the
  * same inputs and outputs) are the fast baseline and slow candidate of the canary latency test.
  */
 function pacerModel(layers: number): Uint8Array {
@@ -585,12 +585,12 @@ async function main(): Promise<void> {
   });
   console.log(`wrote heavy/v1 and mixer/v1 under ${out}`);
   for (const [version, layers] of [
-    ["v1", 150],
-    ["v2", 450],
+    ["v1", 400],
+    ["v2", 1200],
   ] as const) {
     await writeComputeVersion(join(out, "pacer", version), pacerModel(layers), [wave(PACER_WIDTH, 0.03)]);
   }
-  console.log(`wrote pacer v1 (150 layers) and v2 (450 layers) under ${out}`);
+  console.log(`wrote pacer v1 (400 layers) and v2 (1200 layers) under ${out}`);
   if (values.large) {
     const dir = join(out, "large");
     const random = seededRandom(11);
