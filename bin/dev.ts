@@ -117,16 +117,19 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
   const fleet = await MemoryFleetState.open(new StateFile(join(dir, STATE_FILE)));
   const bus = new MemoryBus();
   const { tokens, trustedKeys } = await controllerCredentials({ tokens: `dev:${token}`, trustedKeyPaths: [publicKey] });
-  const controller = assembleController({
-    fleet,
-    transitions: new MemoryRolloutStore(fleet),
-    bus,
-    registry,
-    trustedKeys,
-    tokens,
-    lockTtlMs: 30_000,
-    close: async () => registry.store.close(),
-  });
+  const controller = assembleController(
+    {
+      fleet,
+      transitions: new MemoryRolloutStore(fleet),
+      bus,
+      registry,
+      trustedKeys,
+      tokens,
+      lockTtlMs: 30_000,
+      close: async () => registry.store.close(),
+    },
+    { dashboard: true },
+  );
   // Progressive rollouts advance on this tick (bake over → analysis → next step or rollback).
   controller.startReconciling(1_000, options.log);
   const { server } = await listen(controller.app.fetch, options.port, host);
@@ -175,6 +178,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
     token,
     async close() {
       for (const node of nodes) await node.close();
+      controller.endStreams();
       await closeServer(server);
       await controller.close();
     },
@@ -189,6 +193,8 @@ export function devBanner(dev: RunningDev, dir: string): string[] {
     "",
     `cutover dev is up: controller ${dev.controllerUrl}, node(s) ${dev.nodeUrls.join(", ")}`,
     `state in ${join(dir, STATE_FILE)}; versions, keys and caches in ${dir}/`,
+    "",
+    `Dashboard: ${dev.controllerUrl}/ (to flip versions there, paste the token ${dev.token})`,
     "",
     "Ask the model (answers name model_version):",
     `  curl -s ${node}/v2/models/demo/infer -d ${request}`,

@@ -17,6 +17,9 @@ import { RedisBus } from "../core/redis/redis-bus.js";
 import { ModelRegistry } from "../core/registry.js";
 import { StateKeys } from "../core/state-keys.js";
 import { createObjectStore } from "../core/store/index.js";
+import { loadDashboardAssets } from "./dashboard/dashboard-assets.js";
+import { FleetFeed } from "./dashboard/fleet-feed.js";
+import { TrafficSeries } from "./dashboard/traffic-series.js";
 import { type DeliveryTuning, HistoryNotifier, hookSecretKey, RolloutHooks, WebhookSender } from "./hooks/index.js";
 import { type ControllerEnv, createControllerApp } from "./http/app.js";
 import { type NamedToken, parseTokens } from "./http/tokens.js";
@@ -44,6 +47,8 @@ export interface Controller {
   readonly hooks: RolloutHooks;
   /** Posts every history entry to CUTOVER_NOTIFY_URL; absent without one. */
   readonly notifier?: HistoryNotifier;
+  /** Ends the dashboard's live streams (before the HTTP server closes: it waits for open requests). */
+  endStreams(): void;
   close(): Promise<void>;
 }
 
@@ -53,6 +58,8 @@ export interface ControllerTuning
   readonly webhooks?: DeliveryTuning;
   /** Where the controller's own lines go (a failed webhook, the unsigned-webhooks notice); stderr by default. */
   readonly log?: (line: string) => void;
+  /** Serve the ops dashboard and its live feed (the server and `cutover dev`; not the Lambda). */
+  readonly dashboard?: boolean;
 }
 
 /** What the controller's webhooks are configured with (CUTOVER_NOTIFY_URL, CUTOVER_HOOK_SECRET). */
@@ -85,7 +92,7 @@ export function assembleController(
   webhookConfig: WebhookConfig = {},
 ): Controller {
   const { fleet, registry, tokens } = backend;
-  const { webhooks: delivery, log = stderrLine, ...timing } = tuning;
+  const { webhooks: delivery, log = stderrLine, dashboard: withDashboard = false, ...timing } = tuning;
   const metrics = new ControllerMetrics();
   const sender = new WebhookSender({
     ...delivery,
@@ -131,7 +138,19 @@ export function assembleController(
     },
   });
   const versions = new VersionCatalog(registry);
-  const app = createControllerApp({ coordinator, progressive, fleet, registry, versions, tokens, metrics });
+  const feed = withDashboard
+    ? new FleetFeed({ fleet, listStored: () => registry.listModels(), traffic: new TrafficSeries() })
+    : undefined;
+  const app = createControllerApp({
+    coordinator,
+    progressive,
+    fleet,
+    registry,
+    versions,
+    tokens,
+    metrics,
+    ...(feed !== undefined ? { dashboard: { feed, assets: loadDashboardAssets() } } : {}),
+  });
   let loop: ReconcileLoop | undefined;
   return {
     app,
@@ -146,7 +165,11 @@ export function assembleController(
       loop ??= new ReconcileLoop(() => progressive.tickAll(), intervalMs, reconcileLog ?? log);
       loop.start();
     },
+    endStreams() {
+      feed?.close();
+    },
     async close() {
+      feed?.close();
       await loop?.stop();
       if (notifier !== undefined) await settledWithin(notifier, NOTIFY_CLOSE_GRACE_MS);
       sender.close();

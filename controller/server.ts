@@ -14,7 +14,7 @@ export async function startControllerServer(
   config: ControllerConfig,
   tuning: ControllerTuning = {},
 ): Promise<RunningController> {
-  const controller = await createController(config, tuning);
+  const controller = await createController(config, { dashboard: true, ...tuning });
   const { server, port } = await listen(controller.app.fetch, config.port, "0.0.0.0").catch(async (error: unknown) => {
     await controller.close();
     throw error;
@@ -23,6 +23,7 @@ export async function startControllerServer(
   return {
     port,
     async close() {
+      controller.endStreams();
       await closeServer(server);
       await controller.close();
     },

@@ -71,6 +71,8 @@ export const ErrorCode = {
    * inconclusive): neither promoted nor rolled back; `promote` or `abort` decides. The CLI exits 4.
    */
   RolloutHolding: "ROLLOUT_HOLDING",
+  /** The controller already streams its live feed to as many clients as it allows (503). */
+  TooManyStreams: "TOO_MANY_STREAMS",
   /** A missing or wrong bearer token. */
   Unauthorized: "UNAUTHORIZED",
   /** onnxruntime could not create a session from the model. */

@@ -1,6 +1,6 @@
 /**
  * The read side of the model registry: which models exist in the store and which of their
- * versions are published (have `model.sig`), with size, creation time and signer hint.
+ * versions are published (have `model.sig`), with size, creation time, signer hint and source.
  */
 import { type ArtifactLayout, MODEL_CARD_FILE } from "./artifact-layout.js";
 import { ErrorCode, StoreError } from "./errors.js";
@@ -27,6 +27,8 @@ export interface VersionDetails {
   readonly created?: string;
   /** The signer's key hint from model.sig (hex SHA-256 of its SPKI PEM). */
   readonly signerHint?: string;
+  /** Where it was built, from cutover.json: commit, pipeline URL, repository (each when CI said it). */
+  readonly source?: ModelCard["source"];
 }
 
 export type VersionSummary = PublishedVersion & VersionDetails;
@@ -86,7 +88,8 @@ export class ModelRegistry {
       }),
       this.readSignerHint(model, version),
     ]);
-    return { ...(card ? { created: card.created } : {}), ...(signerHint ? { signerHint } : {}) };
+    const source = card !== undefined && Object.keys(card.source).length > 0 ? { source: card.source } : {};
+    return { ...(card ? { created: card.created } : {}), ...(signerHint ? { signerHint } : {}), ...source };
   }
 
   /** Published versions with their details, oldest first (a version whose details fail to read has none). */

@@ -290,12 +290,12 @@ export function registerOpsCommands(program: Command, context: CliContext): void
 
   program
     .command("controller")
-    .description("run the controller: the /v1 HTTP API over Redis state and the object store")
+    .description("run the controller: the /v1 HTTP API and the dashboard (/) over Redis state and the object store")
     .action(async () => {
       const config = parseControllerConfig(context.env);
       const running = await startControllerServer(config);
       process.stderr.write(
-        `cutover controller listening on :${running.port} (Redis ${redactUrl(config.redisUrl)}, store ${config.store.kind === "s3" ? `s3://${config.store.bucket}` : config.store.dir})\n`,
+        `cutover controller listening on :${running.port} (Redis ${redactUrl(config.redisUrl)}, store ${config.store.kind === "s3" ? `s3://${config.store.bucket}` : config.store.dir}); dashboard at http://127.0.0.1:${running.port}/ on this machine\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = () => {

@@ -12,7 +12,9 @@ import { nodeServes } from "../../core/model-state.js";
 import { assertModelName } from "../../core/names.js";
 import { hookSchema } from "../../core/progressive.js";
 import type { ModelRegistry } from "../../core/registry.js";
+import { type DashboardOptions, dashboardRoutes } from "../dashboard/dashboard-routes.js";
 import type { ControllerMetrics } from "../metrics.js";
+import { summarizeModels } from "../model-summaries.js";
 import { initialProgressive, isProgressive, type StrategyOptions } from "../progressive/progressive-request.js";
 import type { ProgressiveRunner } from "../progressive/progressive-runner.js";
 import type { RolloutCoordinator } from "../rollout-coordinator.js";
@@ -29,6 +31,8 @@ export interface ControllerAppOptions {
   readonly versions: VersionCatalog;
   readonly tokens: readonly NamedToken[];
   readonly metrics: ControllerMetrics;
+  /** The ops dashboard (`/`, `/ui/`, `/v1/events`); absent in the Lambda, which cannot hold a stream open. */
+  readonly dashboard?: DashboardOptions;
   /** Where unexpected errors go (default console.error). */
   readonly log?: (message: string, error: unknown) => void;
 }
@@ -148,27 +152,8 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
   });
 
   app.get("/v1/models", async (c) => {
-    const [stored, withState, nodes] = await Promise.all([
-      registry.listModels(),
-      fleet.listModelNames(),
-      fleet.listNodes(),
-    ]);
-    const names = [...new Set([...stored, ...withState])].sort();
-    const models = await Promise.all(
-      names.map(async (model) => {
-        const state = await fleet.getModelState(model);
-        const serving = nodes.filter((node) => nodeServes(node, model));
-        return {
-          model,
-          state,
-          nodes: {
-            live: serving.length,
-            onActive: serving.filter((node) => node.models[model]?.active === state.active).length,
-          },
-        };
-      }),
-    );
-    return c.json({ models });
+    const [stored, nodes] = await Promise.all([registry.listModels(), fleet.listNodes()]);
+    return c.json({ models: await summarizeModels(fleet, stored, nodes) });
   });
 
   app.get("/v1/models/:model", async (c) => {
@@ -252,6 +237,8 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
     const body = await parseJsonBody(c.req.raw, rollbackBody);
     return c.json(await coordinator.rollback({ model, by: c.get("by"), ...body }));
   });
+
+  if (options.dashboard !== undefined) app.route("/", dashboardRoutes(options.dashboard));
 
   return app;
 }

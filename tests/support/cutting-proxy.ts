@@ -15,6 +15,9 @@ export interface CuttingProxy {
   unblock(): void;
   /** The next `count` requests whose head matches `pattern` are cut after `bytes` bytes of response. */
   cutNext(count: number, bytes: number, pattern: RegExp): void;
+  /** Requests whose head matches `pattern` wait (are not sent on) until `release` (a slow store). */
+  hold(pattern: RegExp): void;
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -25,6 +28,8 @@ export async function startCuttingProxy(targetPort: number): Promise<CuttingProx
   let cutAfter = 0;
   let cutPattern = /$^/;
   let blocked = false;
+  let holdPattern: RegExp | undefined;
+  const held: (() => void)[] = [];
 
   const server: Server = createServer((client) => {
     if (blocked) {
@@ -44,6 +49,10 @@ export async function startCuttingProxy(targetPort: number): Promise<CuttingProx
         if (cutsLeft > 0 && cutPattern.test(head)) {
           cutsLeft--;
           cutBudget = cutAfter;
+        }
+        if (holdPattern?.test(head)) {
+          held.push(() => upstream.write(chunk));
+          return;
         }
       }
       upstream.write(chunk);
@@ -86,6 +95,13 @@ export async function startCuttingProxy(targetPort: number): Promise<CuttingProx
     },
     unblock() {
       blocked = false;
+    },
+    hold(pattern) {
+      holdPattern = pattern;
+    },
+    release() {
+      holdPattern = undefined;
+      for (const send of held.splice(0)) send();
     },
     cutNext(count, bytes, pattern) {
       cutsLeft = count;

@@ -1,0 +1,160 @@
+/**
+ * The dashboard's live feed: one poll of the fleet state per controller, shared by every open page.
+ * While at least one page listens it reads the models and the nodes every `intervalMs` (1 s) and
+ * sends `fleet` when anything changed, `traffic` when the requests/p99 series changed, and
+ * `unavailable` (then `fleet` again) when the state cannot be read. Nothing is polled while nobody
+ * listens; the traffic series keeps what it saw, so a page opened later still gets the last minutes
+ * it covered. The store's model listing (a LIST of S3) is read at most every `storedEveryMs`.
+ */
+import { CutoverError, ErrorCode, errorMessage } from "../../core/errors.js";
+import type { FleetStateStore } from "../../core/fleet-state.js";
+import type { NodeRecord } from "../../core/model-state.js";
+import { type ModelSummary, summarizeModels } from "../model-summaries.js";
+import type { ModelSeries, TrafficSeries } from "./traffic-series.js";
+
+export interface FleetSnapshot {
+  readonly at: string;
+  readonly models: readonly ModelSummary[];
+  readonly nodes: readonly NodeRecord[];
+}
+
+export interface TrafficSnapshot {
+  readonly models: Readonly<Record<string, ModelSeries>>;
+}
+
+export type FeedEvent =
+  | { readonly type: "fleet"; readonly data: FleetSnapshot }
+  | { readonly type: "traffic"; readonly data: TrafficSnapshot }
+  | { readonly type: "unavailable"; readonly data: { readonly code: string; readonly message: string } };
+
+export type FeedListener = (event: FeedEvent) => void;
+
+export interface FleetFeedOptions {
+  readonly fleet: FleetStateStore;
+  /** Model names in the artifact store. */
+  readonly listStored: () => Promise<string[]>;
+  readonly traffic: TrafficSeries;
+  readonly intervalMs?: number;
+  readonly storedEveryMs?: number;
+  /** Pages that may listen at once (default 64); one more is refused with TOO_MANY_STREAMS. */
+  readonly maxListeners?: number;
+  readonly now?: () => number;
+}
+
+export class FleetFeed {
+  private readonly listeners = new Map<FeedListener, () => void>();
+  private readonly intervalMs: number;
+  private readonly storedEveryMs: number;
+  private readonly maxListeners: number;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private closed = false;
+  private stored: { names: string[]; at: number } | undefined;
+  private last: { fleet?: FeedEvent; fleetJson?: string; traffic?: FeedEvent; trafficJson?: string } = {};
+  private failing = false;
+
+  constructor(private readonly options: FleetFeedOptions) {
+    this.intervalMs = options.intervalMs ?? 1_000;
+    this.storedEveryMs = options.storedEveryMs ?? 15_000;
+    this.maxListeners = options.maxListeners ?? 64;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Adds a listener; it gets the latest `fleet` and `traffic` at once when known (otherwise after the
+   * first poll); `onClose` runs when the feed closes. Returns the function that removes it.
+   */
+  subscribe(listener: FeedListener, onClose: () => void = () => undefined): () => void {
+    if (this.closed) throw new CutoverError(ErrorCode.TooManyStreams, "the controller is shutting down");
+    if (this.listeners.size >= this.maxListeners) {
+      throw new CutoverError(
+        ErrorCode.TooManyStreams,
+        `the controller already streams its live feed to ${this.maxListeners} pages`,
+      );
+    }
+    this.listeners.set(listener, onClose);
+    if (this.last.fleet !== undefined) listener(this.last.fleet);
+    if (this.last.traffic !== undefined) listener(this.last.traffic);
+    if (this.timer === undefined && !this.polling) this.schedule(0);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  get listening(): number {
+    return this.listeners.size;
+  }
+
+  /** Stops polling and tells every listener (their streams end). */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const onClose of this.listeners.values()) onClose();
+    this.listeners.clear();
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed || this.listeners.size === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.poll();
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    this.polling = true;
+    try {
+      const [stored, nodes] = await Promise.all([this.storedNames(), this.options.fleet.listNodes()]);
+      const models = await summarizeModels(this.options.fleet, stored, nodes);
+      const now = this.now();
+      this.failing = false;
+      // Heartbeat times change every few seconds; the snapshot's own `at` is left out of the comparison.
+      const fleetJson = JSON.stringify([models, nodes]);
+      if (fleetJson !== this.last.fleetJson) {
+        this.last.fleetJson = fleetJson;
+        this.last.fleet = { type: "fleet", data: { at: new Date(now).toISOString(), models, nodes } };
+        this.emit(this.last.fleet);
+      }
+      this.options.traffic.observe(nodes, now);
+      const series: Record<string, ModelSeries> = {};
+      for (const { model } of models) series[model] = this.options.traffic.series(model, now);
+      const trafficJson = JSON.stringify(series);
+      if (trafficJson !== this.last.trafficJson) {
+        this.last.trafficJson = trafficJson;
+        this.last.traffic = { type: "traffic", data: { models: series } };
+        this.emit(this.last.traffic);
+      }
+    } catch (error) {
+      if (!this.failing) {
+        this.failing = true;
+        // The next successful poll sends `fleet` again, whether or not it changed.
+        this.last.fleetJson = undefined;
+        const code = error instanceof CutoverError ? error.code : "INTERNAL";
+        this.emit({ type: "unavailable", data: { code, message: errorMessage(error) } });
+      }
+    } finally {
+      this.polling = false;
+      this.schedule(this.intervalMs);
+    }
+  }
+
+  /** The store's model names, listed again once they are `storedEveryMs` old; the last ones (or none) if that fails. */
+  private async storedNames(): Promise<string[]> {
+    const now = this.now();
+    if (this.stored !== undefined && now - this.stored.at < this.storedEveryMs) return this.stored.names;
+    try {
+      this.stored = { names: await this.options.listStored(), at: now };
+    } catch {
+      // The store being down hides no model with state; those without wait for the next listing.
+      this.stored = { names: this.stored?.names ?? [], at: now };
+    }
+    return this.stored.names;
+  }
+
+  private emit(event: FeedEvent): void {
+    for (const listener of this.listeners.keys()) listener(event);
+  }
+}

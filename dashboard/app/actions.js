@@ -1,0 +1,182 @@
+// @ts-check
+// The changes the page can make — activate (all at once, canary or linear), rollback, promote a step,
+// abort — each after a confirmation, with the token entered once. Answers and errors go to the notice
+// line as the CLI words them; the fleet feed shows the progress meanwhile.
+import { ApiError, modelPath, post, setToken, token } from "./api.js";
+import { byId, h, replace } from "./dom.js";
+
+/** @typedef {import("./types").ModelState} ModelState */
+/** @typedef {import("./types").VersionSummary} VersionSummary */
+
+/**
+ * Shows a line (and, for a failure, each node's reason) in the notice area.
+ * @param {"ok" | "error" | "info"} kind
+ * @param {string} text
+ * @param {{ nodeId: string, outcome: string, reason?: string }[]} [nodes]
+ */
+export function notify(kind, text, nodes = []) {
+  const notice = byId("notice", HTMLDivElement);
+  notice.className = `notice ${kind}`;
+  notice.hidden = false;
+  replace(
+    notice,
+    h("span", { "data-testid": "notice-text" }, text),
+    nodes.length > 0
+      ? h(
+          "ul",
+          {},
+          nodes.map((node) => h("li", {}, `${node.nodeId}: ${node.outcome}${node.reason ? ` — ${node.reason}` : ""}`)),
+        )
+      : null,
+  );
+}
+
+/**
+ * Opens a modal dialog; resolves true when its form is submitted, false when it is cancelled.
+ * @param {HTMLDialogElement} dialog
+ * @param {HTMLFormElement} form
+ * @param {HTMLButtonElement} cancel
+ * @returns {Promise<boolean>}
+ */
+function ask(dialog, form, cancel) {
+  return new Promise((resolve) => {
+    const done = (/** @type {boolean} */ answer) => {
+      form.removeEventListener("submit", onSubmit);
+      cancel.removeEventListener("click", onCancel);
+      dialog.removeEventListener("cancel", onCancel);
+      dialog.close();
+      resolve(answer);
+    };
+    const onSubmit = (/** @type {Event} */ event) => {
+      event.preventDefault();
+      done(true);
+    };
+    const onCancel = (/** @type {Event} */ event) => {
+      event.preventDefault();
+      done(false);
+    };
+    form.addEventListener("submit", onSubmit);
+    cancel.addEventListener("click", onCancel);
+    dialog.addEventListener("cancel", onCancel);
+    dialog.showModal();
+  });
+}
+
+/** @param {string} text */
+export function confirmChange(text) {
+  replace(byId("confirm-text", HTMLParagraphElement), text);
+  return ask(
+    byId("confirm-dialog", HTMLDialogElement),
+    byId("confirm-form", HTMLFormElement),
+    byId("confirm-cancel", HTMLButtonElement),
+  );
+}
+
+/** Asks for the token; `onChange` runs when it was set or forgotten. @param {() => void} onChange */
+export async function askToken(onChange) {
+  const input = byId("token-input", HTMLInputElement);
+  const forget = byId("token-forget", HTMLButtonElement);
+  input.value = "";
+  forget.hidden = token() === null;
+  const dialog = byId("token-dialog", HTMLDialogElement);
+  const onForget = () => {
+    setToken(null);
+    dialog.close();
+    onChange();
+  };
+  forget.addEventListener("click", onForget, { once: true });
+  const ok = await ask(dialog, byId("token-form", HTMLFormElement), byId("token-cancel", HTMLButtonElement));
+  forget.removeEventListener("click", onForget);
+  if (ok && input.value.trim() !== "") {
+    setToken(input.value.trim());
+    onChange();
+  }
+}
+
+/**
+ * Runs a change and says how it went. A 401 forgets the token (the page turns read-only).
+ * @param {string} doing what the page shows while it runs
+ * @param {() => Promise<{ message?: string }>} change
+ * @param {() => void} afterwards
+ */
+export async function runChange(doing, change, afterwards) {
+  notify("info", `${doing}…`);
+  try {
+    const result = await change();
+    notify("ok", result.message ?? "done");
+  } catch (error) {
+    if (error instanceof ApiError) {
+      if (error.code === "UNAUTHORIZED") setToken(null);
+      notify("error", error.line, error.nodes);
+    } else notify("error", String(error));
+  } finally {
+    afterwards();
+  }
+}
+
+/** @param {string} text */
+function percentList(text) {
+  return text
+    .split(/[,\s]+/)
+    .filter(Boolean)
+    .map(Number);
+}
+
+/**
+ * The activate dialog: the version, then the strategy; resolves with the request body, or null.
+ * @param {string} model
+ * @param {readonly VersionSummary[]} versions
+ * @param {ModelState} state
+ * @returns {Promise<Record<string, unknown> | null>}
+ */
+export async function askActivate(model, versions, state) {
+  const select = byId("activate-version", HTMLSelectElement);
+  const choices = [...versions].reverse().filter((version) => version.version !== state.active);
+  replace(
+    select,
+    choices.map((version) => h("option", { value: version.version }, version.version)),
+  );
+  const summary = byId("activate-summary", HTMLParagraphElement);
+  replace(summary, `${model} serves ${state.active ?? "nothing"} now (revision ${state.revision}).`);
+  const form = byId("activate-form", HTMLFormElement);
+  const ok = await ask(byId("activate-dialog", HTMLDialogElement), form, byId("activate-cancel", HTMLButtonElement));
+  if (!ok || select.value === "") return null;
+  const strategy = new FormData(form).get("strategy");
+  /** @type {Record<string, unknown>} */
+  const body = { version: select.value, expectRevision: state.revision };
+  if (strategy === "canary") body.canary = percentList(byId("activate-canary", HTMLInputElement).value);
+  if (strategy === "linear") body.linear = Number(byId("activate-linear", HTMLInputElement).value);
+  if (strategy === "canary" || strategy === "linear") {
+    body.bakeMs = Math.round(Number(byId("activate-bake", HTMLInputElement).value) * 1000);
+    body.manual = byId("activate-manual", HTMLInputElement).checked;
+  }
+  return body;
+}
+
+/**
+ * The buttons for one model's changes, given its state (disabled without a token).
+ * @param {string} model
+ * @param {ModelState} state
+ * @param {{ activate: () => void, rollback: () => void, promote: () => void, abort: () => void }} on
+ */
+export function actionButtons(model, state, on) {
+  const disabled = token() === null;
+  const title = disabled ? "Enter a token to make changes" : undefined;
+  const progressing = state.rollout?.phase === "progressing";
+  const busy = state.rollout !== null;
+  return h(
+    "div",
+    { class: "actions", role: "group", "aria-label": `Changes to ${model}` },
+    h(
+      "button",
+      { type: "button", class: "primary", disabled: disabled || busy, title, onclick: on.activate },
+      "Activate…",
+    ),
+    state.previous !== null && !busy
+      ? h("button", { type: "button", disabled, title, onclick: on.rollback }, `Roll back to ${state.previous}`)
+      : null,
+    progressing ? h("button", { type: "button", disabled, title, onclick: on.promote }, "Promote step") : null,
+    progressing ? h("button", { type: "button", class: "danger", disabled, title, onclick: on.abort }, "Abort") : null,
+    disabled ? h("span", { class: "muted" }, "Read-only: enter a token to make changes.") : null,
+  );
+}

@@ -1,0 +1,117 @@
+// @ts-check
+// One model's nodes (what each holds, runs on, last failed with, and when it last reported) and its
+// published versions (size, signer, when and from which commit and pipeline it was pushed).
+import { h, safeHref } from "./dom.js";
+import { bytes, time } from "./format.js";
+
+/** @typedef {import("./types").NodeRecord} NodeRecord */
+/** @typedef {import("./types").VersionSummary} VersionSummary */
+
+/**
+ * @param {string} title
+ * @param {string[]} headers
+ * @param {HTMLTableRowElement[]} rows
+ * @param {string} empty
+ */
+function table(title, headers, rows, empty) {
+  const id = `${title.toLowerCase().replace(/\W+/g, "-")}-title`;
+  return h(
+    "section",
+    { "aria-labelledby": id },
+    h("h2", { id }, title),
+    rows.length === 0
+      ? h("p", { class: "muted" }, empty)
+      : h(
+          "div",
+          { class: "table-wrap" },
+          h(
+            "table",
+            {},
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                headers.map((header) => h("th", { scope: "col" }, header)),
+              ),
+            ),
+            h("tbody", {}, rows),
+          ),
+        ),
+  );
+}
+
+/**
+ * @param {string} model
+ * @param {readonly NodeRecord[]} nodes the live nodes serving the model
+ */
+export function nodesTable(model, nodes) {
+  const rows = nodes.map((node) => {
+    const entry = node.models[model];
+    const staged = entry?.staged;
+    const provider =
+      entry?.active != null ? (entry.providers?.[entry.active] ?? node.executionProvider) : node.executionProvider;
+    const split = entry?.split;
+    return h(
+      "tr",
+      { "data-node": node.nodeId },
+      h("td", { class: "mono" }, node.nodeId),
+      h(
+        "td",
+        { class: "mono" },
+        entry?.active ?? "none",
+        split !== undefined ? ` (${split.weight} % ${split.candidate})` : "",
+      ),
+      h("td", { class: "mono" }, entry?.warm.join(", ") || "–"),
+      h("td", { class: "mono" }, staged == null ? "–" : `${staged.version} ${staged.state}`),
+      h("td", {}, provider),
+      h("td", { class: entry?.lastError ? "error-text" : "muted" }, entry?.lastError ?? "–"),
+      h("td", {}, h("span", { "data-since": node.updatedAt }, "")),
+    );
+  });
+  return table(
+    "Nodes",
+    ["Node", "Active", "Warm", "Staged", "Provider", "Last error", "Heartbeat"],
+    rows,
+    "No live node serves this model.",
+  );
+}
+
+/**
+ * @param {readonly VersionSummary[]} versions oldest first
+ * @param {string | null} active
+ */
+export function versionsTable(versions, active) {
+  const rows = [...versions].reverse().map((version) => {
+    const source = version.source ?? {};
+    const pipeline = safeHref(source.pipeline);
+    return h(
+      "tr",
+      { "data-version": version.version },
+      h(
+        "td",
+        { class: "mono" },
+        version.version,
+        version.version === active ? h("span", { class: "badge ok" }, " active") : null,
+      ),
+      h("td", {}, bytes(version.size)),
+      h("td", { class: "hide-narrow" }, version.created === undefined ? "–" : time(version.created)),
+      h("td", { class: "mono hide-narrow", title: version.signerHint ?? "" }, version.signerHint?.slice(0, 12) ?? "–"),
+      h("td", { class: "mono" }, source.commit?.slice(0, 12) ?? "–"),
+      h(
+        "td",
+        {},
+        pipeline !== undefined
+          ? h("a", { href: pipeline, rel: "noreferrer noopener", target: "_blank" }, "pipeline")
+          : (source.pipeline ?? "–"),
+      ),
+    );
+  });
+  return table(
+    "Versions",
+    ["Version", "Size", "Created", "Signer", "Commit", "Pipeline"],
+    rows,
+    "No published version.",
+  );
+}
