@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { ErrorCode, StateError } from "./errors.js";
-import { analysisResultSchema, nodeSplitSchema, progressiveSchema } from "./progressive.js";
+import { analysisResultSchema, nodeSplitSchema, progressiveSchema, trafficSchema } from "./progressive.js";
 
 export const rolloutSchema = z.object({
   id: z.string(),
@@ -99,6 +99,14 @@ export const nodeModelStatusSchema = z.object({
   providers: z.record(z.string(), z.string()).optional(),
   /** The request split of a progressive rollout in force on this node, with its per-version traffic. */
   split: nodeSplitSchema.optional(),
+  /**
+   * What each resident version answered on this node since the node started, cumulative: requests
+   * (pinned, split or plain), failures (5xx) and the latency histogram. A version's counts are dropped
+   * once it is no longer resident, so one that comes back starts from zero, as after a node restart
+   * (`startedAt`): readers take a count going down, or a version coming back, as a reset. Absent while
+   * no resident version answered anything, and from nodes older than this field.
+   */
+  served: z.record(z.string(), trafficSchema).optional(),
 });
 
 export const nodeRecordSchema = z.object({

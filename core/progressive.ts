@@ -138,6 +138,14 @@ export function latencyBucket(ms: number): number {
   return index === -1 ? LATENCY_BUCKETS_MS.length : index;
 }
 
+/** Counts one answer in `traffic`: a request, a failure when `failed` (a 5xx), and its latency bucket. */
+export function countAnswer(traffic: Traffic, failed: boolean, ms: number): void {
+  traffic.requests++;
+  if (failed) traffic.failures++;
+  const bucket = latencyBucket(ms);
+  traffic.buckets[bucket] = (traffic.buckets[bucket] ?? 0) + 1;
+}
+
 /**
  * Where a split key falls, 0 ≤ x < 100 (hundredths of a percent of resolution): the candidate answers
  * when it is below the weight, so a key on the candidate stays there as the weight grows. Hashed with

@@ -157,8 +157,9 @@ export class ModelReconciler {
     await this.step(() => this.convergeActive());
     await this.step(() => this.answerRollout());
     this.applySplit();
-    // Traffic counts change with every request: the heartbeat loop writes them, not a status change.
-    const { split, ...rest } = this.status();
+    // Traffic counts (the split's, served) change with every request: the heartbeat loop writes them
+    // every TTL/3 (node-agent.ts), so they are no status change.
+    const { split, served, ...rest } = this.status();
     const status = JSON.stringify([rest, split?.rolloutId, split?.seq]);
     if (status !== this.writtenStatus) {
       this.writtenStatus = status;

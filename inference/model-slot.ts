@@ -3,9 +3,10 @@
  * a promotion is one reference assignment, so a request sees either the old session or the new one,
  * never neither. Each request holds a lease on the session it started with; a session is released
  * only when it is neither active, staged, kept warm nor a split's candidate, and its last lease has
- * ended.
+ * ended. The slot also keeps what each version answered (served-traffic.ts) for the heartbeat record.
  */
 import type { LoadedVersion } from "./loaded-version.js";
+import { ServedTraffic } from "./served-traffic.js";
 import type { AppliedSplit } from "./split-router.js";
 
 export interface Lease {
@@ -28,6 +29,8 @@ export class ModelSlot {
    * candidate counts as resident, so nothing releases it while requests may be routed to it.
    */
   split: AppliedSplit | null = null;
+  /** Every answer a version of this model gave on this node, cumulative; counted by the infer endpoint. */
+  readonly served = new ServedTraffic();
 
   constructor(
     readonly model: string,

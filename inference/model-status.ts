@@ -1,9 +1,10 @@
 /**
  * One model's entry in the node's heartbeat record: what its slot holds (active at its revision, warm,
  * each resident version's execution provider, the versions staged cold), the staging in progress or
- * its outcome, the last error, and the split of a progressive rollout in force with this step's
- * traffic. The controller reads rollout answers from it when a report message was lost, and the
- * traffic for its analysis.
+ * its outcome, the last error, the split of a progressive rollout in force with this step's traffic,
+ * and what each resident version answered since the node started. The controller reads rollout
+ * answers from it when a report message was lost, the split's traffic for its analysis, and the
+ * served counts for its dashboard.
  */
 import type { NodeRecord } from "../core/model-state.js";
 import type { ModelSlot } from "./model-slot.js";
@@ -18,6 +19,8 @@ export type StagingStatus = { version: string; state: StagingStep; rolloutId?: s
 export function modelStatus(slot: ModelSlot, staging: StagingStatus | null, lastError: string | null): ModelStatus {
   const resident = slot.all();
   const cold = resident.filter((loaded) => loaded.warmup?.mode === "cold");
+  slot.served.retain(new Set(resident.map((loaded) => loaded.version)));
+  const served = slot.served.snapshot();
   return {
     active: slot.active?.version ?? null,
     revision: slot.revision,
@@ -38,5 +41,6 @@ export function modelStatus(slot: ModelSlot, staging: StagingStatus | null, last
       : {}),
     providers: Object.fromEntries(resident.map((loaded) => [loaded.version, loaded.provider])),
     ...(slot.split !== null ? { split: slot.split.toNodeSplit() } : {}),
+    ...(Object.keys(served).length > 0 ? { served } : {}),
   };
 }

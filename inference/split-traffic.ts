@@ -4,7 +4,7 @@
  * baseline requests mirrored to it and those whose outputs diverged. One per split seq, so every step
  * starts from zero; the heartbeat record carries it (nodeSplitSchema) for the controller's analysis.
  */
-import { emptyTraffic, latencyBucket, type Traffic } from "../core/progressive.js";
+import { countAnswer, emptyTraffic, type Traffic } from "../core/progressive.js";
 
 export class SplitTraffic {
   private readonly versions = new Map<string, Traffic>();
@@ -17,11 +17,7 @@ export class SplitTraffic {
 
   /** A request `version` answered in `ms`; `failed`: with a 5xx. */
   answered(version: string, failed: boolean, ms: number): void {
-    const traffic = this.of(version);
-    traffic.requests++;
-    if (failed) traffic.failures++;
-    const bucket = latencyBucket(ms);
-    traffic.buckets[bucket] = (traffic.buckets[bucket] ?? 0) + 1;
+    countAnswer(this.of(version), failed, ms);
   }
 
   /** A baseline request mirrored to `candidate`; `divergent`: its outputs were not the baseline's. */

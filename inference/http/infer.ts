@@ -8,7 +8,8 @@
  * While a progressive rollout's split is in force (split-router.ts), an unpinned request is routed by
  * it (its `x-cutover-key`, or the split's sequence), counted in the step's traffic, and a share of the
  * baseline's answers is mirrored to the candidate after the answer went out (shadow-runner.ts). With
- * no split, that is one null check per request.
+ * no split, that is one null check per request. Every request a version answered, split or not, is
+ * counted in its slot's served traffic (served-traffic.ts) for the heartbeat record.
  */
 
 import type * as ort from "onnxruntime-node";
@@ -219,6 +220,7 @@ export class InferEndpoint {
       shadow?.cancel();
       const seconds = (performance.now() - started) / 1000;
       this.metrics.inferred(model, served, outcome, seconds);
+      slot?.served.answered(served, outcome === "server_error", seconds * 1000);
       split?.traffic.answered(served, outcome === "server_error", seconds * 1000);
     }
   }

@@ -2,7 +2,8 @@
  * The request split of a progressive rollout on real nodes (docs/NODE.md, Progressive rollouts): real
  * Redis and S3, the state and the bus messages written by a scripted controller (the controller's side
  * of issue 13 is not there yet). The split's accuracy, sticky keys, pinned paths, `weighted` for each
- * seq, the abort, a node that joins or restarts mid-split, and the traffic counts in the node record.
+ * seq, the abort, a node that joins or restarts mid-split, and the traffic counts in the node record
+ * (the step's, and `served`: every answer since the node started).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { splitPoint, type Traffic } from "../../core/progressive.js";
@@ -203,5 +204,21 @@ describe("the split on one node", () => {
           "fails-negative": traffic(count(answers, "fails-negative") + failed.length, failed.length),
         },
       });
+    // The served counts take every answer since the node started: the one fleet() sent, the split's,
+    // and pinned requests, which the split does not count.
+    const pinnedV1 = await inferMany(node.url, 3, () => ({ version: "v1" }));
+    const pinnedFailing = await inferMany(node.url, 2, () => ({
+      version: "fails-negative",
+      body: { inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: negative }] },
+    }));
+    expect([...pinnedV1, ...pinnedFailing].map((answer) => answer.status)).toEqual([200, 200, 200, 500, 500]);
+    await expect
+      .poll(() => driver.recordedServed("f1"), { timeout: 5_000 })
+      .toMatchObject({
+        v1: traffic(1 + count(answers, "v1") + 20 + 3, 0),
+        "fails-negative": traffic(count(answers, "fails-negative") + failed.length + 2, failed.length + 2),
+      });
+    const served = await driver.recordedServed("f1");
+    expect(sum(served?.v1?.buckets ?? [])).toBe(served?.v1?.requests);
   });
 });

@@ -7,7 +7,7 @@
 import type { Redis } from "ioredis";
 import { type CommandMessage, encodeMessage, parseReport, type ReportMessage } from "../../core/messages.js";
 import { emptyModelState, type ModelState, modelStateSchema, type NodeRecord } from "../../core/model-state.js";
-import { DEFAULT_ANALYSIS, type NodeSplit, type Progressive } from "../../core/progressive.js";
+import { DEFAULT_ANALYSIS, type NodeSplit, type Progressive, type Traffic } from "../../core/progressive.js";
 import { createRedis } from "../../core/redis/connection.js";
 import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { RedisBus } from "../../core/redis/redis-bus.js";
@@ -110,6 +110,12 @@ export class SplitDriver {
   async recordedSplit(nodeId: string): Promise<NodeSplit | undefined> {
     const records: NodeRecord[] = await this.fleet.listNodes();
     return records.find((record) => record.nodeId === nodeId)?.models[MODEL]?.split;
+  }
+
+  /** What `nodeId`'s heartbeat record says each version answered since the node started. */
+  async recordedServed(nodeId: string): Promise<Record<string, Traffic> | undefined> {
+    const records: NodeRecord[] = await this.fleet.listNodes();
+    return records.find((record) => record.nodeId === nodeId)?.models[MODEL]?.served;
   }
 
   async close(): Promise<void> {
