@@ -71,8 +71,8 @@ export const ErrorCode = {
    * inconclusive): neither promoted nor rolled back; `promote` or `abort` decides. The CLI exits 4.
    */
   RolloutHolding: "ROLLOUT_HOLDING",
-  /** The controller already streams its live feed to as many clients as it allows (503). */
-  TooManyStreams: "TOO_MANY_STREAMS",
+  /** The controller opens no more live-feed streams: as many as it allows are open, or it is shutting down (503). */
+  StreamRefused: "STREAM_REFUSED",
   /** A missing or wrong bearer token. */
   Unauthorized: "UNAUTHORIZED",
   /** onnxruntime could not create a session from the model. */

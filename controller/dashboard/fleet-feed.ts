@@ -36,7 +36,7 @@ export interface FleetFeedOptions {
   readonly traffic: TrafficSeries;
   readonly intervalMs?: number;
   readonly storedEveryMs?: number;
-  /** Pages that may listen at once (default 64); one more is refused with TOO_MANY_STREAMS. */
+  /** Pages that may listen at once (default 64); one more is refused with STREAM_REFUSED. */
   readonly maxListeners?: number;
   readonly now?: () => number;
 }
@@ -66,10 +66,10 @@ export class FleetFeed {
    * first poll); `onClose` runs when the feed closes. Returns the function that removes it.
    */
   subscribe(listener: FeedListener, onClose: () => void = () => undefined): () => void {
-    if (this.closed) throw new CutoverError(ErrorCode.TooManyStreams, "the controller is shutting down");
+    if (this.closed) throw new CutoverError(ErrorCode.StreamRefused, "the controller is shutting down");
     if (this.listeners.size >= this.maxListeners) {
       throw new CutoverError(
-        ErrorCode.TooManyStreams,
+        ErrorCode.StreamRefused,
         `the controller already streams its live feed to ${this.maxListeners} pages`,
       );
     }

@@ -52,6 +52,7 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   [ErrorCode.RolloutAborted]: 504,
   [ErrorCode.StateUnreachable]: 503,
   [ErrorCode.StoreUnreachable]: 503,
+  [ErrorCode.StreamRefused]: 503,
 };
 
 /** The HTTP status for an error: verification failures are 422, unknown errors 500. */

@@ -2,7 +2,7 @@
 // The changes the page can make — activate (all at once, canary or linear), rollback, promote a step,
 // abort — each after a confirmation, with the token entered once. Answers and errors go to the notice
 // line as the CLI words them; the fleet feed shows the progress meanwhile.
-import { ApiError, modelPath, post, setToken, token } from "./api.js";
+import { ApiError, setToken, token } from "./api.js";
 import { byId, h, replace } from "./dom.js";
 
 /** @typedef {import("./types").ModelState} ModelState */

@@ -9,7 +9,7 @@ import { bytes, time } from "./format.js";
 
 /**
  * @param {string} title
- * @param {string[]} headers
+ * @param {(string | [string, string])[]} headers a label, or a label and the class its column has
  * @param {HTMLTableRowElement[]} rows
  * @param {string} empty
  */
@@ -33,7 +33,11 @@ function table(title, headers, rows, empty) {
               h(
                 "tr",
                 {},
-                headers.map((header) => h("th", { scope: "col" }, header)),
+                headers.map((header) =>
+                  typeof header === "string"
+                    ? h("th", { scope: "col" }, header)
+                    : h("th", { scope: "col", class: header[1] }, header[0]),
+                ),
               ),
             ),
             h("tbody", {}, rows),
@@ -63,16 +67,16 @@ export function nodesTable(model, nodes) {
         entry?.active ?? "none",
         split !== undefined ? ` (${split.weight} % ${split.candidate})` : "",
       ),
-      h("td", { class: "mono" }, entry?.warm.join(", ") || "–"),
+      h("td", { class: "mono hide-narrow" }, entry?.warm.join(", ") || "–"),
       h("td", { class: "mono" }, staged == null ? "–" : `${staged.version} ${staged.state}`),
-      h("td", {}, provider),
+      h("td", { class: "hide-narrow" }, provider),
       h("td", { class: entry?.lastError ? "error-text" : "muted" }, entry?.lastError ?? "–"),
       h("td", {}, h("span", { "data-since": node.updatedAt }, "")),
     );
   });
   return table(
     "Nodes",
-    ["Node", "Active", "Warm", "Staged", "Provider", "Last error", "Heartbeat"],
+    ["Node", "Active", ["Warm", "hide-narrow"], "Staged", ["Provider", "hide-narrow"], "Last error", "Heartbeat"],
     rows,
     "No live node serves this model.",
   );
@@ -110,7 +114,7 @@ export function versionsTable(versions, active) {
   });
   return table(
     "Versions",
-    ["Version", "Size", "Created", "Signer", "Commit", "Pipeline"],
+    ["Version", "Size", ["Created", "hide-narrow"], ["Signer", "hide-narrow"], "Commit", "Pipeline"],
     rows,
     "No published version.",
   );

@@ -100,6 +100,11 @@ export class ModelView {
       nodes.map((node) => shown(node, this.model)),
       () => nodesTable(this.model, nodes),
     );
+    // Heartbeat times move without a redraw.
+    for (const node of nodes) {
+      const since = this.parts.nodes.querySelector(`tr[data-node="${CSS.escape(node.nodeId)}"] [data-since]`);
+      since?.setAttribute("data-since", node.updatedAt);
+    }
     const detailKey = JSON.stringify([
       state.revision,
       state.rollout?.id,

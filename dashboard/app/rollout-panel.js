@@ -96,7 +96,7 @@ export function rolloutPanel(model, rollout, nodes) {
       staging,
     );
   }
-  const stepText = `step ${progressive.step + 1} of ${progressive.steps.length} (${progressive.steps.join(" → ")} %)`;
+  const stepText = `step ${progressive.step + 1} of ${progressive.steps.length} (${progressive.steps.join(" → ")} %, then 100 %)`;
   return h(
     "section",
     { "aria-labelledby": "rollout-title", "data-testid": "rollout" },

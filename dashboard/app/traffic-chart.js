@@ -4,10 +4,32 @@
 // with uPlot on a canvas. The chart is made again only when the set of versions changes.
 import uPlot from "../vendor/uplot.js";
 import { h } from "./dom.js";
+import { duration, millis, percent } from "./format.js";
 
 /** @typedef {import("./types").ModelSeries} ModelSeries */
 
+/** The span the x axis shows, in seconds: what the series covers, from two minutes up to the ten the controller keeps. */
+const SPAN_S = 600;
+const MIN_SPAN_S = 120;
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
 const COLORS = ["#0b62d6", "#e36209", "#1a7f37", "#8250df", "#cf222e", "#6e7781"];
+
+/**
+ * The newest window in words (the chart's text equivalent): each version's rate, failures and p99.
+ * @param {ModelSeries["points"][number] | undefined} point
+ */
+function latest(point) {
+  const versions = Object.entries(point?.versions ?? {})
+    .filter(([, figures]) => figures.requests > 0)
+    .sort(([a], [b]) => a.localeCompare(b));
+  if (point === undefined || versions.length === 0) return "Latest window: no requests.";
+  const each = versions.map(
+    ([version, figures]) =>
+      `${version} ${figures.rps.toFixed(1)} req/s, ${percent(figures.errorRate)} failed, p99 ${millis(figures.p99Ms)}`,
+  );
+  return `Latest window, to ${new Date(point.at).toLocaleTimeString()}: ${each.join("; ")}.`;
+}
 
 export class TrafficChart {
   constructor() {
@@ -40,7 +62,7 @@ export class TrafficChart {
     this.caption.textContent =
       points.length === 0
         ? "No traffic seen yet (the chart fills as nodes report, every few seconds)."
-        : `${Math.round(requests)} requests in the last ${Math.round((points.length * (series?.windowMs ?? 5000)) / 60000)} min; ${versions.join(", ")}`;
+        : `${Math.round(requests)} requests in the last ${duration(points.length * (series?.windowMs ?? 5000))}. ${latest(points.at(-1))}`;
     this.element.setAttribute(
       "aria-label",
       `Requests per second and p99 latency for ${versions.join(", ") || "no version"}`,
@@ -84,8 +106,22 @@ export class TrafficChart {
       {
         ...this.size(),
         series: lines,
-        scales: { rps: { auto: true }, ms: { auto: true } },
-        axes: [{}, { scale: "rps", label: "req/s" }, { scale: "ms", side: 1, label: "p99 ms", grid: { show: false } }],
+        scales: {
+          // A fixed span ending at the newest window (uPlot would stretch one point over years).
+          x: { time: true, range: (_u, min, max) => [max - Math.min(SPAN_S, Math.max(MIN_SPAN_S, max - min)), max] },
+          rps: { auto: true, range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+          ms: { auto: true, range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+        },
+        axes: [
+          // Ticks on whole minutes, labelled hh:mm.
+          {
+            incrs: [60, 120, 300, 600],
+            space: 60,
+            values: (_u, splits) => splits.map((at) => clock.format(new Date(at * 1000))),
+          },
+          { scale: "rps", label: "req/s" },
+          { scale: "ms", side: 1, label: "p99 ms", grid: { show: false } },
+        ],
       },
       data,
       this.element,
