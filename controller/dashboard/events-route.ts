@@ -39,10 +39,7 @@ export function streamFleetEvents(c: Context, feed: FleetFeed): Response {
         .catch(() => end());
     };
     stream.onAbort(() => end());
-    const keepalive = setInterval(
-      () => write(async () => void (await stream.write(": keepalive\n\n"))),
-      KEEPALIVE_MS,
-    );
+    const keepalive = setInterval(() => write(async () => void (await stream.write(": keepalive\n\n"))), KEEPALIVE_MS);
     try {
       await stream.write(`retry: ${RETRY_MS}\n\n`);
       deliver = (event) => write(() => stream.writeSSE({ event: event.type, data: JSON.stringify(event.data) }));

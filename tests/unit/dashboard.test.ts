@@ -1,0 +1,84 @@
+/**
+ * The dashboard's server side without a browser: the files it serves (every module the page
+ * imports is among them, nothing else from the package is), and the live feed's listeners (one poll
+ * shared by all of them, none while nobody listens, a cap that refuses one more).
+ */
+import { describe, expect, it } from "vitest";
+import { loadDashboardAssets } from "../../controller/dashboard/dashboard-assets.js";
+import { FleetFeed } from "../../controller/dashboard/fleet-feed.js";
+import { TrafficSeries } from "../../controller/dashboard/traffic-series.js";
+import { type CutoverError, ErrorCode } from "../../core/errors.js";
+import { MemoryFleetState } from "../../core/memory/memory-fleet-state.js";
+
+describe("the dashboard's files", () => {
+  const assets = loadDashboardAssets();
+
+  it("serve the page, its stylesheet, every module the page imports, and uPlot", () => {
+    const page = new TextDecoder().decode(assets.get("/")?.body);
+    const referenced = [...page.matchAll(/(?:src|href)="(\/ui\/[^"]+)"/g)].map((match) => match[1] ?? "");
+    expect(referenced).toEqual(expect.arrayContaining(["/ui/app/main.js", "/ui/style.css", "/ui/vendor/uplot.css"]));
+    const pending = [...referenced];
+    const seen = new Set<string>();
+    while (pending.length > 0) {
+      const path = pending.pop() ?? "";
+      if (seen.has(path)) continue;
+      seen.add(path);
+      const asset = assets.get(path);
+      expect(asset, `${path} is referenced but not served`).toBeDefined();
+      if (!path.endsWith(".js") || path.startsWith("/ui/vendor/")) continue;
+      const source = new TextDecoder().decode(asset?.body);
+      for (const match of source.matchAll(/^import [^"]*"([^"]+)";$/gm)) {
+        pending.push(new URL(match[1] ?? "", `http://x${path}`).pathname);
+      }
+    }
+    expect(seen).toContain("/ui/vendor/uplot.js");
+    expect(assets.get("/ui/app/main.js")?.contentType).toBe("text/javascript; charset=utf-8");
+  });
+
+  it("serve nothing but page files: no type declarations, no checker config, no source maps", () => {
+    for (const path of assets.keys()) {
+      expect(path).toMatch(/^\/$|^\/ui\/[\w/.-]+\.(js|css)$/);
+      expect(path).not.toMatch(/\.d\.ts$|tsconfig/);
+    }
+  });
+});
+
+describe("the live feed", () => {
+  class CountingFleet extends MemoryFleetState {
+    reads = 0;
+    override async listNodes(now?: number) {
+      this.reads++;
+      return super.listNodes(now);
+    }
+  }
+
+  it("polls once for all listeners, stops when the last leaves, and refuses one beyond its cap", async () => {
+    const fleet = new CountingFleet();
+    const feed = new FleetFeed({
+      fleet,
+      listStored: async () => ["demo"],
+      traffic: new TrafficSeries(),
+      intervalMs: 20,
+      maxListeners: 2,
+    });
+    const seen: string[][] = [[], []];
+    const leave = [0, 1].map((i) => feed.subscribe((event) => seen[i]?.push(event.type)));
+    await expect.poll(() => seen.every((types) => types.includes("fleet") && types.includes("traffic"))).toBe(true);
+    expect(() => feed.subscribe(() => undefined)).toThrow(
+      expect.objectContaining({ code: ErrorCode.StreamRefused }) as CutoverError,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Two listeners, one poll every 20 ms: about 10 reads in 200 ms, not 20.
+    expect(fleet.reads).toBeLessThan(16);
+    for (const unsubscribe of leave) unsubscribe();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const after = fleet.reads;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(fleet.reads - after).toBeLessThanOrEqual(1);
+    // A late listener gets the last fleet at once, before the next poll.
+    const late: string[] = [];
+    feed.subscribe((event) => late.push(event.type));
+    expect(late).toEqual(["fleet", "traffic"]);
+    feed.close();
+  });
+});
