@@ -72,25 +72,23 @@ export function confirmChange(text) {
   );
 }
 
-/** Asks for the token; `onChange` runs when it was set or forgotten. @param {() => void} onChange */
-export async function askToken(onChange) {
+/** Asks for the token and keeps it (the window gets TOKEN_CHANGED); "Forget token" drops it. */
+export async function askToken() {
   const input = byId("token-input", HTMLInputElement);
   const forget = byId("token-forget", HTMLButtonElement);
+  const cancel = byId("token-cancel", HTMLButtonElement);
   input.value = "";
   forget.hidden = token() === null;
-  const dialog = byId("token-dialog", HTMLDialogElement);
+  let forgotten = false;
   const onForget = () => {
-    setToken(null);
-    dialog.close();
-    onChange();
+    forgotten = true;
+    cancel.click();
   };
-  forget.addEventListener("click", onForget, { once: true });
-  const ok = await ask(dialog, byId("token-form", HTMLFormElement), byId("token-cancel", HTMLButtonElement));
+  forget.addEventListener("click", onForget);
+  const ok = await ask(byId("token-dialog", HTMLDialogElement), byId("token-form", HTMLFormElement), cancel);
   forget.removeEventListener("click", onForget);
-  if (ok && input.value.trim() !== "") {
-    setToken(input.value.trim());
-    onChange();
-  }
+  if (forgotten) setToken(null);
+  else if (ok && input.value.trim() !== "") setToken(input.value.trim());
 }
 
 /**
@@ -132,6 +130,10 @@ function percentList(text) {
 export async function askActivate(model, versions, state) {
   const select = byId("activate-version", HTMLSelectElement);
   const choices = [...versions].reverse().filter((version) => version.version !== state.active);
+  if (choices.length === 0) {
+    notify("info", `${model} has no published version besides ${state.active ?? "none"}: push one first.`);
+    return null;
+  }
   replace(
     select,
     choices.map((version) => h("option", { value: version.version }, version.version)),

@@ -29,10 +29,14 @@ export function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+/** The event the window gets when the token was set or forgotten. */
+export const TOKEN_CHANGED = "cutover-token";
+
 /** @param {string | null} value */
 export function setToken(value) {
   if (value === null) sessionStorage.removeItem(TOKEN_KEY);
   else sessionStorage.setItem(TOKEN_KEY, value);
+  window.dispatchEvent(new Event(TOKEN_CHANGED));
 }
 
 /**

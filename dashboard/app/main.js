@@ -2,7 +2,7 @@
 // The dashboard's entry: listens to the controller's live feed (/v1/events), routes between the
 // models list (#/) and one model (#/models/NAME), and keeps "… ago" and "time left" texts current.
 import { askToken } from "./actions.js";
-import { token } from "./api.js";
+import { TOKEN_CHANGED, token } from "./api.js";
 import { byId, replace } from "./dom.js";
 import { ago, duration } from "./format.js";
 import { ModelView } from "./model-view.js";
@@ -109,7 +109,8 @@ function listen() {
   });
 }
 
-byId("token-button", HTMLButtonElement).addEventListener("click", () => void askToken(showToken));
+byId("token-button", HTMLButtonElement).addEventListener("click", () => void askToken());
+window.addEventListener(TOKEN_CHANGED, showToken);
 window.addEventListener("hashchange", render);
 setInterval(tick, 1000);
 showToken();

@@ -121,6 +121,7 @@ describe("the dashboard in Chromium", () => {
     expect(await text("[data-testid=active]")()).toBe("v1");
     // The rejected token is forgotten: the page is read-only again.
     expect(await page.getByRole("button", { name: "Activate…" }).isDisabled()).toBe(true);
+    expect(await text("#signed-in")()).toBe("read-only");
   });
 
   it("activate v2: the page shows the nodes staging, then v2 on every node", { timeout: 90_000 }, async () => {
