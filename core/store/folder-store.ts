@@ -103,7 +103,12 @@ export class FolderStore implements ObjectStore {
     if (options.ifMatch !== undefined && options.ifMatch !== info.etag) {
       throw new StoreError(ErrorCode.AlreadyExists, `${key} changed while it was being read (precondition failed)`);
     }
-    return { body: createReadStream(path, { start: options.start ?? 0 }), totalSize: info.size, etag: info.etag };
+    const start = options.start ?? 0;
+    const { end } = options;
+    if (end !== undefined && end <= start) return { body: Readable.from([]), totalSize: info.size, etag: info.etag };
+    // createReadStream's end is inclusive.
+    const body = createReadStream(path, end === undefined ? { start } : { start, end: end - 1 });
+    return { body, totalSize: info.size, etag: info.etag };
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

@@ -23,6 +23,8 @@ export interface PutOptions {
 export interface GetOptions {
   /** First byte to read (a Range request); default 0. */
   readonly start?: number;
+  /** One past the last byte to read (a bounded Range request); default the end of the object. */
+  readonly end?: number;
   /** Fail with ALREADY_EXISTS (precondition failed) unless the object still has this ETag, so a resumed read cannot mix two objects. */
   readonly ifMatch?: string;
 }

@@ -1,7 +1,8 @@
 /**
  * The object store on S3 or any S3-protocol server (MinIO, s3rver). Large bodies go up as
- * multipart uploads (@aws-sdk/lib-storage) with bounded concurrency and progress; reads support
- * Range and If-Match so a broken download can resume without mixing two objects. SDK errors are
+ * multipart uploads (@aws-sdk/lib-storage) with bounded concurrency and progress; reads take an open
+ * or bounded Range and If-Match, so a broken download can resume, and a large one be read as parallel
+ * parts, without mixing two objects. SDK errors are
  * mapped to {@link StoreError} codes in one function.
  */
 
@@ -139,7 +140,11 @@ export class S3Store implements ObjectStore {
         new GetObjectCommand({
           Bucket: this.bucket,
           Key: key,
-          ...(start > 0 ? { Range: `bytes=${start}-` } : {}),
+          ...(options.end !== undefined
+            ? { Range: `bytes=${start}-${options.end - 1}` }
+            : start > 0
+              ? { Range: `bytes=${start}-` }
+              : {}),
           ...(options.ifMatch ? { IfMatch: options.ifMatch } : {}),
         }),
       );
