@@ -4,9 +4,12 @@
  * configuration table is checked against this list.
  */
 import { z } from "zod";
+import { DEFAULT_RANGED, type RangedSettings } from "./download/index.js";
 import { ConfigError } from "./errors.js";
 import { EXECUTION_LIMITS, instancesSchema } from "./execution-settings.js";
 import type { HttpServerLimits } from "./http-listen.js";
+
+const MIB = 1024 * 1024;
 
 export interface ConfigVariable {
   readonly name: string;
@@ -118,6 +121,30 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: "CUTOVER_CACHE_SPARE",
     description: "versions per model kept in a node's disk cache beyond those loaded (most recent first)",
     default: "2",
+  },
+  {
+    name: "CUTOVER_FETCH_PART_MB",
+    description:
+      "size of one ranged GET (MiB) when a node reads a large file as parallel parts; each part resumes from its last byte after a cut",
+    default: "64",
+  },
+  {
+    name: "CUTOVER_FETCH_PARTS",
+    description:
+      "parts of one large file a node downloads at once (connections per file); hashing follows in byte order, so memory stays a few MiB whatever this is",
+    default: "4",
+  },
+  {
+    name: "CUTOVER_FETCH_RANGED_MB",
+    description:
+      "files of at least this many MiB (and more than one part) are downloaded as parallel ranged GETs; smaller ones as one GET",
+    default: "2 parts",
+  },
+  {
+    name: "CUTOVER_FETCH_FANIN",
+    description:
+      "nodes of the fleet that download one version at once (a lease per node in the state store, freed after the heartbeat TTL if the node dies); the others wait, staging state waiting; nodes with every file cached take none; 0: no limit",
+    default: "8",
   },
   { name: "CUTOVER_RESYNC_MS", description: "how often a node re-reads state (jittered ±20 %)", default: "5000" },
   {
@@ -245,6 +272,10 @@ const envSchema = z.object({
   CUTOVER_BATCH_DELAY_US: positiveInt(0, EXECUTION_LIMITS.batchDelayUs),
   CUTOVER_WARMUP_SYMBOLIC_DIM: positiveInt(1, 1_000_000),
   CUTOVER_CACHE_SPARE: positiveInt(0, 1000),
+  CUTOVER_FETCH_PART_MB: positiveInt(1, 4096),
+  CUTOVER_FETCH_PARTS: positiveInt(1, 64),
+  CUTOVER_FETCH_RANGED_MB: positiveInt(0, 16 * 1024 * 1024),
+  CUTOVER_FETCH_FANIN: positiveInt(0, 100_000),
   CUTOVER_RESYNC_MS: positiveInt(100, 3_600_000),
   CUTOVER_HEARTBEAT_TTL_MS: positiveInt(500, 3_600_000),
   CUTOVER_MAX_REQUEST_BYTES: positiveInt(1024, 2 ** 31),
@@ -290,6 +321,8 @@ export interface ArtifactConfig {
   readonly prefix: string;
   readonly trustedKeyPaths: readonly string[];
   readonly cacheDir: string;
+  /** CUTOVER_FETCH_PART_MB, _PARTS and _RANGED_MB in bytes; unset: {@link DEFAULT_RANGED}. */
+  readonly ranged?: RangedSettings;
 }
 
 function parseEnv(env: Readonly<Record<string, string | undefined>>): ParsedEnv {
@@ -321,6 +354,17 @@ export function parseArtifactConfig(env: Readonly<Record<string, string | undefi
       .map((path) => path.trim())
       .filter(Boolean),
     cacheDir: e.CUTOVER_CACHE_DIR ?? ".cutover/cache",
+    ranged: parseRanged(e),
+  };
+}
+
+/** The ranged-download settings; the threshold defaults to two parts. */
+function parseRanged(e: ParsedEnv): RangedSettings {
+  const partMiB = e.CUTOVER_FETCH_PART_MB ?? DEFAULT_RANGED.partBytes / MIB;
+  return {
+    partBytes: partMiB * MIB,
+    partsInFlight: e.CUTOVER_FETCH_PARTS ?? DEFAULT_RANGED.partsInFlight,
+    rangedFromBytes: (e.CUTOVER_FETCH_RANGED_MB ?? 2 * partMiB) * MIB,
   };
 }
 
@@ -424,6 +468,8 @@ export interface NodeConfig extends ArtifactConfig, StateConfig {
   readonly warmupSymbolicDim?: number;
   /** Versions per model kept on disk beyond the loaded ones; older ones are pruned after each swap. */
   readonly cacheSpare: number;
+  /** CUTOVER_FETCH_FANIN: nodes downloading one version at once, fleet-wide (0: no limit); unset: {@link DEFAULT_FETCH_FANIN}. */
+  readonly fetchFanIn?: number;
   readonly resyncMs: number;
   readonly heartbeatTtlMs: number;
   readonly maxRequestBytes: number;
@@ -446,6 +492,12 @@ export const DEFAULT_NODE_HTTP_LIMITS: HttpServerLimits = {
   keepAliveTimeoutMs: 5_000,
   maxConnections: 1024,
 };
+
+/**
+ * Nodes downloading one version at once by default: enough that a fleet of tens stages in a few rounds,
+ * few enough that 100 nodes pulling a 10 GB file do not all read the store (or one MinIO's links) at once.
+ */
+export const DEFAULT_FETCH_FANIN = 8;
 
 const EXECUTION_PROVIDERS = new Set(["cpu", "cuda", "tensorrt", "dml", "coreml", "webgpu"]);
 
@@ -497,6 +549,7 @@ export function parseNodeConfig(env: Readonly<Record<string, string | undefined>
     keepWarm: e.CUTOVER_KEEP_WARM ?? 1,
     warmupSymbolicDim: e.CUTOVER_WARMUP_SYMBOLIC_DIM ?? 32,
     cacheSpare: e.CUTOVER_CACHE_SPARE ?? 2,
+    fetchFanIn: e.CUTOVER_FETCH_FANIN ?? DEFAULT_FETCH_FANIN,
     resyncMs: e.CUTOVER_RESYNC_MS ?? 5_000,
     heartbeatTtlMs: e.CUTOVER_HEARTBEAT_TTL_MS ?? 15_000,
     maxRequestBytes: e.CUTOVER_MAX_REQUEST_BYTES ?? 16 * 1024 * 1024,

@@ -140,10 +140,15 @@ async function verifyStoredVersion(
   const registry = openRegistry(context);
   const progress = progressLine(`fetching ${options.model}/${options.version}`, options);
   try {
-    const fetcher = new VersionFetcher({ registry, cacheDir: context.config.cacheDir, trustedKeys });
-    const fetched = await fetcher.fetch(options.model, options.version, (p) =>
-      progress.update(p.doneBytes, p.totalBytes, p.file),
-    );
+    const fetcher = new VersionFetcher({
+      registry,
+      cacheDir: context.config.cacheDir,
+      trustedKeys,
+      ...(context.config.ranged ? { ranged: context.config.ranged } : {}),
+    });
+    const fetched = await fetcher.fetch(options.model, options.version, {
+      onProgress: (p) => progress.update(p.doneBytes, p.totalBytes, p.file),
+    });
     progress.done();
     printResult(
       options,

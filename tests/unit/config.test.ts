@@ -17,6 +17,7 @@ describe("configuration from the environment", () => {
       prefix: "",
       trustedKeyPaths: [],
       cacheDir: ".cutover/cache",
+      ranged: { partBytes: 64 * 1024 * 1024, partsInFlight: 4, rangedFromBytes: 128 * 1024 * 1024 },
     });
   });
 
@@ -124,6 +125,30 @@ describe("configuration from the environment", () => {
     expect(parseNodeConfig({ CUTOVER_WORKER_NICE: "0" }, "host").workerNice).toBe(0);
     for (const bad of ["20", "-1", "low"]) {
       expect(() => parseNodeConfig({ CUTOVER_WORKER_NICE: bad }, "host")).toThrow(/CUTOVER_WORKER_NICE/);
+    }
+  });
+
+  it("download settings: 64 MiB parts, 4 in flight, ranged from two parts, fan-in 8; each checked and named", () => {
+    const MIB = 1024 * 1024;
+    const defaults = parseNodeConfig({}, "host");
+    expect(defaults.ranged).toEqual({ partBytes: 64 * MIB, partsInFlight: 4, rangedFromBytes: 128 * MIB });
+    expect(defaults.fetchFanIn).toBe(8);
+    const set = parseNodeConfig(
+      { CUTOVER_FETCH_PART_MB: "16", CUTOVER_FETCH_PARTS: "8", CUTOVER_FETCH_FANIN: "0" },
+      "host",
+    );
+    expect(set.ranged).toEqual({ partBytes: 16 * MIB, partsInFlight: 8, rangedFromBytes: 32 * MIB });
+    expect(set.fetchFanIn).toBe(0);
+    expect(parseNodeConfig({ CUTOVER_FETCH_RANGED_MB: "1000" }, "host").ranged?.rangedFromBytes).toBe(1000 * MIB);
+    const bad: [string, string][] = [
+      ["CUTOVER_FETCH_PART_MB", "0"],
+      ["CUTOVER_FETCH_PARTS", "0"],
+      ["CUTOVER_FETCH_PARTS", "65"],
+      ["CUTOVER_FETCH_RANGED_MB", "many"],
+      ["CUTOVER_FETCH_FANIN", "-1"],
+    ];
+    for (const [name, value] of bad) {
+      expect(() => parseNodeConfig({ [name]: value }, "host")).toThrow(new RegExp(name));
     }
   });
 
