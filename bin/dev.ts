@@ -18,6 +18,7 @@ import { ArtifactLayout } from "../core/artifact-layout.js";
 import type { NodeConfig } from "../core/config.js";
 import { closeServer, listen } from "../core/http-listen.js";
 import { MemoryBus } from "../core/memory/memory-bus.js";
+import { MemoryDownloadSlots } from "../core/memory/memory-download-slots.js";
 import { MemoryFleetState } from "../core/memory/memory-fleet-state.js";
 import { StateFile } from "../core/memory/state-file.js";
 import { generateSigningKeyPair, loadSigningKey } from "../core/oms/keys.js";
@@ -116,6 +117,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
 
   const fleet = await MemoryFleetState.open(new StateFile(join(dir, STATE_FILE)));
   const bus = new MemoryBus();
+  const slots = new MemoryDownloadSlots();
   const { tokens, trustedKeys } = await controllerCredentials({ tokens: `dev:${token}`, trustedKeyPaths: [publicKey] });
   const controller = assembleController(
     {
@@ -157,7 +159,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       maxRequestBytes: 16 * 1024 * 1024,
     };
     nodes.push(
-      await startNodeOn({ fleet, bus, close: () => undefined }, config, {
+      await startNodeOn({ fleet, bus, slots, close: () => undefined }, config, {
         serverVersion: "dev",
         log: options.log,
         host,

@@ -82,7 +82,8 @@ export const nodeModelStatusSchema = z.object({
   staged: z
     .object({
       version: z.string(),
-      state: z.enum(["fetching", "loading", "warming", "staged", "failed"]),
+      /** `waiting`: for one of the version's fleet-wide download slots (CUTOVER_FETCH_FANIN), then `fetching`. */
+      state: z.enum(["waiting", "fetching", "loading", "warming", "staged", "failed"]),
       /** The rollout it was staged for: lets the controller read the answer from the heartbeat too. */
       rolloutId: z.string().optional(),
       warmup: z.enum(["golden", "synthetic", "cold"]).optional(),

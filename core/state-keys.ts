@@ -3,7 +3,7 @@
  * share a `{model}` hash tag, so the scripts that touch several of them stay on one Redis Cluster slot.
  */
 import { ConfigError } from "./errors.js";
-import { assertModelName } from "./names.js";
+import { assertModelName, assertVersionName } from "./names.js";
 
 export class StateKeys {
   readonly prefix: string;
@@ -34,6 +34,11 @@ export class StateKeys {
   /** A capped stream of HistoryEntry JSON. */
   history(model: string): string {
     return this.model(model, "history");
+  }
+
+  /** Sorted set: the nodes downloading `version` now (holder → lease expiry, ms): the fan-in limit. */
+  downloadSlots(model: string, version: string): string {
+    return this.model(model, `downloads:${assertVersionName(version)}`);
   }
 
   /** The set of models that have state. */

@@ -5,12 +5,15 @@
 
 import { ArtifactLayout } from "../core/artifact-layout.js";
 import type { Bus } from "../core/bus.js";
-import { DEFAULT_NODE_HTTP_LIMITS, type NodeConfig } from "../core/config.js";
+import { DEFAULT_FETCH_FANIN, DEFAULT_NODE_HTTP_LIMITS, type NodeConfig } from "../core/config.js";
+import { DownloadGate } from "../core/download-gate.js";
+import type { DownloadSlots } from "../core/download-slots.js";
 import { ConfigError } from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
 import { closeServer, listen } from "../core/http-listen.js";
 import { loadTrustedKeys } from "../core/oms/keys.js";
 import { createRedis } from "../core/redis/connection.js";
+import { RedisDownloadSlots } from "../core/redis/download-slots.js";
 import { RedisFleetState } from "../core/redis/fleet-state.js";
 import { RedisBus } from "../core/redis/redis-bus.js";
 import { ModelRegistry } from "../core/registry.js";
@@ -35,6 +38,8 @@ export interface RunningNode {
 export interface NodeBackend {
   readonly fleet: FleetStateStore;
   readonly bus: Bus;
+  /** The fleet-wide download slots (CUTOVER_FETCH_FANIN) in the same state store. */
+  readonly slots: DownloadSlots;
   /** Releases the backend's connections. */
   close(): void;
 }
@@ -47,9 +52,11 @@ export async function startNode(
   const timeoutMs = config.stateTimeoutMs;
   const redis = createRedis({ url: config.redisUrl, name: `cutover-node-${config.nodeId}`, timeoutMs });
   const subscriber = createRedis({ url: config.redisUrl, name: `cutover-node-${config.nodeId}-sub`, timeoutMs });
+  const keys = new StateKeys(config.redisPrefix);
   const backend: NodeBackend = {
-    fleet: new RedisFleetState(redis, new StateKeys(config.redisPrefix)),
+    fleet: new RedisFleetState(redis, keys),
     bus: new RedisBus(redis, subscriber),
+    slots: new RedisDownloadSlots(redis, keys),
     close() {
       redis.disconnect();
       subscriber.disconnect();
@@ -79,13 +86,29 @@ export async function startNodeOn(
   const trustedKeys = await loadTrustedKeys(config.trustedKeyPaths);
   const registry = new ModelRegistry(createObjectStore(config.store), new ArtifactLayout(config.prefix));
   const metrics = new NodeMetrics();
+  const logLine = options.log;
+  const gate = new DownloadGate({
+    slots: backend.slots,
+    holder: config.nodeId,
+    limit: config.fetchFanIn ?? DEFAULT_FETCH_FANIN,
+    // A node that dies frees its slot when it stops counting as live.
+    ttlMs: config.heartbeatTtlMs,
+    ...(logLine ? { log: (line: string) => logLine(`node ${config.nodeId}: ${line}`) } : {}),
+  });
+  const fetcher = new VersionFetcher({
+    registry,
+    cacheDir: config.cacheDir,
+    trustedKeys,
+    gate,
+    ...(config.ranged ? { ranged: config.ranged } : {}),
+  });
   const agent = new NodeAgent({
     nodeId: config.nodeId,
     url: config.url,
     models: config.models,
     fleet: backend.fleet,
     bus: backend.bus,
-    fetcher: new VersionFetcher({ registry, cacheDir: config.cacheDir, trustedKeys }),
+    fetcher,
     trustedKeys,
     runtime: {
       executionProviders: config.executionProviders,

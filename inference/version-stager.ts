@@ -34,7 +34,10 @@ export interface StagingRequest {
   readonly version: string;
   readonly active: LoadedVersion | null;
   readonly allowIncompatible: boolean;
-  /** Told each step as it starts ("fetching", "loading", "warming"), then "staged" or "failed". */
+  /**
+   * Told each step as it starts ("fetching", "loading", "warming"), then "staged" or "failed"; "waiting"
+   * while the fleet's download slots for the version are all taken, then "fetching" again.
+   */
   readonly onStep: (step: StagingStep) => void;
 }
 
@@ -57,7 +60,10 @@ export class VersionStager implements Stager {
     const started = performance.now();
     try {
       onStep("fetching");
-      const fetched = await this.options.fetcher.fetch(model, version);
+      const fetched = await this.options.fetcher.fetch(model, version, {
+        onWaiting: () => onStep("waiting"),
+        onAcquired: () => onStep("fetching"),
+      });
       metrics.fetchedBytes.inc(fetched.downloadedBytes);
       onStep("loading");
       const loaded = await LoadedVersion.load(model, version, fetched.dir, this.options.sessions);

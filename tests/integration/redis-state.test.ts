@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { RedisRolloutStore } from "../../controller/state/rollout-store.js";
 import type { HistoryEntry, NodeRecord } from "../../core/model-state.js";
 import { createRedis } from "../../core/redis/connection.js";
+import { RedisDownloadSlots } from "../../core/redis/download-slots.js";
 import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { StateKeys } from "../../core/state-keys.js";
 import { type RedisTestServer, startRedisServer } from "../support/redis-server.js";
@@ -28,8 +29,9 @@ afterEach(() => {
 });
 
 stateContract("a real redis-server", () => {
-  const fleet = new RedisFleetState(redis, new StateKeys(`c${testNumber++}:`));
-  return { fleet, store: new RedisRolloutStore(fleet) };
+  const keys = new StateKeys(`c${testNumber++}:`);
+  const fleet = new RedisFleetState(redis, keys);
+  return { fleet, store: new RedisRolloutStore(fleet), slots: new RedisDownloadSlots(redis, keys) };
 });
 
 describe("Redis specifics", () => {

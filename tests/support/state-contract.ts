@@ -4,6 +4,7 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import type { RolloutTransitions } from "../../controller/state/rollout-transitions.js";
+import type { DownloadSlots } from "../../core/download-slots.js";
 import type { FleetStateStore } from "../../core/fleet-state.js";
 import type { HistoryEntry, NodeRecord } from "../../core/model-state.js";
 import type { Progressive } from "../../core/progressive.js";
@@ -11,14 +12,16 @@ import type { Progressive } from "../../core/progressive.js";
 export interface StateBackend {
   readonly fleet: FleetStateStore;
   readonly store: RolloutTransitions;
+  readonly slots: DownloadSlots;
 }
 
 export function stateContract(name: string, create: () => StateBackend): void {
   describe(`state on ${name}`, () => {
     let fleet: FleetStateStore;
     let store: RolloutTransitions;
+    let slots: DownloadSlots;
     beforeEach(() => {
-      ({ fleet, store } = create());
+      ({ fleet, store, slots } = create());
     });
 
     function entry(rolloutId: string, outcome: HistoryEntry["outcome"], to: string): HistoryEntry {
@@ -212,6 +215,35 @@ export function stateContract(name: string, create: () => StateBackend): void {
         expect((await fleet.listNodes()).map((n) => n.nodeId)).toEqual(["n1"]);
         await fleet.deregister("n1");
         expect(await fleet.listNodes()).toEqual([]);
+      });
+    });
+
+    describe("download slots: the fleet-wide fan-in limit", () => {
+      it("holds at most `limit` per version; a holder keeps its own; a freed slot goes to the next", async () => {
+        expect(await slots.acquire("demo", "v1", "n1", 2, 10_000)).toBe(true);
+        expect(await slots.acquire("demo", "v1", "n2", 2, 10_000)).toBe(true);
+        expect(await slots.acquire("demo", "v1", "n3", 2, 10_000)).toBe(false);
+        expect(await slots.acquire("demo", "v1", "n1", 2, 10_000)).toBe(true);
+        // Another version of the model, and another model, count on their own.
+        expect(await slots.acquire("demo", "v2", "n3", 1, 10_000)).toBe(true);
+        expect(await slots.acquire("other", "v1", "n3", 1, 10_000)).toBe(true);
+        await slots.release("demo", "v1", "n1");
+        await slots.release("demo", "v1", "n9");
+        expect(await slots.acquire("demo", "v1", "n3", 2, 10_000)).toBe(true);
+        expect(await slots.acquire("demo", "v1", "n4", 2, 10_000)).toBe(false);
+      });
+
+      it("a lease renewed lasts; one not renewed expires, frees its slot, and cannot be renewed", async () => {
+        const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+        expect(await slots.acquire("demo", "v1", "n1", 1, 1_000)).toBe(true);
+        await sleep(500);
+        expect(await slots.renew("demo", "v1", "n1", 1_000)).toBe(true);
+        await sleep(700);
+        expect(await slots.acquire("demo", "v1", "n2", 1, 1_000)).toBe(false);
+        await sleep(700);
+        expect(await slots.renew("demo", "v1", "n1", 1_000)).toBe(false);
+        expect(await slots.acquire("demo", "v1", "n2", 1, 1_000)).toBe(true);
+        expect(await slots.renew("demo", "v1", "n3", 1_000)).toBe(false);
       });
     });
   });

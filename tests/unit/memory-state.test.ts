@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MemoryRolloutStore } from "../../controller/state/memory-rollout-store.js";
+import { MemoryDownloadSlots } from "../../core/memory/memory-download-slots.js";
 import { MemoryFleetState } from "../../core/memory/memory-fleet-state.js";
 import { StateFile } from "../../core/memory/state-file.js";
 import type { HistoryEntry } from "../../core/model-state.js";
@@ -12,7 +13,7 @@ import { tempDir } from "../support/temp-dir.js";
 
 stateContract("in-memory state (the embedded default)", () => {
   const fleet = new MemoryFleetState();
-  return { fleet, store: new MemoryRolloutStore(fleet) };
+  return { fleet, store: new MemoryRolloutStore(fleet), slots: new MemoryDownloadSlots() };
 });
 
 const contractDir = mkdtempSync(join(tmpdir(), "cutover-state-file-"));
@@ -20,7 +21,7 @@ let contractFiles = 0;
 afterAll(() => rm(contractDir, { recursive: true, force: true }));
 stateContract("in-memory state saved to a file (cutover dev)", () => {
   const fleet = new MemoryFleetState(new StateFile(join(contractDir, `state-${++contractFiles}.json`)));
-  return { fleet, store: new MemoryRolloutStore(fleet) };
+  return { fleet, store: new MemoryRolloutStore(fleet), slots: new MemoryDownloadSlots() };
 });
 
 describe("the state file of cutover dev", () => {
