@@ -1,14 +1,12 @@
 /**
  * Copies one response body into a file at its offset. Chunks go to the ordered hash as they arrive and
- * are written in ~1 MiB batches, one write in flight while the next batch fills, so network and disk
- * overlap. On a broken stream it throws {@link PartialCopy} once everything that arrived intact is
+ * are written in batches (~1 MiB for a lone stream), one write in flight while the next batch fills, so
+ * network and disk overlap. On a broken stream it throws {@link PartialCopy} once everything that arrived intact is
  * written, so the file holds every byte received and the resume starts right after the last one.
  */
 import type { FileHandle } from "node:fs/promises";
 import { ConfigError, errorMessage } from "../errors.js";
 import type { OrderedHash } from "./ordered-hash.js";
-
-const WRITE_BATCH = 1024 * 1024;
 
 /** A stream broke after `bytes` bytes were written; the cause says why. */
 export class PartialCopy extends Error {
@@ -28,6 +26,8 @@ export interface CopyTarget {
   readonly onBytes: (bytes: number) => void;
   /** Set when another part failed: the copy stops at the next chunk. */
   readonly signal: AbortSignal;
+  /** Bytes gathered per write. */
+  readonly batchBytes: number;
 }
 
 /**
@@ -41,7 +41,7 @@ export async function copyAt(
   position: number,
   limit: number,
 ): Promise<number> {
-  const { file, hash, onBytes, signal } = target;
+  const { file, hash, onBytes, signal, batchBytes } = target;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let received = 0;
@@ -95,7 +95,7 @@ export async function copyAt(
       received += chunk.length;
       pending.push(chunk);
       pendingBytes += chunk.length;
-      if (pendingBytes >= WRITE_BATCH) {
+      if (pendingBytes >= batchBytes) {
         await inFlight;
         startWrite();
       }
