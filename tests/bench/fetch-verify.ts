@@ -35,20 +35,24 @@ export interface FetchVerifyResult {
   readonly runs: readonly WorkerResult[];
 }
 
-type Mode = "raw" | "rawfile" | "fetch";
+/** What fetch-worker.ts measures: see its header. */
+export type Mode = "raw" | "rawfile" | "fetch" | "single";
 
-interface WorkerResult {
+export interface WorkerResult {
   mode: Mode;
   bytes: number;
   seconds: number;
   cpuSeconds: number;
   rssBefore: number;
   peakRss: number;
+  /** Event-loop delay during the transfer (perf_hooks.monitorEventLoopDelay, 10 ms resolution), ms. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 const ROOT = join(import.meta.dirname, "../..");
 
-function runWorker(mode: Mode, env: Record<string, string>): Promise<WorkerResult> {
+export function runWorker(mode: Mode, env: Record<string, string>): Promise<WorkerResult> {
   return runNodeScript<WorkerResult>(
     [
       "--expose-gc",
@@ -70,25 +74,34 @@ async function writeRandomFile(path: string, bytes: number): Promise<void> {
   await file.close();
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
-export async function benchFetchVerify(options: {
-  bytes: number;
-  rounds: number;
-  log: (line: string) => void;
-}): Promise<FetchVerifyResult> {
+/** A bench artifact on a fresh S3-protocol server: the demo model plus one random `weights.bin`. */
+export interface BenchArtifact {
+  readonly server: string;
+  /** The BENCH_* variables fetch-worker.ts reads. */
+  readonly env: Record<string, string>;
+  readonly cacheDir: string;
+  close(): Promise<void>;
+}
+
+export async function pushBenchArtifact(bytes: number, log: (line: string) => void): Promise<BenchArtifact> {
   const server = await startS3Server();
   const work = await tempDir("cutover-bench-");
+  const close = async () => {
+    await work.cleanup();
+    await server.stop();
+  };
   try {
     const owner = testKeyPair();
     const model = join(work.path, "model");
     await cp(join(ROOT, "models/demo-classifier/v1"), model, { recursive: true });
-    options.log(`writing a ${options.bytes} byte artifact`);
-    await writeRandomFile(join(model, "weights.bin"), options.bytes);
+    log(`writing a ${bytes} byte artifact`);
+    await writeRandomFile(join(model, "weights.bin"), bytes);
     const bucket = await server.createBucket("bench");
     const store = new S3Store({
       bucket,
@@ -96,7 +109,7 @@ export async function benchFetchVerify(options: {
       forcePathStyle: true,
       credentials: server.credentials,
     });
-    options.log(`pushing it to ${server.kind} at ${server.endpoint}`);
+    log(`pushing it to ${server.kind} at ${server.endpoint}`);
     await pushVersion(new ModelRegistry(store, new ArtifactLayout()), {
       path: model,
       model: "bench",
@@ -105,7 +118,6 @@ export async function benchFetchVerify(options: {
     });
     store.close();
     await rm(join(model, "weights.bin"));
-
     const cacheDir = join(work.path, "cache");
     const env = {
       BENCH_S3_ENDPOINT: server.endpoint,
@@ -118,13 +130,28 @@ export async function benchFetchVerify(options: {
       BENCH_MODEL: "bench",
       BENCH_VERSION: "v1",
     };
+    return { server: server.kind, env, cacheDir, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+export async function benchFetchVerify(options: {
+  bytes: number;
+  rounds: number;
+  log: (line: string) => void;
+}): Promise<FetchVerifyResult> {
+  const artifact = await pushBenchArtifact(options.bytes, options.log);
+  try {
+    const { env, cacheDir } = artifact;
     const runs: WorkerResult[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       for (const mode of ["raw", "rawfile", "fetch"] as const) {
         await rm(cacheDir, { recursive: true, force: true });
         const result = await runWorker(mode, env);
         options.log(
-          `round ${round} ${mode}: ${(result.bytes / result.seconds / 1e6).toFixed(0)} MB/s, ${result.cpuSeconds.toFixed(2)} CPU s in ${result.seconds.toFixed(2)} s, peak RSS +${((result.peakRss - result.rssBefore) / 2 ** 20).toFixed(1)} MiB`,
+          `round ${round} ${mode}: ${(result.bytes / result.seconds / 1e6).toFixed(0)} MB/s, ${result.cpuSeconds.toFixed(2)} CPU s in ${result.seconds.toFixed(2)} s, peak RSS +${((result.peakRss - result.rssBefore) / 2 ** 20).toFixed(1)} MiB, loop delay p99 ${result.loopDelayP99Ms.toFixed(1)} ms`,
         );
         runs.push(result);
       }
@@ -141,7 +168,7 @@ export async function benchFetchVerify(options: {
     const ratios = mbps("rawfile").map((raw, i) => (fetchRuns[i] ?? 0) / raw);
     const growth = Math.max(...runs.filter((r) => r.mode === "fetch").map((r) => r.peakRss - r.rssBefore));
     return {
-      server: server.kind,
+      server: artifact.server,
       objectBytes: options.bytes,
       rounds: options.rounds,
       rawMBps,
@@ -154,7 +181,6 @@ export async function benchFetchVerify(options: {
       runs,
     };
   } finally {
-    await work.cleanup();
-    await server.stop();
+    await artifact.close();
   }
 }
