@@ -167,6 +167,12 @@ growth as in the section above. On loopback the server (one s3rver process) shar
 the first ratio says what parallel parts cost here, where one connection is not the limit (s3rver's one
 process and the shared cores are). Against S3 one connection is the limit (commonly ~100–200 MB/s): the
 *paced* rounds stand in for it, a proxy in front of the same server that paces every connection's
-responses to ${result.paced.mbpsPerConnection} MB/s (tests/bench/paced-proxy.ts), where the parts add up.
+responses to ${result.paced.mbpsPerConnection} MB/s (tests/bench/paced-proxy.ts), where the parts add up. Where ranged is
+slower on loopback, the CPU s column says why: ranged reads cost the fetching process more CPU than one
+GET — the parts ahead of the hashed prefix are read back from the page cache (about three quarters of the
+bytes with 4 parts), in smaller write batches, from four sockets — and with s3rver on the other core
+there is no idle core to absorb it, while one GET already gets what the server can serve. A node that
+reads from a store on the same host or LAN with no per-connection limit can set \`CUTOVER_FETCH_RANGED_MB\`
+above its largest file to keep one GET.
 `;
 }

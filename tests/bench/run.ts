@@ -72,10 +72,11 @@ median over rounds of fetch ÷ GET → file within the round:
 
 - *GET, dropped*: GetObject with the AWS SDK, body read and thrown away (no disk);
 - *GET → file*: the same, streamed into a file — what any download to local disk does;
-- *fetch + verify*: cutover's \`VersionFetcher.fetch\` into an empty cache, with a node's default settings:
-  signature check, listing check, the object read as parallel ranged GETs (64 MiB parts, 4 in flight) into
-  a temp file while SHA-256 is computed in byte order, fsync, digest compared, renamed into the
-  content-addressed cache, version folder linked. (The next section sets it beside one GET stream.)
+- *fetch + verify* (\`single\` below): cutover's \`VersionFetcher.fetch\` into an empty cache, reading the
+  object as one GET stream like the plain download: signature check, listing check, the object streamed
+  to a temp file while SHA-256 is computed, fsync, digest compared, renamed into the content-addressed
+  cache, version folder linked. (A node reads a file of 128 MiB or more as parallel ranged GETs by
+  default; the next section sets those beside one GET.)
 
 | figure | target | result | |
 |---|---|---|---|
