@@ -9,18 +9,27 @@ import { byId, h, replace } from "./dom.js";
 /** @typedef {import("./types").VersionSummary} VersionSummary */
 
 /**
- * Shows a line (and, for a failure, each node's reason) in the notice area.
+ * Shows a line in the notice area, with each node's reason after a failure and the rollout's
+ * warnings (a version staged cold, say) as the CLI prints them.
  * @param {"ok" | "error" | "info"} kind
  * @param {string} text
  * @param {{ nodeId: string, outcome: string, reason?: string }[]} [nodes]
+ * @param {readonly string[]} [warnings]
  */
-export function notify(kind, text, nodes = []) {
+export function notify(kind, text, nodes = [], warnings = []) {
   const notice = byId("notice", HTMLDivElement);
   notice.className = `notice ${kind}`;
   notice.hidden = false;
   replace(
     notice,
     h("span", { "data-testid": "notice-text" }, text),
+    warnings.length > 0
+      ? h(
+          "ul",
+          {},
+          warnings.map((warning) => h("li", {}, `warning: ${warning}`)),
+        )
+      : null,
     nodes.length > 0
       ? h(
           "ul",
@@ -94,14 +103,14 @@ export async function askToken() {
 /**
  * Runs a change and says how it went. A 401 forgets the token (the page turns read-only).
  * @param {string} doing what the page shows while it runs
- * @param {() => Promise<{ message?: string }>} change
+ * @param {() => Promise<{ message?: string, warnings?: string[] }>} change
  * @param {() => void} afterwards
  */
 export async function runChange(doing, change, afterwards) {
   notify("info", `${doing}…`);
   try {
     const result = await change();
-    notify("ok", result.message ?? "done");
+    notify("ok", result.message ?? "done", [], result.warnings ?? []);
   } catch (error) {
     if (error instanceof ApiError) {
       if (error.code === "UNAUTHORIZED") setToken(null);

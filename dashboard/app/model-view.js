@@ -147,7 +147,10 @@ export class ModelView {
       this.detailKey = "";
       if (this.fleet !== null) this.update(this.fleet);
     };
-    const change = (/** @type {string} */ doing, /** @type {() => Promise<{ message?: string }>} */ run) => {
+    const change = (
+      /** @type {string} */ doing,
+      /** @type {() => Promise<{ message?: string, warnings?: string[] }>} */ run,
+    ) => {
       this.busy = true;
       if (this.fleet !== null) this.update(this.fleet);
       void runChange(doing, run, done);
