@@ -2,9 +2,10 @@
  * The dashboard in a real browser (Debian's headless Chromium) against a real fleet: Redis, an S3
  * server, the controller and two nodes as processes. The page shows demo at v1 and its nodes; a wrong
  * token's error; activate v2 with progress while one node's download is held, then v2 everywhere;
- * rollback; a canary at 30 % and its abort; a `<script>` in a node record rendered as text; the phone
- * width; the keyboard. Requests flow to the nodes throughout, so the chart has traffic. No page
- * raises an error or a CSP violation. Screenshots: tests/support/browser.ts says where.
+ * rollback; a canary at 30 % and its abort; a manual canary promoted; a `<script>` in a node record
+ * rendered as text; the phone width; the keyboard. Requests flow to the nodes throughout, so the chart
+ * has traffic. No page raises an error or a CSP violation. Screenshots: tests/support/browser.ts says
+ * where.
  */
 import { Redis } from "ioredis";
 import type { Browser, Page } from "playwright-core";
@@ -185,6 +186,25 @@ describe("the dashboard in Chromium", () => {
     await expect.poll(() => page.locator("[data-testid=rollout]").count(), { timeout: 30_000 }).toBe(0);
     expect(await text("[data-testid=active]")()).toBe("v1");
     await expect.poll(text("li[data-rollout] summary"), { timeout: 10_000 }).toMatch(/aborted/);
+  });
+
+  it("Promote step takes a manual canary to 100 %: v2 on every node", { timeout: 90_000 }, async () => {
+    await page.getByRole("button", { name: "Activate…" }).click();
+    await page.locator("#activate-version").selectOption("v2");
+    await page.locator("input[name=strategy][value=canary]").check();
+    await page.locator("#activate-canary").fill("50");
+    await page.locator("#activate-manual").check();
+    await page.locator("#activate-form").getByRole("button", { name: "Activate" }).click();
+    await expect.poll(text("[data-testid=weight]"), { timeout: 30_000 }).toBe("50 %");
+    await page.getByRole("button", { name: "Promote step" }).click();
+    expect(await page.locator("#confirm-text").textContent()).toContain("next step");
+    await page.locator("#confirm-ok").click();
+    await expect.poll(text("[data-testid=active]"), { timeout: 30_000 }).toBe("v2");
+    await expect.poll(() => page.locator("[data-testid=rollout]").count(), { timeout: 10_000 }).toBe(0);
+    for (const node of ["n1", "n2"]) {
+      await expect.poll(text(`tr[data-node=${node}] td:nth-child(2)`), { timeout: 10_000 }).toBe("v2");
+    }
+    await expect.poll(text("li[data-rollout] summary"), { timeout: 10_000 }).toMatch(/canary 50 %\): promoted/);
   });
 
   it("works at a phone's width and from the keyboard", { timeout: 60_000 }, async () => {
