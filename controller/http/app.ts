@@ -223,8 +223,8 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
 
   app.post("/v1/models/:model/promote", requireToken, async (c) => {
     const model = assertModelName(c.req.param("model"));
-    await parseJsonBody(c.req.raw, z.strictObject({}));
-    return c.json(await options.progressive.promote(model));
+    const body = await parseJsonBody(c.req.raw, z.strictObject({ expectStep: z.number().int().min(0).optional() }));
+    return c.json(await options.progressive.promote(model, body.expectStep));
   });
 
   app.post("/v1/models/:model/abort", requireToken, async (c) => {

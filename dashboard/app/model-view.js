@@ -173,7 +173,9 @@ export class ModelView {
       },
       promote: async () => {
         if (await confirmChange(`Move ${model}'s rollout of ${state.rollout?.target} to its next step now?`)) {
-          change(`Promoting ${model}`, () => post(`${path}/promote`, {}));
+          change(`Promoting ${model}`, () =>
+            post(`${path}/promote`, { expectStep: state.rollout?.progressive?.step ?? 0 }),
+          );
         }
       },
       abort: async () => {
