@@ -130,10 +130,12 @@ export async function startFleet(
     models?: readonly ExtraModel[];
     /** Per node (by index), variables over `nodeEnv` (e.g. another CUTOVER_MODELS each). */
     perNodeEnv?: readonly Record<string, string>[];
+    /** Redis keeps an fsync'd append-only file, so a restart brings the data back (default true). */
+    persistRedis?: boolean;
   } = {},
 ): Promise<Fleet> {
   const [redis, s3, work] = await Promise.all([
-    startRedisServer({ persist: true }),
+    startRedisServer({ persist: options.persistRedis ?? true }),
     startS3Server(),
     tempDir("cutover-fleet-"),
   ]);
