@@ -60,6 +60,8 @@ export interface ControllerTuning
   readonly log?: (line: string) => void;
   /** Serve the ops dashboard and its live feed (the server and `cutover dev`; not the Lambda). */
   readonly dashboard?: boolean;
+  /** Live-feed streams open at once (default 64). */
+  readonly dashboardStreams?: number;
 }
 
 /** What the controller's webhooks are configured with (CUTOVER_NOTIFY_URL, CUTOVER_HOOK_SECRET). */
@@ -92,7 +94,13 @@ export function assembleController(
   webhookConfig: WebhookConfig = {},
 ): Controller {
   const { fleet, registry, tokens } = backend;
-  const { webhooks: delivery, log = stderrLine, dashboard: withDashboard = false, ...timing } = tuning;
+  const {
+    webhooks: delivery,
+    log = stderrLine,
+    dashboard: withDashboard = false,
+    dashboardStreams,
+    ...timing
+  } = tuning;
   const metrics = new ControllerMetrics();
   const sender = new WebhookSender({
     ...delivery,
@@ -139,7 +147,12 @@ export function assembleController(
   });
   const versions = new VersionCatalog(registry);
   const feed = withDashboard
-    ? new FleetFeed({ fleet, listStored: () => registry.listModels(), traffic: new TrafficSeries() })
+    ? new FleetFeed({
+        fleet,
+        listStored: () => registry.listModels(),
+        traffic: new TrafficSeries(),
+        ...(dashboardStreams !== undefined ? { maxListeners: dashboardStreams } : {}),
+      })
     : undefined;
   const app = createControllerApp({
     coordinator,

@@ -27,13 +27,7 @@ import {
 import type { FleetStateStore } from "../core/fleet-state.js";
 import { encodeMessage, type StagedMessage } from "../core/messages.js";
 import { assertCardIdentity, type ModelCard } from "../core/model-card.js";
-import {
-  type HistoryEntry,
-  type ModelState,
-  type NodeOutcome,
-  type NodeRecord,
-  nodeServes,
-} from "../core/model-state.js";
+import type { HistoryEntry, ModelState, NodeOutcome, NodeRecord } from "../core/model-state.js";
 import { assertModelName, assertVersionName } from "../core/names.js";
 import type { TrustedKey } from "../core/oms/keys.js";
 import type { ModelRegistry } from "../core/registry.js";
@@ -191,9 +185,9 @@ export class RolloutCoordinator {
     );
   }
 
-  /** The live nodes that serve `model`. */
+  /** The live nodes that serve `model` (from its index: a tick reads this model's records only). */
   async liveNodes(model: string): Promise<NodeRecord[]> {
-    return (await this.options.fleet.listNodes()).filter((node) => nodeServes(node, model));
+    return this.options.fleet.listModelNodes(model);
   }
 
   private async run(

@@ -20,4 +20,9 @@ export interface FleetStateStore {
   deregister(nodeId: string): Promise<void>;
   /** Nodes whose heartbeat has not expired, sorted by id. */
   listNodes(now?: number): Promise<NodeRecord[]>;
+  /**
+   * Nodes whose heartbeat has not expired that serve `model` (list it, or serve every model), sorted
+   * by id — read from a per-model index, so the cost follows that model's nodes, not the fleet's.
+   */
+  listModelNodes(model: string, now?: number): Promise<NodeRecord[]>;
 }

@@ -59,6 +59,30 @@ export class StateKeys {
     return `${this.prefix}{nodes}`;
   }
 
+  /*
+   * The per-model node index. `#` is in neither node ids nor model names, so these keys can never be
+   * a node's record key; they share the `{nodes}` slot, so a heartbeat stays one single-slot script.
+   */
+
+  /** Sorted set: node id → heartbeat expiry (ms) of the nodes that list `model` in `serves`. */
+  modelNodes(model: string): string {
+    return `${this.prefix}{nodes}#serves:${assertModelName(model)}`;
+  }
+
+  /** Sorted set: node id → heartbeat expiry (ms) of the nodes that serve every model (`serves: []`). */
+  allModelNodes(): string {
+    return `${this.prefix}{nodes}#serves:*`;
+  }
+
+  /**
+   * Sorted set: node id → heartbeat expiry (ms) of the nodes that keep the per-model index. A node of
+   * an earlier version heartbeats into {@link nodes} only; while the two disagree, readers of one
+   * model's nodes fall back to every record.
+   */
+  indexedNodes(): string {
+    return `${this.prefix}{nodes}#indexed`;
+  }
+
   /** Controller → nodes: prepare, promote, abort. */
   commandChannel(model: string): string {
     return `${this.prefix}bus:{${assertModelName(model)}}:commands`;

@@ -47,9 +47,9 @@ export function loadDashboardAssets(dir = dashboardDir()): ReadonlyMap<string, A
   const assets = new Map<string, Asset>();
   for (const path of filesUnder(dir)) {
     const url = relative(dir, path).split(sep).join("/");
+    // Only .html, .css, .js and .svg are taken (filesUnder): type declarations and the checker's config stay out.
     if (url === "index.html") assets.set("/", asset(path));
-    // The checker's config is not a page asset.
-    else if (!url.endsWith(".d.ts")) assets.set(`/ui/${url}`, asset(path));
+    else assets.set(`/ui/${url}`, asset(path));
   }
   const require = createRequire(import.meta.url);
   const uplot = join(require.resolve("uplot/package.json"), "..", "dist");

@@ -2,9 +2,13 @@
  * The dashboard's live feed: one poll of the fleet state per controller, shared by every open page.
  * While at least one page listens it reads the models and the nodes every `intervalMs` (1 s) and
  * sends `fleet` when anything changed, `traffic` when the requests/p99 series changed, and
- * `unavailable` (then `fleet` again) when the state cannot be read. Nothing is polled while nobody
- * listens; the traffic series keeps what it saw, so a page opened later still gets the last minutes
- * it covered. The store's model listing (a LIST of S3) is read at most every `storedEveryMs`.
+ * `unavailable` (then `fleet` again) when the state cannot be read; a page that subscribes during
+ * an outage gets the last `fleet` and then `unavailable`. Nothing is polled while nobody listens; the
+ * traffic series keeps what it saw, so a page opened later still gets the last minutes it covered.
+ * The store's model listing (a LIST of S3) is refreshed in the background at most every
+ * `storedEveryMs`: a slow or hung store never holds up the feed (the first poll waits for it 2 s at
+ * most). Node records go out without their traffic counts (`served`, a split's `traffic`): the
+ * `traffic` event carries what they add up to.
  */
 import { CutoverError, ErrorCode, errorMessage } from "../../core/errors.js";
 import type { FleetStateStore } from "../../core/fleet-state.js";
@@ -29,6 +33,19 @@ export type FeedEvent =
 
 export type FeedListener = (event: FeedEvent) => void;
 
+/** How long the first poll waits for the store's model listing. */
+const FIRST_LISTING_MS = 2_000;
+
+/** A node record as the page gets it: without the counts that change with every request. */
+function withoutCounts(node: NodeRecord): NodeRecord {
+  const models: NodeRecord["models"] = {};
+  for (const [model, entry] of Object.entries(node.models)) {
+    const { served: _served, split, ...rest } = entry;
+    models[model] = split === undefined ? rest : { ...rest, split: { ...split, traffic: {} } };
+  }
+  return { ...node, models };
+}
+
 export interface FleetFeedOptions {
   readonly fleet: FleetStateStore;
   /** Model names in the artifact store. */
@@ -50,9 +67,16 @@ export class FleetFeed {
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   private closed = false;
-  private stored: { names: string[]; at: number } | undefined;
-  private last: { fleet?: FeedEvent; fleetJson?: string; traffic?: FeedEvent; trafficJson?: string } = {};
-  private failing = false;
+  private stored: string[] | undefined;
+  private storedAt = Number.NEGATIVE_INFINITY;
+  private listing: Promise<void> | undefined;
+  private last: {
+    fleet?: FeedEvent;
+    fleetJson?: string;
+    traffic?: FeedEvent;
+    trafficJson?: string;
+    unavailable?: FeedEvent;
+  } = {};
 
   constructor(private readonly options: FleetFeedOptions) {
     this.intervalMs = options.intervalMs ?? 1_000;
@@ -76,6 +100,7 @@ export class FleetFeed {
     this.listeners.set(listener, onClose);
     if (this.last.fleet !== undefined) listener(this.last.fleet);
     if (this.last.traffic !== undefined) listener(this.last.traffic);
+    if (this.last.unavailable !== undefined) listener(this.last.unavailable);
     if (this.timer === undefined && !this.polling) this.schedule(0);
     return () => {
       this.listeners.delete(listener);
@@ -110,12 +135,13 @@ export class FleetFeed {
       const [stored, nodes] = await Promise.all([this.storedNames(), this.options.fleet.listNodes()]);
       const models = await summarizeModels(this.options.fleet, stored, nodes);
       const now = this.now();
-      this.failing = false;
-      // Heartbeat times change every few seconds; the snapshot's own `at` is left out of the comparison.
-      const fleetJson = JSON.stringify([models, nodes]);
+      this.last.unavailable = undefined;
+      const shown = nodes.map(withoutCounts);
+      // The snapshot's own `at` is left out of the comparison.
+      const fleetJson = JSON.stringify([models, shown]);
       if (fleetJson !== this.last.fleetJson) {
         this.last.fleetJson = fleetJson;
-        this.last.fleet = { type: "fleet", data: { at: new Date(now).toISOString(), models, nodes } };
+        this.last.fleet = { type: "fleet", data: { at: new Date(now).toISOString(), models, nodes: shown } };
         this.emit(this.last.fleet);
       }
       this.options.traffic.observe(nodes, now);
@@ -128,12 +154,12 @@ export class FleetFeed {
         this.emit(this.last.traffic);
       }
     } catch (error) {
-      if (!this.failing) {
-        this.failing = true;
+      if (this.last.unavailable === undefined) {
         // The next successful poll sends `fleet` again, whether or not it changed.
         this.last.fleetJson = undefined;
         const code = error instanceof CutoverError ? error.code : "INTERNAL";
-        this.emit({ type: "unavailable", data: { code, message: errorMessage(error) } });
+        this.last.unavailable = { type: "unavailable", data: { code, message: errorMessage(error) } };
+        this.emit(this.last.unavailable);
       }
     } finally {
       this.polling = false;
@@ -141,17 +167,36 @@ export class FleetFeed {
     }
   }
 
-  /** The store's model names, listed again once they are `storedEveryMs` old; the last ones (or none) if that fails. */
+  /**
+   * The store's model names as last listed; a listing older than `storedEveryMs` is refreshed in the
+   * background (one at a time). Only the first poll waits for one, 2 s at most; a store that fails or
+   * hangs leaves the last names (none at first): models with state show whatever the store does.
+   */
   private async storedNames(): Promise<string[]> {
     const now = this.now();
-    if (this.stored !== undefined && now - this.stored.at < this.storedEveryMs) return this.stored.names;
-    try {
-      this.stored = { names: await this.options.listStored(), at: now };
-    } catch {
-      // The store being down hides no model with state; those without wait for the next listing.
-      this.stored = { names: this.stored?.names ?? [], at: now };
+    if (this.listing === undefined && now - this.storedAt >= this.storedEveryMs) {
+      this.storedAt = now;
+      this.listing = this.options
+        .listStored()
+        .then(
+          (names) => {
+            this.stored = names;
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          this.listing = undefined;
+        });
     }
-    return this.stored.names;
+    if (this.stored === undefined && this.listing !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.listing,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, FIRST_LISTING_MS))),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.stored ?? [];
   }
 
   private emit(event: FeedEvent): void {

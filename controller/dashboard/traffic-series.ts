@@ -10,7 +10,10 @@
  * records were read. A version that first appears in a later record counts from zero (a node counts a
  * version from its first answer). Resets add nothing and make the new counts the baseline: the first
  * record of a node, a new `startedAt` (a restart), a count that went down, a version that vanished
- * from the records and came back (nodes drop a version's counts once it is no longer resident).
+ * from the records and came back (nodes drop a version's counts once it is no longer resident), and a
+ * gap longer than `maxGapMs` (default 60 s) between two of a node's records or since it was last
+ * listed (nobody was watching: what it answered meanwhile cannot be placed in time, so it is not
+ * spread over windows it may not belong to).
  *
  * A window is emitted once closed: it ended at least `lagMs` before now (default 6 s: one heartbeat
  * interval at the default 15 s TTL, plus a second of the caller's polling), so that the records
@@ -45,6 +48,8 @@ export interface TrafficSeriesOptions {
   readonly keepMs?: number;
   /** How long after its end a window is emitted, ms (default 6,000). */
   readonly lagMs?: number;
+  /** The longest gap over which a node's delta is spread (default 60 s); longer: a new baseline. */
+  readonly maxGapMs?: number;
 }
 
 /** Counts by model, then version. */
@@ -67,6 +72,7 @@ export class TrafficSeries {
   readonly windowMs: number;
   readonly keepMs: number;
   readonly lagMs: number;
+  readonly maxGapMs: number;
   private readonly nodes = new Map<string, TrackedNode>();
   /** Tallies by model, window start, version. */
   private readonly windows = new Map<string, Map<number, Map<string, Tally>>>();
@@ -75,6 +81,7 @@ export class TrafficSeries {
     this.windowMs = options.windowMs ?? 5_000;
     this.keepMs = options.keepMs ?? 600_000;
     this.lagMs = options.lagMs ?? 6_000;
+    this.maxGapMs = options.maxGapMs ?? 60_000;
     if (!Number.isInteger(this.windowMs) || this.windowMs <= 0)
       throw new ConfigError(`traffic series: windowMs must be a positive integer, not ${this.windowMs}`);
     if (!Number.isInteger(this.keepMs) || this.keepMs < this.windowMs || this.keepMs % this.windowMs !== 0)
@@ -116,12 +123,14 @@ export class TrafficSeries {
     const at = Date.parse(record.updatedAt);
     if (Number.isNaN(at)) return;
     const node = this.nodes.get(record.nodeId);
+    const lastListed = node?.listedAt;
     if (node !== undefined) node.listedAt = now;
     if (node !== undefined && node.startedAt === record.startedAt) {
       // The same record again, or one older than the last seen: nothing new.
       if (at <= node.at) return;
       const counts = servedCounts(record);
-      this.addDeltas(node, counts, at, now);
+      const gap = Math.max(at - node.at, now - (lastListed ?? now));
+      if (gap <= this.maxGapMs) this.addDeltas(node, counts, at, now);
       node.at = at;
       node.counts = counts;
       for (const [model, versions] of counts) remember(node.seen, model, versions.keys());

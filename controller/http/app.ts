@@ -8,7 +8,6 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { AuthError, CutoverError, ErrorCode, InputError, RolloutError } from "../../core/errors.js";
 import type { FleetStateStore } from "../../core/fleet-state.js";
-import { nodeServes } from "../../core/model-state.js";
 import { assertModelName } from "../../core/names.js";
 import { hookSchema } from "../../core/progressive.js";
 import type { ModelRegistry } from "../../core/registry.js";
@@ -162,13 +161,13 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
     const [state, versions, nodes] = await Promise.all([
       fleet.getModelState(model),
       catalog.list(model),
-      fleet.listNodes(),
+      fleet.listModelNodes(model),
     ]);
     if (state.revision === 0 && state.rollout === null && versions.length === 0) {
       throw new CutoverError(ErrorCode.NotFound, `no model ${model}`);
     }
     metrics.observeRevision(model, state.revision);
-    return c.json({ model, state, versions, nodes: nodes.filter((node) => nodeServes(node, model)) });
+    return c.json({ model, state, versions, nodes });
   });
 
   app.get("/v1/models/:model/versions", async (c) => {
@@ -223,8 +222,8 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
 
   app.post("/v1/models/:model/promote", requireToken, async (c) => {
     const model = assertModelName(c.req.param("model"));
-    await parseJsonBody(c.req.raw, z.strictObject({}));
-    return c.json(await options.progressive.promote(model));
+    const body = await parseJsonBody(c.req.raw, z.strictObject({ expectStep: z.number().int().min(0).optional() }));
+    return c.json(await options.progressive.promote(model, body.expectStep));
   });
 
   app.post("/v1/models/:model/abort", requireToken, async (c) => {

@@ -10,7 +10,7 @@
  * with `weighted`. The end is the coordinator's promotion (`promoteStaged`) or weight 0, `abort`.
  */
 import type { Bus } from "../../core/bus.js";
-import { ErrorCode, errorMessage, InputError, RolloutError, StateError } from "../../core/errors.js";
+import { CutoverError, ErrorCode, errorMessage, InputError, RolloutError, StateError } from "../../core/errors.js";
 import type { FleetStateStore } from "../../core/fleet-state.js";
 import { encodeMessage } from "../../core/messages.js";
 import type { HistoryEntry, Rollout } from "../../core/model-state.js";
@@ -231,10 +231,22 @@ export class ProgressiveRunner {
     return undefined;
   }
 
-  /** `promote`: the next step now, whatever the bake or a hold says (the last step: the promotion). */
-  async promote(model: string): Promise<ProgressView> {
+  /**
+   * `promote`: the next step now, whatever the bake or a hold says (the last step: the promotion).
+   * With `expectStep` (0-based), only if the rollout is still at that step (REVISION_MISMATCH if not).
+   */
+  async promote(model: string, expectStep?: number): Promise<ProgressView> {
     const started = this.now();
     const lease = await this.resumeOrExplain(model);
+    const at = this.progressiveOf(lease).step;
+    if (expectStep !== undefined && at !== expectStep) {
+      // A page or script that saw an older step would otherwise move the rollout on twice.
+      await this.options.store.release(lease).catch(() => false);
+      throw new CutoverError(
+        ErrorCode.RevisionMismatch,
+        `${model}'s rollout is at step ${at + 1} now, not ${expectStep + 1}: look again before promoting`,
+      );
+    }
     return this.withReports(lease, started, async (reports) => {
       if (this.progressiveOf(lease).weight === 0) {
         return this.end(lease, reports, "rolled-back", this.progressiveOf(lease).holding ?? "ended", started);

@@ -6,7 +6,7 @@
  * never do.
  */
 import type { FleetStateStore } from "../fleet-state.js";
-import { emptyModelState, type HistoryEntry, type ModelState, type NodeRecord } from "../model-state.js";
+import { emptyModelState, type HistoryEntry, type ModelState, type NodeRecord, nodeServes } from "../model-state.js";
 import { assertModelName } from "../names.js";
 import { StateKeys } from "../state-keys.js";
 import type { StateFile } from "./state-file.js";
@@ -77,5 +77,10 @@ export class MemoryFleetState implements FleetStateStore {
     return [...this.nodes.values()]
       .map((entry) => structuredClone(entry.record))
       .sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+  }
+
+  /** One process's nodes are few and in memory: a filter is the index. */
+  async listModelNodes(model: string, now = Date.now()): Promise<NodeRecord[]> {
+    return (await this.listNodes(now)).filter((node) => nodeServes(node, model));
   }
 }

@@ -9,18 +9,27 @@ import { byId, h, replace } from "./dom.js";
 /** @typedef {import("./types").VersionSummary} VersionSummary */
 
 /**
- * Shows a line (and, for a failure, each node's reason) in the notice area.
+ * Shows a line in the notice area, with each node's reason after a failure and the rollout's
+ * warnings (a version staged cold, say) as the CLI prints them.
  * @param {"ok" | "error" | "info"} kind
  * @param {string} text
  * @param {{ nodeId: string, outcome: string, reason?: string }[]} [nodes]
+ * @param {readonly string[]} [warnings]
  */
-export function notify(kind, text, nodes = []) {
+export function notify(kind, text, nodes = [], warnings = []) {
   const notice = byId("notice", HTMLDivElement);
   notice.className = `notice ${kind}`;
   notice.hidden = false;
   replace(
     notice,
     h("span", { "data-testid": "notice-text" }, text),
+    warnings.length > 0
+      ? h(
+          "ul",
+          {},
+          warnings.map((warning) => h("li", {}, `warning: ${warning}`)),
+        )
+      : null,
     nodes.length > 0
       ? h(
           "ul",
@@ -92,16 +101,53 @@ export async function askToken() {
 }
 
 /**
- * Runs a change and says how it went. A 401 forgets the token (the page turns read-only).
+ * @typedef {{ model: string, to: string, revision: number, fullyConfirmed: boolean, unconfirmed: string[],
+ *   nodes: { nodeId: string, outcome: string, reason?: string }[], message: string, warnings?: string[] }} RolloutResult
+ * @typedef {{ state: string, reason?: string, message: string, promotion?: RolloutResult }} ProgressView
+ * @typedef {{ message?: string, warnings?: string[], fullyConfirmed?: boolean, state?: string, promotion?: RolloutResult }} ChangeAnswer
+ */
+
+/**
+ * What the CLI would have failed with for an answer that is a 200: a promotion some nodes did not
+ * confirm (PROMOTE_UNCONFIRMED, its exit 3), or an activation that did not go ahead (ROLLOUT_ABORTED).
+ * @param {ChangeAnswer} answer
+ * @param {string} model
+ * @param {string} [activating] the version, when the change was an activation
+ * @returns {ApiError | null}
+ */
+export function failureOf(answer, model, activating) {
+  if (activating !== undefined && (answer.state === "rolled-back" || answer.state === "aborted")) {
+    return new ApiError(
+      "ROLLOUT_ABORTED",
+      `${model}/${activating} did not go ahead: ${/** @type {ProgressView} */ (answer).reason ?? ""}`,
+    );
+  }
+  const result =
+    answer.promotion ?? (answer.fullyConfirmed === undefined ? undefined : /** @type {RolloutResult} */ (answer));
+  if (result === undefined || result.fullyConfirmed !== false) return null;
+  const missing = result.nodes.filter((node) => result.unconfirmed.includes(node.nodeId));
+  return new ApiError(
+    "PROMOTE_UNCONFIRMED",
+    `${result.model} → ${result.to} at revision ${result.revision}, but ${missing.length} of ${result.nodes.length} node(s) did not confirm serving it: ${result.unconfirmed.join(", ")}`,
+    missing,
+  );
+}
+
+/**
+ * Runs a change and says how it went, as the CLI would: its message, or `CODE: message` with each
+ * node's reason. A 401 forgets the token (the page turns read-only).
  * @param {string} doing what the page shows while it runs
- * @param {() => Promise<{ message?: string }>} change
+ * @param {() => Promise<ChangeAnswer>} change
+ * @param {(answer: ChangeAnswer) => ApiError | null} judge a 200 the CLI would still fail with
  * @param {() => void} afterwards
  */
-export async function runChange(doing, change, afterwards) {
+export async function runChange(doing, change, judge, afterwards) {
   notify("info", `${doing}…`);
   try {
-    const result = await change();
-    notify("ok", result.message ?? "done");
+    const answer = await change();
+    const failure = judge(answer);
+    if (failure !== null) notify("error", failure.line, failure.nodes, answer.warnings ?? []);
+    else notify("ok", answer.message ?? "done", [], answer.warnings ?? []);
   } catch (error) {
     if (error instanceof ApiError) {
       if (error.code === "UNAUTHORIZED") setToken(null);

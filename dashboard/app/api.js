@@ -40,20 +40,49 @@ export function setToken(value) {
 }
 
 /**
+ * The body of an answer, or the error the CLI makes of it: the API's code and message; BAD_RESPONSE
+ * for an answer that is not JSON; HTTP_<status> for an error without a code.
+ * @param {string} method
+ * @param {string} path
  * @param {Response} response
  * @returns {Promise<unknown>}
  */
-async function answer(response) {
+async function answer(method, path, response) {
+  const text = await response.text();
   /** @type {unknown} */
   let body;
   try {
-    body = await response.json();
+    body = text === "" ? {} : JSON.parse(text);
   } catch {
-    throw new ApiError("INTERNAL", `the controller answered ${response.status} without JSON`);
+    throw new ApiError("BAD_RESPONSE", `${method} ${path}: HTTP ${response.status}, not JSON: ${text.slice(0, 120)}`);
   }
   if (response.ok) return body;
-  const error = /** @type {{ error?: { code?: string, message?: string, nodes?: ApiError["nodes"] } }} */ (body).error;
-  throw new ApiError(error?.code ?? "INTERNAL", error?.message ?? `HTTP ${response.status}`, error?.nodes ?? []);
+  const error = /** @type {{ error?: { code?: unknown, message?: unknown, nodes?: ApiError["nodes"] } }} */ (body)
+    .error;
+  throw new ApiError(
+    typeof error?.code === "string" ? error.code : `HTTP_${response.status}`,
+    typeof error?.message === "string" ? error.message : `${method} ${path} failed with HTTP ${response.status}`,
+    Array.isArray(error?.nodes) ? error.nodes : [],
+  );
+}
+
+/**
+ * A request to the controller; a network failure is CONTROLLER_UNREACHABLE, as the CLI says it.
+ * @param {string} method
+ * @param {string} path
+ * @param {RequestInit} init
+ */
+async function exchange(method, path, init) {
+  let response;
+  try {
+    response = await fetch(path, { ...init, method });
+  } catch (error) {
+    throw new ApiError(
+      "CONTROLLER_UNREACHABLE",
+      `cannot reach the controller at ${location.origin} (${String(error)})`,
+    );
+  }
+  return answer(method, path, response);
 }
 
 /**
@@ -62,13 +91,7 @@ async function answer(response) {
  * @returns {Promise<T>}
  */
 export async function get(path) {
-  let response;
-  try {
-    response = await fetch(path, { headers: { accept: "application/json" } });
-  } catch {
-    throw new ApiError("UNREACHABLE", "the controller cannot be reached");
-  }
-  return /** @type {Promise<T>} */ (answer(response));
+  return /** @type {Promise<T>} */ (exchange("GET", path, { headers: { accept: "application/json" } }));
 }
 
 /**
@@ -81,17 +104,12 @@ export async function get(path) {
 export async function post(path, body) {
   const bearer = token();
   if (bearer === null) throw new ApiError("UNAUTHORIZED", "a bearer token is required for changes");
-  let response;
-  try {
-    response = await fetch(path, {
-      method: "POST",
+  return /** @type {Promise<T>} */ (
+    exchange("POST", path, {
       headers: { "content-type": "application/json", authorization: `Bearer ${bearer}` },
       body: JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError("UNREACHABLE", "the controller cannot be reached");
-  }
-  return /** @type {Promise<T>} */ (answer(response));
+    })
+  );
 }
 
 /** @param {string} model */

@@ -57,17 +57,23 @@ export function nodesTable(model, nodes) {
     const provider =
       entry?.active != null ? (entry.providers?.[entry.active] ?? node.executionProvider) : node.executionProvider;
     const split = entry?.split;
+    // A version staged cold (no warm-up input worked) says so; its warning is the cell's title.
+    const named = (/** @type {string} */ version) =>
+      entry?.cold?.[version] !== undefined ? `${version} (cold)` : version;
+    const coldTitle = Object.entries(entry?.cold ?? {})
+      .map(([version, warning]) => `${version}: ${warning}`)
+      .join("\n");
     return h(
       "tr",
       { "data-node": node.nodeId },
       h("td", { class: "mono" }, node.nodeId),
       h(
         "td",
-        { class: "mono" },
-        entry?.active ?? "none",
+        { class: "mono", title: coldTitle || undefined },
+        entry?.active == null ? "none" : named(entry.active),
         split !== undefined ? ` (${split.weight} % ${split.candidate})` : "",
       ),
-      h("td", { class: "mono hide-narrow" }, entry?.warm.join(", ") || "–"),
+      h("td", { class: "mono hide-narrow" }, entry?.warm.map(named).join(", ") || "–"),
       h("td", { class: "mono" }, staged == null ? "–" : `${staged.version} ${staged.state}`),
       h("td", { class: "hide-narrow" }, provider),
       h("td", { class: entry?.lastError ? "error-text" : "muted" }, entry?.lastError ?? "–"),

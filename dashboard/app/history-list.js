@@ -39,6 +39,7 @@ export function historyList(history) {
                   summaryOf(entry),
                 ),
                 entry.reason !== undefined ? h("p", {}, entry.reason) : null,
+                (entry.warnings ?? []).map((warning) => h("p", { class: "muted" }, `warning: ${warning}`)),
                 h(
                   "ul",
                   {},

@@ -89,10 +89,26 @@ function status(state, text) {
   connection.textContent = text;
 }
 
+/** Seconds before the next try after the controller refused the stream (EventSource then gives up). */
+let retryS = 1;
+
 function listen() {
   const events = new EventSource("/v1/events");
-  events.addEventListener("open", () => status("live", "live"));
-  events.addEventListener("error", () => status("down", "reconnecting to the controller…"));
+  events.addEventListener("open", () => {
+    retryS = 1;
+    status("live", "live");
+  });
+  events.addEventListener("error", () => {
+    if (events.readyState !== EventSource.CLOSED) {
+      status("down", "reconnecting to the controller…");
+      return;
+    }
+    // An HTTP error (503 STREAM_REFUSED, a proxy's 502): EventSource does not retry that itself.
+    events.close();
+    status("down", `disconnected; retrying in ${retryS} s`);
+    setTimeout(listen, retryS * 1000);
+    retryS = Math.min(30, retryS * 2);
+  });
   events.addEventListener("fleet", (event) => {
     fleet = JSON.parse(/** @type {MessageEvent<string>} */ (event).data);
     status("live", "live");

@@ -2,7 +2,7 @@
 // One model's page: its state and the changes that can be made to it, the rollout in progress, the
 // traffic chart, its nodes, versions and history. Each part is redrawn only when what it shows
 // changed, so focus, open details and the chart survive the feed's updates.
-import { actionButtons, askActivate, confirmChange, runChange } from "./actions.js";
+import { actionButtons, askActivate, confirmChange, failureOf, runChange } from "./actions.js";
 import { get, modelPath, post, token } from "./api.js";
 import { h, replace } from "./dom.js";
 import { nodesTable, versionsTable } from "./fleet-tables.js";
@@ -12,6 +12,9 @@ import { rolloutPanel } from "./rollout-panel.js";
 import { TrafficChart } from "./traffic-chart.js";
 
 /** @typedef {import("./types").FleetSnapshot} FleetSnapshot */
+
+/** How often versions and history are read again without a change of state (a push, say). */
+const DETAIL_EVERY_MS = 15_000;
 /** @typedef {import("./types").ModelState} ModelState */
 /** @typedef {import("./types").NodeRecord} NodeRecord */
 
@@ -59,6 +62,9 @@ export class ModelView {
     /** @type {FleetSnapshot | null} */
     this.fleet = null;
     this.busy = false;
+    this.detailAsked = 0;
+    this.detailShown = 0;
+    this.detailTimer = setInterval(() => void this.loadDetail(), DETAIL_EVERY_MS);
   }
 
   /**
@@ -117,8 +123,12 @@ export class ModelView {
     }
   }
 
-  /** Versions and history, read again when the model's state moved. */
+  /**
+   * Versions and history, read again when the model's state moved and every DETAIL_EVERY_MS (a
+   * version pushed meanwhile). An answer older than one already shown is dropped.
+   */
   async loadDetail() {
+    const asked = ++this.detailAsked;
     try {
       const [detail, history] = await Promise.all([
         get(modelPath(this.model)).then((body) => /** @type {import("./types").ModelDetail} */ (body)),
@@ -126,6 +136,8 @@ export class ModelView {
           (body) => /** @type {{ history: import("./types").HistoryEntry[] }} */ (body).history,
         ),
       ]);
+      if (asked < this.detailShown) return;
+      this.detailShown = asked;
       this.versions = detail.versions;
       this.history = history;
     } catch {
@@ -147,15 +159,22 @@ export class ModelView {
       this.detailKey = "";
       if (this.fleet !== null) this.update(this.fleet);
     };
-    const change = (/** @type {string} */ doing, /** @type {() => Promise<{ message?: string }>} */ run) => {
+    const change = (
+      /** @type {string} */ doing,
+      /** @type {() => Promise<import("./actions.js").ChangeAnswer>} */ run,
+      /** @type {string | undefined} */ activating = undefined,
+    ) => {
       this.busy = true;
       if (this.fleet !== null) this.update(this.fleet);
-      void runChange(doing, run, done);
+      void runChange(doing, run, (answer) => failureOf(answer, model, activating), done);
     };
     const buttons = actionButtons(model, state, {
       activate: async () => {
+        // The versions as the store has them now: one pushed since the page loaded is offered too.
+        await this.loadDetail();
         const body = await askActivate(model, this.versions, state);
-        if (body !== null) change(`Activating ${model} ${body.version}`, () => post(`${path}/activate`, body));
+        const version = String(body?.version);
+        if (body !== null) change(`Activating ${model} ${version}`, () => post(`${path}/activate`, body), version);
       },
       rollback: async () => {
         if (
@@ -170,7 +189,9 @@ export class ModelView {
       },
       promote: async () => {
         if (await confirmChange(`Move ${model}'s rollout of ${state.rollout?.target} to its next step now?`)) {
-          change(`Promoting ${model}`, () => post(`${path}/promote`, {}));
+          change(`Promoting ${model}`, () =>
+            post(`${path}/promote`, { expectStep: state.rollout?.progressive?.step ?? 0 }),
+          );
         }
       },
       abort: async () => {
@@ -210,6 +231,7 @@ export class ModelView {
   }
 
   destroy() {
+    clearInterval(this.detailTimer);
     this.chart.destroy();
   }
 }

@@ -24,7 +24,7 @@ export function stagingCounts(model, rollout, nodes) {
     const serving = entry?.active === rollout.target;
     if (serving || (staging?.version === rollout.target && staging.state === "staged")) staged++;
     else if (staging?.version === rollout.target) steps[staging.state] = (steps[staging.state] ?? 0) + 1;
-    else steps.waiting = (steps.waiting ?? 0) + 1;
+    else steps["not started"] = (steps["not started"] ?? 0) + 1;
   }
   return { staged, total: nodes.length, steps };
 }

@@ -61,6 +61,7 @@ export interface NodeModel {
   warm: string[];
   staged: null | { version: string; state: string; rolloutId?: string; warning?: string };
   lastError: string | null;
+  cold?: Record<string, string>;
   providers?: Record<string, string>;
   split?: { candidate: string; weight: number; shadowPercent: number };
 }
@@ -126,6 +127,7 @@ export interface HistoryEntry {
   reason?: string;
   nodes: NodeOutcome[];
   switchSpreadMs?: number;
+  warnings?: string[];
   strategy?: "canary" | "linear";
   steps?: number[];
 }

@@ -10,7 +10,9 @@
  *                      connection (default 1 GiB, 2 rounds, 100 MB/s per connection)
  *   BENCH_SWAPS        swaps + rollbacks under load (default 100)
  *   BENCH_MEMORY_SWAPS swaps for the RSS figure (default 1000)
- *   BENCH_SCALE        node counts for the scale simulation (default 10,25,50)
+ *   BENCH_SCALE        agent counts for the scale simulation (default 10,50,100,200)
+ *   BENCH_SCALE_FLIPS  warm flips measured per agent count (default 20)
+ *   BENCH_SCALE_BYSTANDERS agents serving another model beside them (default 100)
  *   BENCH_ONLY         a comma-separated subset of infer,swaps,memory,fetch,scale,binary,heavy,progressive
  *   BENCH_OUT          where to write the markdown (default docs/benchmarks.md; a partial run should
  *                      write elsewhere and its section be copied in by hand)
@@ -38,7 +40,8 @@ import { benchHeavySwaps, heavySwapsRows } from "./heavy-swaps.js";
 import { benchInferThroughput, type InferThroughputBench } from "./infer-throughput.js";
 import { benchProgressive, progressiveSection } from "./progressive.js";
 import { benchRangedFetch, rangedSection } from "./ranged-fetch.js";
-import { benchScale, type ScalePoint } from "./scale.js";
+import { benchScale } from "./scale.js";
+import { scaleSection } from "./scale-section.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const GIB = 1024 ** 3;
@@ -293,55 +296,6 @@ rest is the HTTP plumbing and garbage collection — a few µs that only a 4-flo
 }`;
 }
 
-function scaleSection(points: readonly ScalePoint[], warmFlips: number): string {
-  const row = (label: string, cell: (point: ScalePoint) => string) => `| ${label} | ${points.map(cell).join(" | ")} |`;
-  const types = [...new Set(points.flatMap((point) => Object.keys(point.messages)))];
-  const last = points[points.length - 1];
-  // The commands every flip runs (at least 2 per flip at the largest count); the rest as "other".
-  const names = Object.entries(last?.commandsByName ?? {})
-    .filter(([, calls]) => calls >= 2)
-    .sort((a, b) => b[1] - a[1])
-    .map(([name]) => name);
-  const other = (point: ScalePoint) =>
-    point.commands - names.reduce((sum, name) => sum + (point.commandsByName[name] ?? 0), 0);
-  const first = points[0];
-  const perNode = (point: ScalePoint) => (point.commandsNet / point.nodes).toFixed(1);
-  return `## Scale: 10 → 50 nodes on one model
-
-tests/bench/scale.ts. Per node count, a fresh redis-server, s3rver and \`cutover controller\` (compiled
-build, processes of their own) and N inference nodes, each a real node agent and OIP server with its own two
-Redis connections, cache folder and onnxruntime sessions, all N in one process (so they share one event
-loop: spread and wall times are upper bounds). Production timing defaults (resync 5 s, heartbeat TTL 15 s).
-Cold: v1 → v2 with nothing cached (every node downloads, verifies, loads and warms at once from one S3
-server). Warm: ${warmFlips} flips between the two resident versions, per flip figures averaged.
-
-| | ${points.map((point) => `${point.nodes} nodes`).join(" | ")} |
-|---|${points.map(() => "---").join("|")}|
-${row("nodes up and serving (each fetched v1 at start)", (point) => `${point.joinMs.toFixed(0)} ms`)}
-${row("cold rollout (download + verify + load + warm, all nodes)", (point) => `${point.coldMs} ms (${point.coldConfirmed} confirmed)`)}
-${row("warm flip, API call → every node confirmed, p50", (point) => `${point.warmP50Ms} ms`)}
-${row("warm flip, max", (point) => `${point.warmMaxMs} ms`)}
-${row("switch spread p50 (one shared event loop)", (point) => `${point.warmSpreadP50Ms} ms`)}
-${types.map((type) => row(`messages per flip: \`${type}\``, (point) => (point.messages[type] ?? 0).toFixed(1))).join("\n")}
-${row("message deliveries per flip", (point) => point.deliveries.toFixed(0))}
-${row("Redis commands per flip (less the background)", (point) => `${point.commandsNet.toFixed(0)} (${perNode(point)} per node)`)}
-${names.map((name) => row(`… of which \`${name}\``, (point) => (point.commandsByName[name] ?? 0).toFixed(1))).join("\n")}
-${row("… other commands (state reads, lock, history, heartbeats that fell in the flip)", (point) => other(point).toFixed(1))}
-${row("Redis commands per cold rollout", (point) => String(point.coldCommands))}
-${row("background: commands/s with no rollout", (point) => point.idleCommandsPerSecond.toFixed(1))}
-
-Commands are Redis's own counts (INFO commandstats, all clients), so a Lua script counts once as
-\`evalsha\` and once per command it runs. Messages are counted by a subscriber of the bench's own on the
-model's two channels. Per flip, each node receives 2 messages (\`prepare\`, \`promote\`) and sends 2
-(\`staged\`, \`promoted\`; a \`staged\` count above the node count is a node saying its answer again because its
-resync timer fell inside the flip), and writes its heartbeat twice; the controller's own work is a constant
-(lock, state reads, the promotion script, history). So messages and commands grow linearly with nodes
-${first && last ? `(${perNode(first)} → ${perNode(last)} commands per node from ${first.nodes} to ${last.nodes} nodes)` : ""}, and the warm
-flip's time grows with the number of reports the controller must gather. See docs/SCALE.md for what this
-means at 100 nodes × 50 models × 10 GB.
-`;
-}
-
 function memorySection(warm: MemoryBench, cold: MemoryBench, bare: RssTrend): string {
   const pct = (value: number) => `${(value * 100).toFixed(1)} %`;
   const mib = (values: number[]) => values.map((value) => value.toFixed(1)).join(" / ");
@@ -440,9 +394,12 @@ async function main(): Promise<void> {
   if (only.has("binary"))
     sections.push(binarySection(await benchBinaryThroughput({ concurrency: 4, roundMs: 5_000, rounds: 3, log })));
   if (only.has("scale")) {
-    const nodeCounts = (process.env.BENCH_SCALE ?? "10,25,50").split(",").map(Number);
-    const warmFlips = 6;
-    sections.push(scaleSection(await benchScale({ nodeCounts, warmFlips, log }), warmFlips));
+    const nodeCounts = (process.env.BENCH_SCALE ?? "10,50,100,200").split(",").map(Number);
+    const flips = Number(process.env.BENCH_SCALE_FLIPS ?? 20);
+    const bystanders = Number(process.env.BENCH_SCALE_BYSTANDERS ?? 100);
+    const processes = 4;
+    const points = await benchScale({ nodeCounts, flips, bystanders, processes, log });
+    sections.push(scaleSection(points, flips, processes));
   }
   if (only.has("heavy")) {
     const heavy = await benchHeavy({ roundMs: 8_000, rounds: 3, log });

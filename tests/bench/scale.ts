@@ -1,203 +1,283 @@
 /**
- * Scale simulation on one machine: 10, 25 and 50 inference nodes serving one model, each a real
- * `NodeAgent` + OIP server with Redis connections of its own (two each: commands and pub/sub), its
- * own cache folder and onnxruntime sessions, all in this process; redis-server, s3rver and the
- * controller (compiled, `cutover controller`) are processes of their own. Nodes run with the
- * production defaults (resync every 5 s, heartbeat TTL 15 s → a heartbeat every 5 s).
+ * Scale simulation on one machine: 10 → 200 light node agents on one model (tests/bench/agent-process.ts,
+ * real protocol participants with two Redis connections each, several per child process), beside a
+ * constant group of bystander agents serving another model, against a real redis-server and a real
+ * `cutover controller` (compiled) — processes of their own. Agents run the production timing (heartbeat
+ * TTL 15 s, a heartbeat every 5 s and at each change, a state re-read every 5 s).
  *
- * Per node count: a cold rollout (every node downloads, verifies, loads and warms v2 from the same
- * S3 server at once: the download fan-in), then warm flips (v1 ⇄ v2, both resident). For each:
- * the API call's duration, the messages on the model's two channels (a subscriber of our own counts
- * them by type), PUBLISH deliveries (messages × subscribers), and the Redis commands the server ran
- * (INFO commandstats before and after), next to the background rate of heartbeats and resyncs
- * measured over an idle window.
+ * Per agent count: warm flips (v1 ⇄ v2; API call → every node confirmed, client side), the Redis
+ * commands and bytes each flip cost (the server's own counters, with the background rate measured over
+ * an idle window taken off), the messages on the model's channels, and what one read of the model's
+ * nodes costs from the index and from every record.
  */
-import { join } from "node:path";
 import { Redis } from "ioredis";
-import { parseNodeConfig } from "../../core/config.js";
+import { nodeServes } from "../../core/model-state.js";
+import { createRedis } from "../../core/redis/connection.js";
+import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { StateKeys } from "../../core/state-keys.js";
-import { type RunningNode, startNode } from "../../inference/server.js";
 import { MODEL } from "../support/controller-harness.js";
-import { startFleet } from "../support/fleet-harness.js";
-import { tempDir } from "../support/temp-dir.js";
+import { type Fleet, startFleet } from "../support/fleet-harness.js";
+import { type RedisUsage, readCounters, usageBetween } from "../support/redis-counters.js";
+import { AgentPool } from "./agent-pool.js";
 import { percentile } from "./fleet.js";
+
+/** What one read of a model's nodes cost, averaged over several. */
+export interface ReadCost {
+  /** Records fetched from Redis per read. */
+  readonly records: number;
+  readonly commands: number;
+  readonly bytes: number;
+  readonly ms: number;
+}
 
 export interface ScalePoint {
   readonly nodes: number;
-  /** ms until every node is up and serving v1 (each fetched it at start). */
-  readonly joinMs: number;
-  readonly coldMs: number;
-  readonly coldConfirmed: number;
-  readonly warmP50Ms: number;
-  readonly warmMaxMs: number;
-  readonly warmSpreadP50Ms: number;
-  /** Per warm flip: messages published on the model's channels, by type. */
+  readonly bystanders: number;
+  /** Client-side ms of each measured flip: API call → response with every node confirmed. */
+  readonly flipMs: readonly number[];
+  /** First → last node serving the new version (the controller's history), p50. */
+  readonly spreadP50Ms: number;
+  /** Per flip: messages on the model's channels by type, and their deliveries. */
   readonly messages: Readonly<Record<string, number>>;
   readonly deliveries: number;
-  /** Per warm flip: Redis commands run, all clients, and the same less the background rate. */
+  /** Per flip, all clients, the background rate taken off. */
   readonly commands: number;
-  readonly commandsNet: number;
-  /** Commands by name per warm flip (the background not taken off). */
+  readonly outputBytes: number;
+  /** Per flip by command name, the background not taken off. */
   readonly commandsByName: Readonly<Record<string, number>>;
-  /** Commands per second with no rollout (heartbeats, resyncs), all nodes. */
+  /** With no rollout: heartbeats and re-reads of every agent, bystanders included. */
   readonly idleCommandsPerSecond: number;
-  readonly coldCommands: number;
+  readonly reads: { readonly index: ReadCost; readonly everyRecord: ReadCost };
 }
 
-async function commandStats(redis: Redis): Promise<Map<string, number>> {
-  const info = await redis.info("commandstats");
-  const stats = new Map<string, number>();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) stats.set(match[1] ?? "", Number(match[2]));
-  return stats;
+export interface ScaleOptions {
+  readonly nodeCounts: readonly number[];
+  readonly flips: number;
+  readonly bystanders: number;
+  readonly processes: number;
+  readonly log: (line: string) => void;
 }
 
-function delta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [name, calls] of after) {
-    const diff = calls - (before.get(name) ?? 0);
-    if (diff > 0) out.set(name, diff);
+const HEARTBEAT_TTL_MS = 15_000;
+const HEARTBEAT_MS = HEARTBEAT_TTL_MS / 3;
+export const IDLE_WINDOW_MS = 10_000;
+/** After each flip, time for the agents' last heartbeats to land inside the flip's window. */
+export const SETTLE_MS = 250;
+/** Reads of a model's nodes per measurement. */
+export const READS = 20;
+/** The commands a node read runs (the agents' background runs none of them). */
+const READ_COMMANDS = ["multi", "exec", "zcount", "zrangebyscore", "mget"];
+const BYSTANDER_MODEL = "bystander";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The bench's own INFO calls are not the fleet's. */
+function withoutInfo(usage: RedisUsage): RedisUsage {
+  const info = usage.commands.get("info") ?? 0;
+  usage.commands.delete("info");
+  return { ...usage, totalCommands: usage.totalCommands - info };
+}
+
+async function getJson(url: string): Promise<unknown> {
+  const response = await fetch(url);
+  return response.json();
+}
+
+async function waitForNodes(fleet: Fleet, path: string, count: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const body = (await getJson(`${fleet.controller.url}${path}`).catch(() => ({}))) as { nodes?: unknown[] };
+    if ((body.nodes?.length ?? 0) >= count) return;
+    if (Date.now() > deadline) throw new Error(`${path} lists ${body.nodes?.length ?? 0} nodes, not ${count}`);
+    await sleep(200);
   }
-  return out;
 }
 
-const total = (stats: Map<string, number>) => [...stats.values()].reduce((sum, n) => sum + n, 0);
+/** One fleet for every agent count: agents are added between counts, nothing restarts. */
+class ScaleRun {
+  private readonly keys: StateKeys;
+  private readonly admin: Redis;
+  private readonly listener: Redis;
+  private readonly reader: Redis;
+  private readonly pool: AgentPool;
+  /** Messages on the model's channels by type, since the last clear. */
+  private readonly messages = new Map<string, number>();
+  private agents = 0;
+  private active = "v1";
 
-export async function benchScale(options: {
-  nodeCounts: readonly number[];
-  warmFlips: number;
-  log: (line: string) => void;
-}): Promise<ScalePoint[]> {
-  const points: ScalePoint[] = [];
-  for (const count of options.nodeCounts) points.push(await scalePoint(count, options.warmFlips, options.log));
-  return points;
-}
-
-async function scalePoint(count: number, warmFlips: number, log: (line: string) => void): Promise<ScalePoint> {
-  const fleet = await startFleet({ nodes: 0, compiled: true });
-  const work = await tempDir("cutover-scale-");
-  const nodes: RunningNode[] = [];
-  const admin = new Redis(fleet.redis.url);
-  const listener = new Redis(fleet.redis.url);
-  try {
-    // The pointer first, then the nodes join and load it.
-    await fleet.activate("v1", { allowNoNodes: true });
-    const joinStarted = performance.now();
-    const env = {
-      ...fleet.env,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-      CUTOVER_REDIS_URL: fleet.redis.url,
-      CUTOVER_S3_ENDPOINT: fleet.s3.endpoint,
-      CUTOVER_MODELS: MODEL,
-      CUTOVER_INTRA_OP_THREADS: "1",
-    };
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: fleet.env.AWS_ACCESS_KEY_ID,
-      AWS_SECRET_ACCESS_KEY: fleet.env.AWS_SECRET_ACCESS_KEY,
+  constructor(
+    private readonly fleet: Fleet,
+    private readonly options: ScaleOptions,
+  ) {
+    const prefix = fleet.env.CUTOVER_REDIS_PREFIX ?? "";
+    this.keys = new StateKeys(prefix);
+    this.admin = new Redis(fleet.redis.url);
+    this.listener = new Redis(fleet.redis.url);
+    this.reader = createRedis({ url: fleet.redis.url, name: "scale-reader" });
+    this.pool = AgentPool.start(options.processes, {
+      redisUrl: fleet.redis.url,
+      prefix,
+      heartbeatTtlMs: HEARTBEAT_TTL_MS,
+      heartbeatMs: HEARTBEAT_MS,
+      resyncMs: 5_000,
     });
-    const quiet = () => {};
-    for (let started = 0; started < count; started += 10) {
-      const batch = Array.from({ length: Math.min(10, count - started) }, (_, i) => {
-        const id = `s${started + i + 1}`;
-        const config = parseNodeConfig(
-          // Light agents: the control plane is what this measures, so each runs its sessions on the main
-          // thread (dozens of agents share this process; a worker thread each would measure thread start-up).
-          { ...env, CUTOVER_NODE_ID: id, CUTOVER_CACHE_DIR: join(work.path, id), CUTOVER_INSTANCES: "0" },
-          "scale-bench",
-        );
-        return startNode({ ...config, port: 0 }, { log: quiet });
-      });
-      nodes.push(...(await Promise.all(batch)));
-    }
-    const serving = () => nodes.every((node) => node.agent.slots.get(MODEL)?.active?.version === "v1");
-    while (!serving()) await new Promise((resolve) => setTimeout(resolve, 50));
-    const joinMs = performance.now() - joinStarted;
-    log(`scale ${count}: ${count} nodes serving v1 after ${joinMs.toFixed(0)} ms`);
+  }
 
-    // Count every message on the model's channels, by type.
-    const keys = new StateKeys(fleet.env.CUTOVER_REDIS_PREFIX ?? "");
-    const channels = [keys.commandChannel(MODEL), keys.reportChannel(MODEL)];
-    const messages = new Map<string, number>();
-    await listener.subscribe(...channels);
-    listener.on("message", (_channel: string, text: string) => {
+  /** The pointer first (no agent yet), the bystanders, and a subscriber counting the model's messages. */
+  async start(): Promise<void> {
+    await this.fleet.activate("v1", { allowNoNodes: true });
+    await this.pool.add(BYSTANDER_MODEL, agentIds("b", 0, this.options.bystanders), HEARTBEAT_MS);
+    const channels = [this.keys.commandChannel(MODEL), this.keys.reportChannel(MODEL)];
+    await this.listener.subscribe(...channels);
+    this.listener.on("message", (_channel: string, text: string) => {
       const type = (JSON.parse(text) as { type?: string }).type ?? "?";
-      messages.set(type, (messages.get(type) ?? 0) + 1);
+      this.messages.set(type, (this.messages.get(type) ?? 0) + 1);
     });
-    const subscribers = async () => {
-      const reply = (await admin.call("PUBSUB", "NUMSUB", ...channels)) as (string | number)[];
-      return new Map(channels.map((channel, i) => [channel, Number(reply[2 * i + 1])]));
+  }
+
+  async measure(count: number): Promise<ScalePoint> {
+    const { fleet, options } = this;
+    await this.pool.add(MODEL, agentIds("a", this.agents, count), HEARTBEAT_MS);
+    this.agents = count;
+    await waitForNodes(fleet, `/v1/models/${MODEL}`, count);
+    await waitForNodes(fleet, "/v1/nodes", count + options.bystanders);
+    options.log(`scale ${count}: ${count} agents (+${options.bystanders} bystanders) listed`);
+
+    const idle = await this.idleRate();
+    await this.flip();
+    await sleep(SETTLE_MS);
+    this.messages.clear();
+    const flips = await this.flips(idle);
+    const perFlip = (n: number) => n / options.flips;
+    const commandMessages = ["prepare", "promote", "abort"].reduce(
+      (sum, type) => sum + (this.messages.get(type) ?? 0),
+      0,
+    );
+    const reportMessages = [...this.messages.values()].reduce((sum, n) => sum + n, 0) - commandMessages;
+    const readerFleet = new RedisFleetState(this.reader, this.keys);
+    const reads = {
+      index: await this.measureReads(async () => (await readerFleet.listModelNodes(MODEL)).length),
+      everyRecord: await this.measureReads(async () => {
+        const all = await readerFleet.listNodes();
+        if (all.filter((node) => nodeServes(node, MODEL)).length !== count) throw new Error("agents missing");
+        return all.length;
+      }),
     };
-    const numsub = await subscribers();
-
-    // The background: heartbeats and resyncs with no rollout.
-    const idleBefore = await commandStats(admin);
-    const idleMs = 10_000;
-    await new Promise((resolve) => setTimeout(resolve, idleMs));
-    const idleCommandsPerSecond = (total(delta(idleBefore, await commandStats(admin))) - 1) / (idleMs / 1000);
-
-    // Cold: every node fetches, verifies, loads and warms v2 at once.
-    let before = await commandStats(admin);
-    const cold = await fleet.activate("v2", { timeoutMs: 120_000 });
-    if (cold.status !== 200) throw new Error(`cold rollout failed: ${JSON.stringify(cold.body)}`);
-    const coldCommands = total(delta(before, await commandStats(admin))) - 1;
-    const coldMs = Number(cold.body.durationMs);
-    log(`scale ${count}: cold rollout ${coldMs} ms, ${String(cold.body.confirmed)} confirmed`);
-
-    // Warm flips: both versions resident on every node.
-    messages.clear();
-    const durations: number[] = [];
-    const byName = new Map<string, number>();
-    let commands = 0;
-    let commandsNet = 0;
-    for (let i = 0; i < warmFlips; i++) {
-      before = await commandStats(admin);
-      const started = performance.now();
-      const flip = await fleet.activate(i % 2 === 0 ? "v1" : "v2");
-      const ms = performance.now() - started;
-      if (flip.status !== 200 || flip.body.confirmed !== count)
-        throw new Error(`warm flip ${i} failed: ${JSON.stringify(flip.body)}`);
-      const used = delta(before, await commandStats(admin));
-      used.set("info", (used.get("info") ?? 1) - 1);
-      for (const [name, calls] of used) byName.set(name, (byName.get(name) ?? 0) + calls);
-      commands += total(used);
-      commandsNet += total(used) - (idleCommandsPerSecond * ms) / 1000;
-      durations.push(Number(flip.body.durationMs));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const response = await fetch(`${fleet.controller.url}/v1/models/${MODEL}/history?limit=${warmFlips}`);
-    const { history } = (await response.json()) as { history: { switchSpreadMs?: number }[] };
-    const spreads = history.flatMap((entry) => (entry.switchSpreadMs === undefined ? [] : [entry.switchSpreadMs]));
-    const perFlip = (n: number) => n / warmFlips;
-    const published = Object.fromEntries([...messages].map(([type, n]) => [type, perFlip(n)]));
-    const commandMessages =
-      (messages.get("prepare") ?? 0) + (messages.get("promote") ?? 0) + (messages.get("abort") ?? 0);
-    const reportMessages = [...messages].filter(([type]) => !["prepare", "promote", "abort"].includes(type));
-    // Commands reach every node (less our own listener); reports reach the controller alone (it
-    // subscribes to a model's reports while that model's rollout runs).
-    const deliveries =
-      perFlip(commandMessages) * ((numsub.get(channels[0] ?? "") ?? 1) - 1) +
-      perFlip(reportMessages.reduce((sum, [, n]) => sum + n, 0));
-    log(`scale ${count}: warm flip p50 ${percentile(durations, 50)} ms, ${perFlip(commands).toFixed(0)} commands`);
     return {
       nodes: count,
-      joinMs,
-      coldMs,
-      coldConfirmed: Number(cold.body.confirmed),
-      warmP50Ms: percentile(durations, 50),
-      warmMaxMs: Math.max(...durations),
-      warmSpreadP50Ms: percentile(spreads, 50),
-      messages: published,
-      deliveries,
-      commands: perFlip(commands),
-      commandsNet: perFlip(commandsNet),
-      commandsByName: Object.fromEntries([...byName].map(([name, n]) => [name, perFlip(n)])),
-      idleCommandsPerSecond,
-      coldCommands,
+      bystanders: options.bystanders,
+      flipMs: flips.ms,
+      spreadP50Ms: percentile(await this.spreads(), 50),
+      messages: Object.fromEntries([...this.messages].map(([type, n]) => [type, perFlip(n)])),
+      // Commands reach every agent of the model; reports reach the controller alone.
+      deliveries: perFlip(commandMessages * count + reportMessages),
+      commands: perFlip(flips.commands),
+      outputBytes: perFlip(flips.outputBytes),
+      commandsByName: Object.fromEntries([...flips.byName].map(([name, n]) => [name, perFlip(n)])),
+      idleCommandsPerSecond: idle.commands,
+      reads,
     };
+  }
+
+  /** Commands and bytes per second with no rollout: every agent's heartbeats and re-reads. */
+  private async idleRate(): Promise<{ commands: number; bytes: number }> {
+    const before = await readCounters(this.admin);
+    const started = performance.now();
+    await sleep(IDLE_WINDOW_MS);
+    const idle = withoutInfo(usageBetween(before, await readCounters(this.admin)));
+    const seconds = (performance.now() - started) / 1000;
+    return { commands: idle.totalCommands / seconds, bytes: idle.outputBytes / seconds };
+  }
+
+  /** One warm flip to the other version; ms from the API call to its answer, every agent confirmed. */
+  private async flip(): Promise<number> {
+    const version = this.active === "v1" ? "v2" : "v1";
+    const started = performance.now();
+    const result = await this.fleet.activate(version);
+    const ms = performance.now() - started;
+    if (result.status !== 200 || result.body.confirmed !== this.agents)
+      throw new Error(`flip to ${version} with ${this.agents} agents: ${JSON.stringify(result.body)}`);
+    this.active = version;
+    return ms;
+  }
+
+  /** `options.flips` flips, each in a window of Redis counters, the background rate taken off. */
+  private async flips(idle: { commands: number; bytes: number }) {
+    const ms: number[] = [];
+    const byName = new Map<string, number>();
+    let commands = 0;
+    let outputBytes = 0;
+    for (let i = 0; i < this.options.flips; i++) {
+      const before = await readCounters(this.admin);
+      const windowStarted = performance.now();
+      ms.push(await this.flip());
+      await sleep(SETTLE_MS);
+      const used = withoutInfo(usageBetween(before, await readCounters(this.admin)));
+      const seconds = (performance.now() - windowStarted) / 1000;
+      for (const [name, calls] of used.commands) byName.set(name, (byName.get(name) ?? 0) + calls);
+      commands += used.totalCommands - idle.commands * seconds;
+      outputBytes += used.outputBytes - idle.bytes * seconds;
+    }
+    return { ms, byName, commands, outputBytes };
+  }
+
+  /** First → last agent serving, of the measured flips (the controller's history). */
+  private async spreads(): Promise<number[]> {
+    const url = `${this.fleet.controller.url}/v1/models/${MODEL}/history?limit=${this.options.flips}`;
+    const body = (await getJson(url)) as { history: { switchSpreadMs?: number }[] };
+    return body.history.flatMap((entry) => (entry.switchSpreadMs === undefined ? [] : [entry.switchSpreadMs]));
+  }
+
+  /**
+   * `READS` reads in a row (each resolving to the records it fetched): Redis's count of the read
+   * commands, bytes received on the reader's socket.
+   */
+  private async measureReads(read: () => Promise<number>): Promise<ReadCost> {
+    // Unmeasured first: the first reads of a kind pay for compiling its code paths.
+    await read();
+    await read();
+    let records = 0;
+    const before = await readCounters(this.admin);
+    const bytesBefore = this.reader.stream.bytesRead;
+    const started = performance.now();
+    for (let i = 0; i < READS; i++) records = await read();
+    const ms = (performance.now() - started) / READS;
+    const bytes = (this.reader.stream.bytesRead - bytesBefore) / READS;
+    const used = usageBetween(before, await readCounters(this.admin));
+    const commands = READ_COMMANDS.reduce((sum, name) => sum + (used.commands.get(name) ?? 0), 0) / READS;
+    return { records, commands, bytes, ms };
+  }
+
+  async stop(): Promise<void> {
+    await this.pool.stop().catch(() => undefined);
+    this.listener.disconnect();
+    this.admin.disconnect();
+    this.reader.disconnect();
+  }
+}
+
+function agentIds(name: string, from: number, to: number): string[] {
+  return Array.from({ length: to - from }, (_, i) => `${name}-${String(from + i + 1).padStart(3, "0")}`);
+}
+
+export async function benchScale(options: ScaleOptions): Promise<ScalePoint[]> {
+  const fleet = await startFleet({ nodes: 0, compiled: true, lockTtlMs: 30_000, persistRedis: false });
+  const run = new ScaleRun(fleet, options);
+  try {
+    await run.start();
+    const points: ScalePoint[] = [];
+    for (const count of options.nodeCounts) {
+      const point = await run.measure(count);
+      points.push(point);
+      options.log(
+        `scale ${count}: flip p50 ${percentile(point.flipMs, 50).toFixed(1)} ms, ` +
+          `p95 ${percentile(point.flipMs, 95).toFixed(1)} ms, ` +
+          `${point.commands.toFixed(0)} commands (${(point.commands / count).toFixed(1)} per agent)`,
+      );
+    }
+    return points;
   } finally {
-    listener.disconnect();
-    admin.disconnect();
-    await Promise.all(nodes.map((node) => node.close()));
+    await run.stop();
     await fleet.stop();
-    await work.cleanup();
   }
 }

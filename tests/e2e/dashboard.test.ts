@@ -2,16 +2,20 @@
  * The dashboard in a real browser (Debian's headless Chromium) against a real fleet: Redis, an S3
  * server, the controller and two nodes as processes. The page shows demo at v1 and its nodes; a wrong
  * token's error; activate v2 with progress while one node's download is held, then v2 everywhere;
- * rollback; a canary at 30 % and its abort; a `<script>` in a node record rendered as text; the phone
- * width; the keyboard. Requests flow to the nodes throughout, so the chart has traffic. No page
- * raises an error or a CSP violation. Screenshots: tests/support/browser.ts says where.
+ * rollback; a canary at 30 % and its abort; a manual canary promoted; a `<script>` in a node record
+ * rendered as text; the phone width; the keyboard. Requests flow to the nodes throughout, so the chart
+ * has traffic. No page raises an error or a CSP violation. Screenshots: tests/support/browser.ts says
+ * where.
  */
+import { request } from "node:http";
+import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser, screenshot } from "../support/browser.js";
 import { MODEL, TOKEN } from "../support/controller-harness.js";
 import { type Fleet, startFleet } from "../support/fleet-harness.js";
+import { DEMO } from "../support/registry-contract.js";
 
 let fleet: Fleet;
 let browser: Browser;
@@ -47,6 +51,18 @@ function startLoad(urls: readonly string[]): { stop(): Promise<number> } {
   };
 }
 
+/** The status of a GET of `path` exactly as written (node:http sends the path unnormalised). */
+function rawStatus(port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const asked = request({ host: "127.0.0.1", port, path, method: "GET" }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    asked.on("error", reject);
+    asked.end();
+  });
+}
+
 const text = (selector: string) => () => page.locator(selector).first().textContent();
 
 async function enterToken(value: string): Promise<void> {
@@ -61,7 +77,12 @@ async function openModel(): Promise<void> {
 }
 
 beforeAll(async () => {
-  [fleet, browser] = await Promise.all([startFleet({ nodes: 2 }), launchBrowser()]);
+  // v3 names its pipeline with a javascript: URL and its commit with markup: the page must link neither.
+  const hostileSource = { commit: `<img src=x onerror="window.__pwned = 3">`, pipeline: "javascript:window.__pwned=4" };
+  [fleet, browser] = await Promise.all([
+    startFleet({ nodes: 2, versions: [{ version: "v3", path: join(DEMO, "v2"), source: hostileSource }] }),
+    launchBrowser(),
+  ]);
   expect((await fleet.activate("v1")).status).toBe(200);
   load = startLoad(fleet.nodes.map((node) => node.url));
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -89,8 +110,15 @@ describe("the dashboard in Chromium", () => {
     expect(csp).not.toContain("unsafe");
     const html = await response.text();
     expect(html).not.toMatch(/<script>(?!<)|<script(?![^>]*\bsrc=)[^>]*>/);
-    expect((await fetch(`${fleet.controller.url}/ui/../package.json`)).status).toBe(404);
-    expect((await fetch(`${fleet.controller.url}/ui/app/nothing.js`)).status).toBe(404);
+    // Raw paths, as sent (fetch would normalise the dots away): nothing outside the served set.
+    for (const path of [
+      "/ui/../package.json",
+      "/ui/%2e%2e/package.json",
+      "/ui/app/../../package.json",
+      "/ui/app/nothing.js",
+    ]) {
+      expect(await rawStatus(fleet.controller.port, path), path).toBe(404);
+    }
   });
 
   it("lists demo at v1 and shows its nodes", { timeout: 60_000 }, async () => {
@@ -105,7 +133,12 @@ describe("the dashboard in Chromium", () => {
     for (const node of ["n1", "n2"]) {
       await expect.poll(text(`tr[data-node=${node}] td:nth-child(2)`), { timeout: 10_000 }).toBe("v1");
     }
-    await expect.poll(() => page.locator("tr[data-version]").count(), { timeout: 10_000 }).toBe(4);
+    await expect.poll(() => page.locator("tr[data-version]").count(), { timeout: 10_000 }).toBe(5);
+    // v3's hostile source: its commit shows as text, its javascript: pipeline is not a link.
+    const v3 = page.locator("tr[data-version=v3]");
+    expect(await v3.locator("td").nth(4).textContent()).toBe(`<img src=x o`);
+    expect(await v3.locator("a").count()).toBe(0);
+    expect(await v3.locator("td").nth(5).textContent()).toBe("javascript:window.__pwned=4");
     // Read-only without a token: the change buttons are there but disabled.
     expect(await page.getByRole("button", { name: "Activate…" }).isDisabled()).toBe(true);
   });
@@ -187,6 +220,25 @@ describe("the dashboard in Chromium", () => {
     await expect.poll(text("li[data-rollout] summary"), { timeout: 10_000 }).toMatch(/aborted/);
   });
 
+  it("Promote step takes a manual canary to 100 %: v2 on every node", { timeout: 90_000 }, async () => {
+    await page.getByRole("button", { name: "Activate…" }).click();
+    await page.locator("#activate-version").selectOption("v2");
+    await page.locator("input[name=strategy][value=canary]").check();
+    await page.locator("#activate-canary").fill("50");
+    await page.locator("#activate-manual").check();
+    await page.locator("#activate-form").getByRole("button", { name: "Activate" }).click();
+    await expect.poll(text("[data-testid=weight]"), { timeout: 30_000 }).toBe("50 %");
+    await page.getByRole("button", { name: "Promote step" }).click();
+    expect(await page.locator("#confirm-text").textContent()).toContain("next step");
+    await page.locator("#confirm-ok").click();
+    await expect.poll(text("[data-testid=active]"), { timeout: 30_000 }).toBe("v2");
+    await expect.poll(() => page.locator("[data-testid=rollout]").count(), { timeout: 10_000 }).toBe(0);
+    for (const node of ["n1", "n2"]) {
+      await expect.poll(text(`tr[data-node=${node}] td:nth-child(2)`), { timeout: 10_000 }).toBe("v2");
+    }
+    await expect.poll(text("li[data-rollout] summary"), { timeout: 10_000 }).toMatch(/canary 50 %\): promoted/);
+  });
+
   it("works at a phone's width and from the keyboard", { timeout: 60_000 }, async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
     try {
@@ -206,9 +258,10 @@ describe("the dashboard in Chromium", () => {
     }
     expect(focused).toBe("Activate…");
     await page.keyboard.press("Enter");
-    expect(
-      await page.locator("#activate-dialog").evaluate((dialog) => (dialog as unknown as { open: boolean }).open),
-    ).toBe(true);
+    // The dialog opens once the versions are read again.
+    await expect
+      .poll(() => page.locator("#activate-dialog").evaluate((dialog) => (dialog as unknown as { open: boolean }).open))
+      .toBe(true);
     await page.keyboard.press("Escape");
     expect(
       await page.locator("#activate-dialog").evaluate((dialog) => (dialog as unknown as { open: boolean }).open),
@@ -232,7 +285,7 @@ describe("the dashboard in Chromium", () => {
       await redis.set("fleet:{nodes}:hostile", JSON.stringify(record));
       await redis.zadd("fleet:{nodes}", Date.now() + 600_000, "hostile");
       await openModel();
-      const row = page.locator("tr", { hasText: "window.__pwned" });
+      const row = page.locator("tr[data-node]", { hasText: "window.__pwned" });
       await row.first().waitFor({ timeout: 15_000 });
       expect(await row.locator("td").first().textContent()).toBe(hostile);
       expect(await row.locator("td").nth(5).textContent()).toBe(hostile);

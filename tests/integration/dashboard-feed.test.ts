@@ -179,6 +179,56 @@ describe("the live feed", () => {
     await expect.poll(() => reader.ended).toBe(true);
   });
 
+  it("a page opened while Redis is down is told so at once, after the last fleet it had", {
+    timeout: 60_000,
+  }, async () => {
+    const { controller, server, url } = await serve("feed-outage:");
+    const aborts = [new AbortController(), new AbortController()];
+    try {
+      const first = new EventReader(await fetch(`${url}/v1/events`, { signal: aborts[0]?.signal }));
+      await first.next((e) => e.event === "fleet");
+      await harness.redis.kill();
+      await first.next((e) => e.event === "unavailable");
+      const late = new EventReader(await fetch(`${url}/v1/events`, { signal: aborts[1]?.signal }));
+      await late.next((e) => e.event === "unavailable", 0, 5_000);
+      expect(late.events.map((e) => e.event).slice(0, 3)).toEqual(["fleet", "traffic", "unavailable"]);
+    } finally {
+      await harness.redis.start();
+      for (const abort of aborts) abort.abort();
+      controller.endStreams();
+      await closeServer(server);
+      await controller.close();
+    }
+  });
+
+  it("beyond its cap the controller answers 503 STREAM_REFUSED; a slot freed is usable again", {
+    timeout: 30_000,
+  }, async () => {
+    const controller = await harness.controller("feed-cap:", { dashboard: true, dashboardStreams: 1 });
+    const { server, port } = await listen(controller.app.fetch, 0, "127.0.0.1");
+    const url = `http://127.0.0.1:${port}`;
+    const abort = new AbortController();
+    try {
+      const held = new EventReader(await fetch(`${url}/v1/events`, { signal: abort.signal }));
+      await held.next((e) => e.event === "fleet");
+      const refused = await fetch(`${url}/v1/events`);
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("STREAM_REFUSED");
+      abort.abort();
+      await expect
+        .poll(async () => {
+          const again = await fetch(`${url}/v1/events`);
+          await again.body?.cancel();
+          return again.status;
+        })
+        .toBe(200);
+    } finally {
+      controller.endStreams();
+      await closeServer(server);
+      await controller.close();
+    }
+  });
+
   it("the page and its files carry the CSP; the Lambda's app (no dashboard) serves neither", async () => {
     const withPage = await harness.controller("feed-page:", { dashboard: true });
     const page = await withPage.app.request("/");

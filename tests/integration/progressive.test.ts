@@ -257,7 +257,16 @@ describe("progressive rollouts", () => {
     await reported(target, MODEL, 200);
     // The bake (0) is over and the analysis passes, but a manual step holds.
     expect(await target.controller.progressive.tick(MODEL)).toMatchObject({ weight: 20, holding: expect.any(String) });
-    expect((await target.post<ProgressView>(`/v1/models/${MODEL}/promote`, {})).body).toMatchObject({ weight: 50 });
+    expect((await target.post<ProgressView>(`/v1/models/${MODEL}/promote`, { expectStep: 0 })).body).toMatchObject({
+      weight: 50,
+    });
+    // A second promote from someone who still sees step 1 is refused: it does not move the rollout on again.
+    const stale = await target.post<{ error: { code: string; message: string } }>(`/v1/models/${MODEL}/promote`, {
+      expectStep: 0,
+    });
+    expect([stale.status, stale.body.error.code]).toEqual([409, "REVISION_MISMATCH"]);
+    expect(stale.body.error.message).toContain("at step 2 now, not 1");
+    expect((await target.controller.fleet.getModelState(MODEL)).rollout?.progressive?.weight).toBe(50);
     const half = await send(target, MODEL, 400);
     expect(half.versions.v2).toBeGreaterThan(150);
 

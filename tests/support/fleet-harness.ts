@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { pushVersion } from "../../controller/publisher.js";
+import { type PushSource, pushVersion } from "../../controller/publisher.js";
 import { ArtifactLayout } from "../../core/artifact-layout.js";
 import { ModelRegistry } from "../../core/registry.js";
 import { readObject, S3Store } from "../../core/store/index.js";
@@ -125,15 +125,17 @@ export async function startFleet(
     /** Flags for the node processes' runtime (e.g. --expose-gc). */
     nodeArgs?: readonly string[];
     /** More versions of the model, pushed (signed) from these folders, e.g. another model for a benchmark. */
-    versions?: readonly { version: string; path: string }[];
+    versions?: readonly { version: string; path: string; source?: PushSource }[];
     /** Models pushed as v1 besides the demo. */
     models?: readonly ExtraModel[];
     /** Per node (by index), variables over `nodeEnv` (e.g. another CUTOVER_MODELS each). */
     perNodeEnv?: readonly Record<string, string>[];
+    /** Redis keeps an fsync'd append-only file, so a restart brings the data back (default true). */
+    persistRedis?: boolean;
   } = {},
 ): Promise<Fleet> {
   const [redis, s3, work] = await Promise.all([
-    startRedisServer({ persist: true }),
+    startRedisServer({ persist: options.persistRedis ?? true }),
     startS3Server(),
     tempDir("cutover-fleet-"),
   ]);
@@ -155,8 +157,14 @@ export async function startFleet(
   // v5: v1's files under a new name (nodes must fetch its signature). bad: v2's files plus a side file
   // no node has cached (a cached file is served from its verified local copy), one byte of it changed.
   await pushVersion(registry, { path: join(DEMO, "v1"), model: MODEL, version: "v5", signingKey: owner.signer });
-  for (const { version, path } of options.versions ?? [])
-    await pushVersion(registry, { path, model: MODEL, version, signingKey: owner.signer });
+  for (const { version, path, source } of options.versions ?? [])
+    await pushVersion(registry, {
+      path,
+      model: MODEL,
+      version,
+      signingKey: owner.signer,
+      ...(source ? { source } : {}),
+    });
   const badDir = join(work.path, "bad");
   await cp(join(DEMO, "v2"), badDir, { recursive: true });
   await writeFile(join(badDir, "calibration.bin"), randomBytes(4096));

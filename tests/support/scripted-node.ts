@@ -23,6 +23,12 @@ export interface ScriptedNodeOptions {
   /** Whether to report `promoted` after a promote (default true). */
   confirm?: boolean;
   readonly heartbeatTtlMs?: number;
+  /** How often it heartbeats (default 100 ms). */
+  readonly heartbeatMs?: number;
+  /** How often it re-reads the model's state (default every 5 heartbeats). */
+  readonly resyncMs?: number;
+  /** Heartbeat at once after staging or promoting, as the node agent does (default false). */
+  readonly beatOnChange?: boolean;
 }
 
 export class ScriptedNode {
@@ -36,6 +42,7 @@ export class ScriptedNode {
   private readonly fleet: RedisFleetState;
   private readonly bus: RedisBus;
   private heartbeat: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly options: ScriptedNodeOptions) {
     this.redis = createRedis({ url: options.redisUrl, name: `scripted-${options.nodeId}` });
@@ -68,11 +75,9 @@ export class ScriptedNode {
     // Like the real node: after a reconnect and on a resync timer, answer a prepare it may have missed.
     this.bus.onReconnect(() => void this.resync());
     await this.beat();
-    let beats = 0;
-    this.heartbeat = setInterval(() => {
-      void this.beat().catch(() => undefined);
-      if (++beats % 5 === 0) void this.resync();
-    }, 100);
+    const heartbeatMs = this.options.heartbeatMs ?? 100;
+    this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), heartbeatMs);
+    this.resyncTimer = setInterval(() => void this.resync(), this.options.resyncMs ?? heartbeatMs * 5);
     return this;
   }
 
@@ -97,6 +102,7 @@ export class ScriptedNode {
     await this.bus
       .publish(this.fleet.keys.reportChannel(this.options.model), encodeMessage(message))
       .catch(() => undefined);
+    if (this.options.beatOnChange) await this.beat().catch(() => undefined);
   }
 
   private async handle(message: CommandMessage): Promise<void> {
@@ -154,6 +160,7 @@ export class ScriptedNode {
   /** Stops heartbeating without deregistering: to the fleet, the node silently died. */
   stopHeartbeats(): void {
     clearInterval(this.heartbeat);
+    clearInterval(this.resyncTimer);
   }
 
   async close(): Promise<void> {

@@ -216,6 +216,41 @@ export function stateContract(name: string, create: () => StateBackend): void {
         await fleet.deregister("n1");
         expect(await fleet.listNodes()).toEqual([]);
       });
+
+      const serving = (nodeId: string, serves: string[]): NodeRecord => ({ ...record(nodeId), serves });
+      const ids = async (model: string) => (await fleet.listModelNodes(model)).map((n) => n.nodeId);
+
+      it("a model's nodes are those that list it and those that serve every model, whole records, sorted", async () => {
+        await fleet.heartbeat(serving("n3", []), 10_000);
+        await fleet.heartbeat(serving("n2", ["other"]), 10_000);
+        await fleet.heartbeat(serving("n1", ["demo", "other"]), 10_000);
+        expect(await ids("demo")).toEqual(["n1", "n3"]);
+        expect(await ids("other")).toEqual(["n1", "n2", "n3"]);
+        expect(await ids("unserved")).toEqual(["n3"]);
+        expect(await fleet.listModelNodes("demo")).toEqual((await fleet.listNodes()).filter((n) => n.nodeId !== "n2"));
+      });
+
+      it("a node that stops serving a model leaves its list on its next heartbeat, and every list once it expires or deregisters", async () => {
+        await fleet.heartbeat(serving("n1", ["demo"]), 10_000);
+        await fleet.heartbeat(serving("n2", []), 10_000);
+        await fleet.heartbeat(serving("n3", ["demo"]), 100);
+        expect(await ids("demo")).toEqual(["n1", "n2", "n3"]);
+
+        await fleet.heartbeat(serving("n1", ["other"]), 10_000);
+        await fleet.heartbeat(serving("n2", ["other"]), 10_000);
+        expect(await ids("demo")).toEqual(["n3"]);
+        expect(await ids("other")).toEqual(["n1", "n2"]);
+        expect(await ids("unserved")).toEqual([]);
+
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(await ids("demo")).toEqual([]);
+        await fleet.heartbeat(serving("n2", []), 10_000);
+        expect(await ids("demo")).toEqual(["n2"]);
+        await fleet.deregister("n2");
+        await fleet.deregister("n1");
+        expect(await ids("other")).toEqual([]);
+        expect(await ids("demo")).toEqual([]);
+      });
     });
 
     describe("download slots: the fleet-wide fan-in limit", () => {

@@ -81,4 +81,54 @@ describe("the live feed", () => {
     expect(late).toEqual(["fleet", "traffic"]);
     feed.close();
   });
+
+  it("a store listing that never answers holds up only the first poll, 2 s at most", { timeout: 10_000 }, async () => {
+    const fleet = new MemoryFleetState();
+    const now = new Date().toISOString();
+    await fleet.heartbeat(
+      {
+        nodeId: "n1",
+        url: "http://n1",
+        executionProvider: "cpu",
+        startedAt: now,
+        updatedAt: now,
+        serves: [],
+        models: {},
+      },
+      60_000,
+    );
+    let listings = 0;
+    const feed = new FleetFeed({
+      fleet,
+      listStored: () => {
+        listings++;
+        return new Promise<string[]>(() => undefined);
+      },
+      traffic: new TrafficSeries(),
+      intervalMs: 20,
+    });
+    const fleets: number[] = [];
+    const started = Date.now();
+    feed.subscribe((event) => {
+      if (event.type === "fleet") fleets.push(Date.now() - started);
+    });
+    await expect.poll(() => fleets.length, { timeout: 5_000 }).toBeGreaterThan(0);
+    expect(fleets[0]).toBeLessThan(4_000);
+    // The hung listing is not asked again while it runs: one at a time.
+    await fleet.heartbeat(
+      {
+        nodeId: "n2",
+        url: "http://n2",
+        executionProvider: "cpu",
+        startedAt: now,
+        updatedAt: now,
+        serves: [],
+        models: {},
+      },
+      60_000,
+    );
+    await expect.poll(() => fleets.length, { timeout: 2_000 }).toBe(2);
+    expect(listings).toBe(1);
+    feed.close();
+  });
 });

@@ -166,6 +166,20 @@ describe("the traffic series of the dashboard, from node records", () => {
     expect(column(series, 181_000, "requests")).toEqual({ 165000: 500, 170000: null });
   });
 
+  it("a gap longer than maxGapMs (nobody watching, or a node silent) is a baseline: nothing is spread over it", () => {
+    const series = new TrafficSeries();
+    // 10 requests/s for 20 s, watched.
+    for (let at = 0; at <= 20_000; at += 5_000)
+      series.observe([record("a", at, { v1: traffic(at / 100) })], T0 + at + 1_000);
+    // Nobody watches for 30 minutes, in which the node answers 60,000 requests; then 10/s again.
+    const later = 1_820_000;
+    series.observe([record("a", later, { v1: traffic(60_200) })], T0 + later + 1_000);
+    series.observe([record("a", later + 5_000, { v1: traffic(60_250) })], T0 + later + 6_000);
+    const requests = column(series, later + 12_000, "requests");
+    // The 60,000 are not smeared over the last ten minutes: only the 50 after the gap show.
+    expect(Object.values(requests).filter((value) => value !== null && value > 0)).toEqual([50]);
+  });
+
   it("two versions during a split: each its own rps and failure rate; a version first counted counts from zero", () => {
     const series = new TrafficSeries();
     feed(series, [
