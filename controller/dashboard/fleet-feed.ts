@@ -70,6 +70,7 @@ export class FleetFeed {
   private stored: string[] | undefined;
   private storedAt = Number.NEGATIVE_INFINITY;
   private listing: Promise<void> | undefined;
+  private waitedForListing = false;
   private last: {
     fleet?: FeedEvent;
     fleetJson?: string;
@@ -188,7 +189,8 @@ export class FleetFeed {
           this.listing = undefined;
         });
     }
-    if (this.stored === undefined && this.listing !== undefined) {
+    if (!this.waitedForListing && this.listing !== undefined) {
+      this.waitedForListing = true;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         this.listing,
