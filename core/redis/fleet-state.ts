@@ -3,7 +3,6 @@
  * say which nodes are live. Writes here are the nodes' own (heartbeat, deregister); the controller's
  * transitions live in controller/state.
  */
-import type { Redis } from "ioredis";
 import type { FleetStateStore } from "../fleet-state.js";
 import {
   emptyModelState,
@@ -16,7 +15,7 @@ import {
   parseStored,
 } from "../model-state.js";
 import type { StateKeys } from "../state-keys.js";
-import { toStateError } from "./connection.js";
+import { type RedisClient, toStateError } from "./connection.js";
 import { LuaScript } from "./lua-script.js";
 
 const heartbeatScript = new LuaScript(new URL("./lua/heartbeat-2.lua", import.meta.url));
@@ -24,7 +23,7 @@ const deregisterScript = new LuaScript(new URL("./lua/deregisterNode-2.lua", imp
 
 export class RedisFleetState implements FleetStateStore {
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly keys: StateKeys,
   ) {}
 

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.js";
 
 export class LuaScript {
   readonly name: string;
@@ -25,7 +25,7 @@ export class LuaScript {
     this.sha = createHash("sha1").update(this.lua).digest("hex");
   }
 
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     if (keys.length !== this.numberOfKeys) {
       throw new Error(`${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
     }

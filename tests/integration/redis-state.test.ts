@@ -1,15 +1,14 @@
-import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisRolloutStore } from "../../controller/state/rollout-store.js";
 import type { HistoryEntry, NodeRecord } from "../../core/model-state.js";
-import { createRedis } from "../../core/redis/connection.js";
+import { createRedis, type RedisClient } from "../../core/redis/connection.js";
 import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { StateKeys } from "../../core/state-keys.js";
 import { type RedisTestServer, startRedisServer } from "../support/redis-server.js";
 import { stateContract } from "../support/state-contract.js";
 
 let server: RedisTestServer;
-let redis: Redis;
+let redis: RedisClient;
 let fleet: RedisFleetState;
 let store: RedisRolloutStore;
 let testNumber = 0;
