@@ -4,7 +4,8 @@
  * models, whose keys (`{model}` hash tags) live on different masters. The state contract holds
  * there (every Lua script and the node MGET stay in one slot, or Redis would answer CROSSSLOT);
  * both models roll out at once and every node hears both over cluster pub/sub; the master a node's
- * subscription is on is killed and restarted, and the next rollouts still reach every node.
+ * subscription is on is killed and restarted, and the next rollouts still reach every node. A cluster
+ * that cannot be reached, or never answers, fails a command within the state timeout.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
@@ -13,8 +14,11 @@ import { createRedis, type RedisClient } from "../../core/redis/connection.js";
 import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { StateKeys } from "../../core/state-keys.js";
 import { type ControllerHarness, startControllerHarness, TOKEN } from "../support/controller-harness.js";
+import { freePort } from "../support/free-port.js";
 import { infer, startTestNode, type TestNode } from "../support/node-harness.js";
 import { type ClusterTestSetup, startRedisCluster } from "../support/redis-cluster.js";
+import { waitUntil } from "../support/redis-process.js";
+import { startSilentServer } from "../support/silent-server.js";
 import { stateContract } from "../support/state-contract.js";
 
 const PREFIX = "fleet:";
@@ -137,8 +141,34 @@ describe("two models on different masters", () => {
     const moved = await cluster.nodeWithClient("ioredis-cluster(subscriber):cutover-node-n1-sub");
     console.log(`cluster: n1's subscription was on ${port}, now on ${moved}`);
 
+    // The nodes' heartbeats (1 s TTL) lapsed while the cluster was down; a rollout needs them live.
+    const fleet = new RedisFleetState(redis, new StateKeys(PREFIX));
+    await waitUntil("both nodes heartbeat again", async () => (await fleet.listNodes()).length === 2, 30_000);
     const flipMs = await flipBoth(controller, "v1");
     console.log(`cluster: both models flipped at once after the restart in ${flipMs} ms`);
     expect(moved).toBeDefined();
   }, 120_000);
+});
+
+/** A port with nothing on it, shaped like the silent server. */
+async function nothingListens(): Promise<{ port: number; stop(): Promise<void> }> {
+  return { port: await freePort(), stop: async () => undefined };
+}
+
+describe("a cluster that cannot be reached, or never answers", () => {
+  it.each([
+    ["nothing listens", nothingListens],
+    ["accepts and stays silent", startSilentServer],
+  ])("%s: a command fails within the state timeout, it is not queued for ever", async (_, start) => {
+    const server = await start();
+    const client = createRedis({ url: `redis+cluster://127.0.0.1:${server.port}`, name: "bounded", timeoutMs: 500 });
+    try {
+      const startedAt = Date.now();
+      await expect(client.get("{demo}:x")).rejects.toThrow();
+      expect(Date.now() - startedAt).toBeLessThan(2_000);
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
+  });
 });

@@ -4,7 +4,8 @@
  * sentinel URL. The state contract holds there; the master SIGKILLed right after a rollout and in
  * the middle of one loses nothing that was reported committed (pointer, history), and the next
  * activation succeeds once Sentinel has failed over. Each kill prints the failover gap the test saw:
- * from the SIGKILL to the first write that succeeded through the sentinel URL.
+ * from the SIGKILL to the first write that succeeded through the sentinel URL. Sentinels that cannot
+ * be reached, or never answer, fail a command within the state timeout.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
@@ -14,8 +15,10 @@ import { createRedis, type RedisClient } from "../../core/redis/connection.js";
 import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { StateKeys } from "../../core/state-keys.js";
 import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
+import { freePort } from "../support/free-port.js";
 import { waitUntil } from "../support/redis-process.js";
 import { type SentinelTestSetup, startRedisSentinel } from "../support/redis-sentinel.js";
+import { startSilentServer } from "../support/silent-server.js";
 import { stateContract } from "../support/state-contract.js";
 
 let sentinel: SentinelTestSetup;
@@ -182,4 +185,28 @@ describe("a manual failover (SENTINEL FAILOVER: the old master stays up, demoted
     expect(await redis.get("manual-probe")).toBe("after");
     console.log(`sentinel: SENTINEL FAILOVER → the connection on the new master after ${followedMs} ms`);
   }, 60_000);
+});
+
+/** A port with nothing on it, shaped like the silent server. */
+async function nothingListens(): Promise<{ port: number; stop(): Promise<void> }> {
+  return { port: await freePort(), stop: async () => undefined };
+}
+
+describe("sentinels that cannot be reached, or never answer", () => {
+  it.each([
+    ["nothing listens", nothingListens],
+    ["accepts and stays silent", startSilentServer],
+  ])("%s: a command fails within the state timeout", async (_, start) => {
+    const server = await start();
+    const url = `redis+sentinel://127.0.0.1:${server.port}/cutover-test`;
+    const client = createRedis({ url, name: "bounded", timeoutMs: 500 });
+    try {
+      const startedAt = Date.now();
+      await expect(client.get("x")).rejects.toThrow();
+      expect(Date.now() - startedAt).toBeLessThan(2_000);
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
+  });
 });

@@ -50,6 +50,12 @@ function sentinelConfig(port: number, dir: string, masterPort: number): string {
   ].join("\n");
 }
 
+/** One entry of SENTINEL REPLICAS: a flat [name, value, …] list. */
+function fields(entry: unknown): Map<string, string> {
+  const list = Array.isArray(entry) ? entry.map(String) : [];
+  return new Map(list.flatMap((name, i) => (i % 2 === 0 ? [[name, list[i + 1] ?? ""] as const] : [])));
+}
+
 export async function startRedisSentinel(): Promise<SentinelTestSetup> {
   const work = await tempDir("cutover-sentinel-");
   const first = new RedisProcess((port) => dataArgs(port, work.path));
@@ -93,7 +99,10 @@ export async function startRedisSentinel(): Promise<SentinelTestSetup> {
     }
     throw new Error("no sentinel names a master");
   };
-  /** Every sentinel knows the other two and one replica: a failover can be authorised and has a target. */
+  /**
+   * Every sentinel knows the other two and sees one healthy replica (flags just "slave", its link to
+   * the master up): a failover can be authorised and has a target Sentinel accepts.
+   */
   const ready = () =>
     waitUntil("the sentinels know each other and the replica", async () => {
       for (const sentinel of sentinels) {
@@ -102,6 +111,8 @@ export async function startRedisSentinel(): Promise<SentinelTestSetup> {
         if (!Array.isArray(peers) || peers.length !== 2 || !Array.isArray(replicas) || replicas.length !== 1) {
           return false;
         }
+        const replica = fields(replicas[0]);
+        if (replica.get("flags") !== "slave" || replica.get("master-link-status") !== "ok") return false;
       }
       const master = servers.get(await masterPort());
       const replication = await master?.info("replication");
