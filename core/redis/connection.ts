@@ -76,8 +76,8 @@ class BoundedCluster extends Cluster {
  * A Sentinel-managed connection that never gives up by itself. ioredis's failover detector (a
  * `+switch-master` subscription on the sentinels) outlives a connection whose master died; when the
  * switch is announced while the client is already reconnecting, it aborts that attempt and ioredis
- * ends the client for good ("Connection is closed": about one SIGKILLed master in ten in the tests
- * here). A client that ends without `disconnect()` or QUIT is connected again after a backoff.
+ * ends the client for good ("Connection is closed": about one failover in eight in the tests here,
+ * on the controller's and the nodes' connections alike). A client that ends without `disconnect()` or QUIT is connected again after a backoff.
  */
 class SentinelRedis extends Redis {
   private closedByCaller = false;
@@ -112,7 +112,7 @@ function sentinelClient(target: Extract<RedisTarget, { kind: "sentinel" }>, name
     lazyConnect: false,
     sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
     name: target.masterName,
-    // Connect only to a server that says it is the master; a demoted one is left at once.
+    // Connect only to a server that says it is the master (checked at every connect).
     role: "master",
     // Subscribes to +switch-master on the sentinels, so a failover moves the connection right away
     // instead of when the old master's socket happens to fail.
