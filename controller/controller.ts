@@ -7,11 +7,11 @@
 import type { Hono } from "hono";
 import { ArtifactLayout } from "../core/artifact-layout.js";
 import type { Bus } from "../core/bus.js";
-import type { ControllerConfig } from "../core/config.js";
+import { type ControllerConfig, DEFAULT_STATE_TIMEOUT_MS } from "../core/config.js";
 import { ConfigError } from "../core/errors.js";
 import type { FleetStateStore } from "../core/fleet-state.js";
 import { loadTrustedKeys, type TrustedKey } from "../core/oms/keys.js";
-import { createRedis } from "../core/redis/connection.js";
+import { createRedis, replicasToConfirm } from "../core/redis/connection.js";
 import { RedisFleetState } from "../core/redis/fleet-state.js";
 import { RedisBus } from "../core/redis/redis-bus.js";
 import { ModelRegistry } from "../core/registry.js";
@@ -231,7 +231,11 @@ export async function createController(config: ControllerConfig, tuning: Control
   return assembleController(
     {
       fleet,
-      transitions: new RedisRolloutStore(fleet, pointers ? { pointers } : {}),
+      transitions: new RedisRolloutStore(fleet, {
+        ...(pointers ? { pointers } : {}),
+        replicas: replicasToConfirm(config.redisUrl),
+        replicaWaitMs: Math.ceil((timeoutMs ?? DEFAULT_STATE_TIMEOUT_MS) / 2),
+      }),
       bus: new RedisBus(redis, subscriber),
       registry,
       trustedKeys,

@@ -5,9 +5,10 @@
  */
 import { z } from "zod";
 import { DEFAULT_RANGED, type RangedSettings } from "./download/index.js";
-import { ConfigError } from "./errors.js";
+import { ConfigError, errorMessage } from "./errors.js";
 import { EXECUTION_LIMITS, instancesSchema } from "./execution-settings.js";
 import type { HttpServerLimits } from "./http-listen.js";
+import { parseRedisUrl } from "./redis/redis-url.js";
 
 const MIB = 1024 * 1024;
 
@@ -41,7 +42,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   },
   {
     name: "CUTOVER_REDIS_URL",
-    description: "Redis for state, locks, heartbeats and the bus",
+    description:
+      "Redis for state, locks, heartbeats and the bus: redis[s]://[user:pass@]host:port, redis[s]+sentinel://[user:pass@]host:port,host:port/<master-name>, or redis[s]+cluster://[user:pass@]host:port,host:port",
     default: "redis://127.0.0.1:6379",
   },
   { name: "CUTOVER_REDIS_PREFIX", description: "prefix of every Redis key and channel", default: "cutover:" },
@@ -235,7 +237,16 @@ const envSchema = z.object({
   CUTOVER_CACHE_DIR: optionalText,
   CUTOVER_REDIS_URL: z.preprocess(
     (value) => (value === "" ? undefined : value),
-    z.url({ protocol: /^rediss?$/ }).optional(),
+    z
+      .string()
+      .superRefine((url, context) => {
+        try {
+          parseRedisUrl(url);
+        } catch (error) {
+          context.addIssue({ code: "custom", message: errorMessage(error) });
+        }
+      })
+      .optional(),
   ),
   CUTOVER_REDIS_PREFIX: optionalText,
   CUTOVER_STATE_TIMEOUT_MS: positiveInt(100, 120_000),

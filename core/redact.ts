@@ -1,11 +1,16 @@
 /** Credentials never reach a log line or an error message: what prints a URL prints it through here. */
+import { REDIS_SECRET_PARAMETERS, redactMultiHostRedisUrl } from "./redis/redis-url.js";
 
 /**
  * The URL with its password replaced by `***` (`redis://:***@host:6379`), in the user info and in a
- * `password` query parameter (ioredis reads both); the user name stays. A string that does not parse
- * as a URL is returned as `<unparsable URL>`, since it may hold anything.
+ * `password` or `sentinelPassword` query parameter (ioredis reads both); the user name stays. The
+ * multi-host Redis forms (`redis+sentinel://`, `redis+cluster://`, core/redis/redis-url.ts) are
+ * redacted the same way. A string that does not parse as a URL is returned as `<unparsable URL>`,
+ * since it may hold anything.
  */
 export function redactUrl(url: string): string {
+  const multiHost = redactMultiHostRedisUrl(url);
+  if (multiHost !== undefined) return multiHost;
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -13,7 +18,9 @@ export function redactUrl(url: string): string {
     return "<unparsable URL>";
   }
   if (parsed.password !== "") parsed.password = "***";
-  if (parsed.searchParams.has("password")) parsed.searchParams.set("password", "***");
+  for (const name of REDIS_SECRET_PARAMETERS) {
+    if (parsed.searchParams.has(name)) parsed.searchParams.set(name, "***");
+  }
   return parsed.toString();
 }
 

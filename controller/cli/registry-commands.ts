@@ -1,7 +1,7 @@
 /** `cutover push`, `cutover models`, `cutover versions`: publishing to and reading the store. */
 import { type Command, InvalidArgumentError } from "commander";
 import { EXECUTION_LIMITS, type ExecutionSettings } from "../../core/execution-settings.js";
-import { RECORDED_TOLERANCE, type Tolerance } from "../../core/golden-recording.js";
+import type { Tolerance } from "../../core/golden-recording.js";
 import { loadSigningKey } from "../../core/oms/keys.js";
 import { sourceFromCiEnvironment } from "../ci-source.js";
 import { pushVersion } from "../publisher.js";

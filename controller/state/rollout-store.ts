@@ -41,6 +41,13 @@ export interface RolloutStoreOptions {
   readonly historyCap?: number;
   /** A durable home for the pointer (SSM); Redis alone when absent. */
   readonly pointers?: PointerStore;
+  /**
+   * Replicas a promotion and a finished rollout wait for (WAIT) before they are reported, so a
+   * failover right after cannot lose them: 1 behind Sentinel (`replicasToConfirm`), 0 otherwise.
+   */
+  readonly replicas?: number;
+  /** The longest that wait lasts (default 1000 ms); past it the transition is reported as it stands. */
+  readonly replicaWaitMs?: number;
 }
 
 function statusError(status: number, model: string, state: ModelState, expected?: number): StateError {
@@ -62,6 +69,8 @@ function statusError(status: number, model: string, state: ModelState, expected?
 export class RedisRolloutStore implements RolloutTransitions {
   private readonly historyCap: number;
   private readonly pointers: PointerStore | undefined;
+  private readonly replicas: number;
+  private readonly replicaWaitMs: number;
 
   constructor(
     readonly fleet: RedisFleetState,
@@ -69,6 +78,18 @@ export class RedisRolloutStore implements RolloutTransitions {
   ) {
     this.historyCap = options.historyCap ?? 1000;
     this.pointers = options.pointers;
+    this.replicas = options.replicas ?? 0;
+    this.replicaWaitMs = options.replicaWaitMs ?? 1_000;
+  }
+
+  /**
+   * Waits until `replicas` replicas hold what this connection wrote, at most replicaWaitMs. Best
+   * effort: the transition is on the master already, so neither a short count nor a failure undoes
+   * it; both leave the same window a failover had before.
+   */
+  private async replicated(): Promise<void> {
+    if (this.replicas === 0) return;
+    await this.fleet.redis.wait(this.replicas, this.replicaWaitMs).catch(() => undefined);
   }
 
   /**
@@ -158,6 +179,7 @@ export class RedisRolloutStore implements RolloutTransitions {
     }
     const { status, state } = this.parseReply(reply, lease.model);
     if (status !== 0) throw statusError(status, lease.model, state, lease.startState.revision);
+    await this.replicated();
     return state;
   }
 
@@ -193,6 +215,7 @@ export class RedisRolloutStore implements RolloutTransitions {
         [fleet.keys.modelState(lease.model), fleet.keys.rolloutLock(lease.model), fleet.keys.history(lease.model)],
         [lease.token, lease.rollout.id, JSON.stringify(entry), this.historyCap],
       );
+      await this.replicated();
       return released === 1;
     } catch (error) {
       throw toStateError(error, `finish rollout of ${lease.model}`);

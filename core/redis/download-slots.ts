@@ -2,10 +2,9 @@
  * Download slots in Redis: one sorted set per version (holder → lease expiry on the server's clock),
  * under the model's `{model}` hash tag, changed only by the three scripts in lua/.
  */
-import type { Redis } from "ioredis";
 import type { DownloadSlots } from "../download-slots.js";
 import type { StateKeys } from "../state-keys.js";
-import { toStateError } from "./connection.js";
+import { type RedisClient, toStateError } from "./connection.js";
 import { LuaScript } from "./lua-script.js";
 
 const acquireScript = new LuaScript(new URL("./lua/acquireDownloadSlot-1.lua", import.meta.url));
@@ -14,7 +13,7 @@ const releaseScript = new LuaScript(new URL("./lua/releaseDownloadSlot-1.lua", i
 
 export class RedisDownloadSlots implements DownloadSlots {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: StateKeys,
   ) {}
 

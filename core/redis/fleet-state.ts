@@ -4,7 +4,6 @@
  * records. Writes here are the nodes' own (heartbeat, deregister); the controller's transitions live
  * in controller/state.
  */
-import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { FleetStateStore } from "../fleet-state.js";
 import {
@@ -20,7 +19,7 @@ import {
 } from "../model-state.js";
 import { isModelName } from "../names.js";
 import type { StateKeys } from "../state-keys.js";
-import { toStateError } from "./connection.js";
+import { type RedisClient, toStateError } from "./connection.js";
 import { LuaScript } from "./lua-script.js";
 
 const heartbeatScript = new LuaScript(new URL("./lua/heartbeat-3+.lua", import.meta.url));
@@ -34,7 +33,7 @@ const indexReadSchema = z.tuple([z.number(), z.number(), servedNamesSchema, serv
 
 export class RedisFleetState implements FleetStateStore {
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly keys: StateKeys,
   ) {}
 

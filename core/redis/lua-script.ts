@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.js";
 
 export class LuaScript {
   readonly name: string;
@@ -29,7 +29,7 @@ export class LuaScript {
     this.sha = createHash("sha1").update(this.lua).digest("hex");
   }
 
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     if (this.variadic ? keys.length < this.numberOfKeys : keys.length !== this.numberOfKeys) {
       const takes = this.variadic ? `at least ${this.numberOfKeys}` : String(this.numberOfKeys);
       throw new Error(`${this.name} takes ${takes} keys, got ${keys.length}`);

@@ -98,6 +98,7 @@ class ScaleRun {
   private readonly keys: StateKeys;
   private readonly admin: Redis;
   private readonly listener: Redis;
+  /** A single-server client (the bench runs one redis-server): its socket counts the bytes read. */
   private readonly reader: Redis;
   private readonly pool: AgentPool;
   /** Messages on the model's channels by type, since the last clear. */
@@ -113,7 +114,7 @@ class ScaleRun {
     this.keys = new StateKeys(prefix);
     this.admin = new Redis(fleet.redis.url);
     this.listener = new Redis(fleet.redis.url);
-    this.reader = createRedis({ url: fleet.redis.url, name: "scale-reader" });
+    this.reader = createRedis({ url: fleet.redis.url, name: "scale-reader" }) as Redis;
     this.pool = AgentPool.start(options.processes, {
       redisUrl: fleet.redis.url,
       prefix,

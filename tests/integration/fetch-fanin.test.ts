@@ -1,6 +1,5 @@
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRedis } from "../../core/redis/connection.js";
+import { createRedis, type RedisClient } from "../../core/redis/connection.js";
 import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { StateKeys } from "../../core/state-keys.js";
 import { type ControllerHarness, MODEL, startControllerHarness, TOKEN } from "../support/controller-harness.js";
@@ -9,7 +8,7 @@ import { startTestNode, type TestNode } from "../support/node-harness.js";
 
 let harness: ControllerHarness;
 let proxy: CuttingProxy;
-let redis: Redis;
+let redis: RedisClient;
 const nodes: TestNode[] = [];
 
 beforeAll(async () => {

@@ -6,14 +6,14 @@
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { NodeRecord } from "../../core/model-state.js";
-import { createRedis } from "../../core/redis/connection.js";
+import { createRedis, type RedisClient } from "../../core/redis/connection.js";
 import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { StateKeys } from "../../core/state-keys.js";
 import { measureRedis } from "../support/redis-counters.js";
 import { type RedisTestServer, startRedisServer } from "../support/redis-server.js";
 
 let server: RedisTestServer;
-let redis: Redis;
+let redis: RedisClient;
 let fleet: RedisFleetState;
 let testNumber = 0;
 
@@ -129,10 +129,10 @@ describe("what one model's read costs, counted by Redis", () => {
     }
     let everyRecord: NodeRecord[] = [];
     let indexed: NodeRecord[] = [];
-    const all = await measureRedis(redis, async () => {
+    const all = await measureRedis(redis as Redis, async () => {
       everyRecord = await fleet.listNodes();
     });
-    const one = await measureRedis(redis, async () => {
+    const one = await measureRedis(redis as Redis, async () => {
       indexed = await fleet.listModelNodes("model-3");
     });
     expect(indexed).toEqual(everyRecord.filter((node) => node.serves.includes("model-3")));

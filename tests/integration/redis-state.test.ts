@@ -1,8 +1,6 @@
-import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisRolloutStore } from "../../controller/state/rollout-store.js";
-import type { HistoryEntry, NodeRecord } from "../../core/model-state.js";
-import { createRedis } from "../../core/redis/connection.js";
+import { createRedis, type RedisClient } from "../../core/redis/connection.js";
 import { RedisDownloadSlots } from "../../core/redis/download-slots.js";
 import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { StateKeys } from "../../core/state-keys.js";
@@ -10,9 +8,8 @@ import { type RedisTestServer, startRedisServer } from "../support/redis-server.
 import { stateContract } from "../support/state-contract.js";
 
 let server: RedisTestServer;
-let redis: Redis;
+let redis: RedisClient;
 let fleet: RedisFleetState;
-let store: RedisRolloutStore;
 let testNumber = 0;
 
 beforeAll(async () => {
@@ -22,7 +19,6 @@ afterAll(() => server.stop());
 beforeEach(() => {
   redis = createRedis({ url: server.url, name: "test" });
   fleet = new RedisFleetState(redis, new StateKeys(`t${testNumber++}:`));
-  store = new RedisRolloutStore(fleet);
 });
 afterEach(() => {
   redis.disconnect();

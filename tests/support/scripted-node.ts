@@ -4,10 +4,9 @@
  * fail, or stay silent), so the controller's rollout can be tested before and apart from the node
  * agent. It never loads a model.
  */
-import type { Redis } from "ioredis";
 import { type CommandMessage, encodeMessage, parseCommand, type ReportMessage } from "../../core/messages.js";
 import type { NodeRecord } from "../../core/model-state.js";
-import { createRedis } from "../../core/redis/connection.js";
+import { createRedis, type RedisClient } from "../../core/redis/connection.js";
 import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { RedisBus } from "../../core/redis/redis-bus.js";
 import { StateKeys } from "../../core/state-keys.js";
@@ -37,8 +36,8 @@ export class ScriptedNode {
   private lastAnswer: Exclude<ReportMessage, { type: "promoted" }> | undefined;
   active: string | null = null;
   private staged: { version: string; state: "staged" | "failed" } | null = null;
-  private readonly redis: Redis;
-  private readonly subscriber: Redis;
+  private readonly redis: RedisClient;
+  private readonly subscriber: RedisClient;
   private readonly fleet: RedisFleetState;
   private readonly bus: RedisBus;
   private heartbeat: NodeJS.Timeout | undefined;

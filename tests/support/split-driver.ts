@@ -4,11 +4,10 @@
  * speaks the bus protocol (prepare, split, abort, promote) and records every report nodes send. Each
  * change follows the protocol's order: the state first, then the message.
  */
-import type { Redis } from "ioredis";
 import { type CommandMessage, encodeMessage, parseReport, type ReportMessage } from "../../core/messages.js";
 import { emptyModelState, type ModelState, modelStateSchema, type NodeRecord } from "../../core/model-state.js";
 import { DEFAULT_ANALYSIS, type NodeSplit, type Progressive, type Traffic } from "../../core/progressive.js";
-import { createRedis } from "../../core/redis/connection.js";
+import { createRedis, type RedisClient } from "../../core/redis/connection.js";
 import { RedisFleetState } from "../../core/redis/fleet-state.js";
 import { RedisBus } from "../../core/redis/redis-bus.js";
 import { StateKeys } from "../../core/state-keys.js";
@@ -22,8 +21,8 @@ export class SplitDriver {
   private seq = 0;
 
   private constructor(
-    private readonly redis: Redis,
-    private readonly subscriber: Redis,
+    private readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
     prefix: string,
   ) {
     this.fleet = new RedisFleetState(redis, new StateKeys(prefix));

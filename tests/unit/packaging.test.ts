@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, type Tags } from "yaml";
 import { CONFIG_VARIABLES } from "../../core/config.js";
+import { parseRedisUrl } from "../../core/redis/redis-url.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const KNOWN = new Set(CONFIG_VARIABLES.map((variable) => variable.name));
@@ -18,6 +19,21 @@ const HEALTH_PATHS = ["/healthz", "/v2/health/live", "/v2/health/ready"];
 
 type Json = Record<string, unknown>;
 const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
+
+/** Compose's `${NAME:-default}` interpolation, with the variables of `env` (the shell or an --env-file). */
+function interpolate(value: unknown, env: Readonly<Record<string, string>>): string {
+  return String(value).replace(/\$\{(\w+):-([^}]*)\}/g, (_, name: string, fallback: string) => env[name] || fallback);
+}
+
+/** An env file's NAME=value lines. */
+function envFile(path: string): Record<string, string> {
+  return Object.fromEntries(
+    read(path)
+      .split("\n")
+      .filter((line) => /^\w+=/.test(line))
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
+}
 
 function cutoverVariables(env: unknown): string[] {
   const names = Array.isArray(env)
@@ -47,6 +63,10 @@ describe("docker-compose.yml", () => {
       "node-2",
       "node-gpu",
       "redis",
+      "redis-replica",
+      "sentinel-1",
+      "sentinel-2",
+      "sentinel-3",
     ]);
     expect(svc("node-gpu").profiles).toEqual(["gpu"]);
     const devices = ((svc("node-gpu").deploy as Json).resources as Json).reservations as { devices: Json[] };
@@ -77,9 +97,43 @@ describe("docker-compose.yml", () => {
       expect((svc(node).volumes as string[]).some((volume) => volume.endsWith(":/var/cache/cutover"))).toBe(true);
       expect((svc(node).ports as string[])[0]).toMatch(new RegExp(`:${NODE_PORT}$`));
     }
-    expect(String(controllerEnv.CUTOVER_REDIS_URL)).toBe("redis://redis:6379");
+    expect(interpolate(controllerEnv.CUTOVER_REDIS_URL, {})).toBe("redis://redis:6379");
     const minioEnv = svc("minio").environment as Json;
     expect(controllerEnv.AWS_ACCESS_KEY_ID).toBe(minioEnv.MINIO_ROOT_USER);
+  });
+
+  it("the sentinel profile: a replica of redis and three sentinels watching it; its env file turns it on and points every service at them", () => {
+    const profiled = Object.entries(services).filter(([, service]) =>
+      (service.profiles as string[] | undefined)?.includes("sentinel"),
+    );
+    expect(profiled.map(([name]) => name).sort()).toEqual(["redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"]);
+    expect((svc("redis-replica").command as string[]).join(" ")).toMatch(/--replicaof redis 6379/);
+    // Without the env file nothing changes: no profile, the plain URL.
+    expect(svc("redis").profiles).toBeUndefined();
+
+    const conf = read("infra/compose/sentinel.conf");
+    const monitor = /^sentinel monitor (\S+) redis 6379 2$/m.exec(conf);
+    expect(monitor, "sentinel.conf monitors the redis service").not.toBeNull();
+    const env = envFile("infra/compose/sentinel.env");
+    expect(env.COMPOSE_PROFILES).toBe("sentinel");
+    const url = interpolate((svc("controller").environment as Json).CUTOVER_REDIS_URL, env);
+    const target = parseRedisUrl(url);
+    if (target.kind !== "sentinel") throw new Error(`the sentinel env file's URL is ${target.kind}`);
+    expect(target.masterName).toBe(monitor?.[1]);
+    expect(target.sentinels.map(({ host }) => host).sort()).toEqual(["sentinel-1", "sentinel-2", "sentinel-3"]);
+    expect(target.sentinels.every(({ port }) => port === 26379)).toBe(true);
+    expect(conf).toMatch(/^port 26379$/m);
+    for (const name of ["sentinel-1", "sentinel-2", "sentinel-3"]) {
+      const sentinel = svc(name);
+      expect(sentinel.environment).toEqual({ SENTINEL_NAME: name });
+      for (const volume of sentinel.volumes as string[]) {
+        expect(existsSync(join(ROOT, volume.split(":")[0] ?? "")), volume).toBe(true);
+      }
+      expect((sentinel.entrypoint as string[]).join(" ")).toMatch(/redis-server \/data\/sentinel\.conf --sentinel/);
+    }
+    for (const node of ["controller", "node-1", "node-2", "node-gpu"]) {
+      expect(interpolate((svc(node).environment as Json).CUTOVER_REDIS_URL, env), node).toBe(url);
+    }
   });
 
   it("health checks call paths the apps serve, on their ports; images are built from files that exist", () => {
