@@ -228,8 +228,8 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
 
   app.post("/v1/models/:model/abort", requireToken, async (c) => {
     const model = assertModelName(c.req.param("model"));
-    await parseJsonBody(c.req.raw, z.strictObject({}));
-    return c.json(await options.progressive.abort(model, c.get("by")));
+    const body = await parseJsonBody(c.req.raw, z.strictObject({ expectRolloutId: z.string().max(200).optional() }));
+    return c.json(await options.progressive.abort(model, c.get("by"), body.expectRolloutId));
   });
 
   app.post("/v1/models/:model/rollback", requireToken, async (c) => {

@@ -256,10 +256,21 @@ export class ProgressiveRunner {
     });
   }
 
-  /** `abort`: the candidate back to 0 %, the rollout ended, history says who. */
-  async abort(model: string, by: string): Promise<ProgressView> {
+  /**
+   * `abort`: the candidate back to 0 %, the rollout ended, history says who. With `expectRolloutId`,
+   * only that rollout (REVISION_MISMATCH if another one runs now).
+   */
+  async abort(model: string, by: string, expectRolloutId?: string): Promise<ProgressView> {
     const started = this.now();
     const lease = await this.resumeOrExplain(model);
+    if (expectRolloutId !== undefined && lease.rollout.id !== expectRolloutId) {
+      // A confirmation left open across a rollout's end must not abort the next one.
+      await this.options.store.release(lease).catch(() => false);
+      throw new CutoverError(
+        ErrorCode.RevisionMismatch,
+        `${model}'s rollout is ${lease.rollout.id} (→ ${lease.rollout.target}) now, not ${expectRolloutId}: look again before aborting`,
+      );
+    }
     return this.withReports(lease, started, async (reports) =>
       this.end(lease, reports, "aborted", `aborted by ${by}`, started),
     );

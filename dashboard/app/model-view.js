@@ -200,7 +200,10 @@ export class ModelView {
             `Abort ${model}'s rollout of ${state.rollout?.target}? Its traffic goes back to ${state.active}.`,
           )
         ) {
-          change(`Aborting ${model}'s rollout`, () => post(`${path}/abort`, {}));
+          const expect = state.rollout?.id;
+          change(`Aborting ${model}'s rollout`, () =>
+            post(`${path}/abort`, expect === undefined ? {} : { expectRolloutId: expect }),
+          );
         }
       },
     });

@@ -270,7 +270,14 @@ describe("progressive rollouts", () => {
     const half = await send(target, MODEL, 400);
     expect(half.versions.v2).toBeGreaterThan(150);
 
-    const aborted = await target.post<ProgressView>(`/v1/models/${MODEL}/abort`, {});
+    // An abort meant for another rollout (a page that is behind) is refused and changes nothing.
+    const other = await target.post<{ error: { code: string } }>(`/v1/models/${MODEL}/abort`, {
+      expectRolloutId: "an-earlier-rollout",
+    });
+    expect([other.status, other.body.error.code]).toEqual([409, "REVISION_MISMATCH"]);
+    const rollout = (await target.controller.fleet.getModelState(MODEL)).rollout;
+    expect(rollout?.progressive?.weight).toBe(50);
+    const aborted = await target.post<ProgressView>(`/v1/models/${MODEL}/abort`, { expectRolloutId: rollout?.id });
     expect(aborted.body).toMatchObject({ state: "aborted", weight: 0, unconfirmed: [] });
     expect((await send(target, MODEL, 300)).versions).toEqual({ v1: 300 });
     const [entry] = await history(target, MODEL);
