@@ -7,8 +7,9 @@
  * - every node splits requests itself: at weight w, w % of a model's requests are answered by the
  *   candidate (`rollout.target`), the rest by the baseline (the active version); a request key makes
  *   the choice sticky;
- * - nodes count, per version, the requests, failures and latency of the current step (`seq`) and put
- *   them in their heartbeat record, which is what the controller's analysis reads.
+ * - nodes count, per version, the requests of the current step (`seq`) by answer class (2xx, 4xx,
+ *   5xx) and the latency of its 2xx answers, and put them in their heartbeat record, which is what
+ *   the controller's analysis reads.
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
@@ -21,8 +22,14 @@ export const SPLIT_KEY_HEADER = "x-cutover-key";
 
 export const analysisThresholdsSchema = z
   .object({
-    /** The candidate's failure rate may exceed the baseline's by at most this much (0.01: one point). */
+    /** The candidate's failure (5xx) rate may exceed the baseline's by at most this much (0.01: one point). */
     maxErrorRate: z.number().min(0).max(1),
+    /**
+     * The candidate's rejection (4xx) rate may exceed the baseline's by at most this much: a version
+     * that refuses requests the baseline takes breaks its callers as surely as one that fails them.
+     * Absent in rollouts started before it existed: DEFAULT_ANALYSIS's applies.
+     */
+    maxClientErrorRate: z.number().min(0).max(1).optional(),
     /** The candidate's p99 latency may be at most this many times the baseline's… */
     maxP99Ratio: z.number().min(1),
     /**
@@ -40,18 +47,23 @@ export const analysisThresholdsSchema = z
   .strict();
 export type AnalysisThresholds = z.infer<typeof analysisThresholdsSchema>;
 
-export const DEFAULT_ANALYSIS: AnalysisThresholds = {
+export const DEFAULT_ANALYSIS = {
   maxErrorRate: 0.01,
+  maxClientErrorRate: 0.01,
   maxP99Ratio: 1.5,
   minP99DeltaMs: 25,
   minRequests: 100,
-};
+} satisfies AnalysisThresholds;
 
 /** What one version did in a step, summed over the fleet. */
 export const versionFiguresSchema = z.object({
   requests: z.number().int().nonnegative(),
+  /** Answers with a 5xx status. */
   failures: z.number().int().nonnegative(),
   errorRate: z.number().nonnegative(),
+  /** Answers with a 4xx status after this version was chosen (absent in analyses made before it was counted). */
+  clientErrors: z.number().int().nonnegative().optional(),
+  clientErrorRate: z.number().nonnegative().optional(),
   /** Upper bound of the histogram bucket holding the 99th percentile; null without requests. */
   p99Ms: z.number().nullable(),
 });
@@ -105,10 +117,16 @@ export type Progressive = z.infer<typeof progressiveSchema>;
 
 /** One version's traffic on one node during one step. */
 export const trafficSchema = z.object({
+  /** Every answer the version gave: 2xx, 4xx and 5xx. */
   requests: z.number().int().nonnegative(),
   /** Answers with a 5xx status: the version's fault, not the client's. */
   failures: z.number().int().nonnegative(),
-  /** Counts per LATENCY_BUCKETS_MS bucket, plus one for slower answers. */
+  /**
+   * Answers with a 4xx status once the version was chosen (an input it does not take, a shape it does
+   * not fit): compared with the baseline's on the same split. Absent from nodes of an earlier release.
+   */
+  clientErrors: z.number().int().nonnegative().optional(),
+  /** Counts of the 2xx answers' latency per LATENCY_BUCKETS_MS bucket, plus one for slower answers. */
   buckets: z.array(z.number().int().nonnegative()).length(LATENCY_BUCKETS_MS.length + 1),
   /** Baseline requests mirrored to the candidate, and those whose outputs diverged (kept on the candidate). */
   shadowed: z.number().int().nonnegative().optional(),
@@ -129,8 +147,16 @@ export const nodeSplitSchema = z.object({
 export type NodeSplit = z.infer<typeof nodeSplitSchema>;
 
 export function emptyTraffic(): Traffic {
-  return { requests: 0, failures: 0, buckets: new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0) };
+  return {
+    requests: 0,
+    failures: 0,
+    clientErrors: 0,
+    buckets: new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0),
+  };
 }
+
+/** How a version answered a request: 2xx, 4xx (the request did not fit it) or 5xx (it failed). */
+export type AnswerClass = "ok" | "client_error" | "server_error";
 
 /** The bucket index of a latency. */
 export function latencyBucket(ms: number): number {
@@ -138,10 +164,16 @@ export function latencyBucket(ms: number): number {
   return index === -1 ? LATENCY_BUCKETS_MS.length : index;
 }
 
-/** Counts one answer in `traffic`: a request, a failure when `failed` (a 5xx), and its latency bucket. */
-export function countAnswer(traffic: Traffic, failed: boolean, ms: number): void {
+/**
+ * Counts one answer in `traffic`: a request, a failure (5xx) or client error (4xx) by its class, and a
+ * 2xx's latency (a refusal's or a failure's time says nothing of the version's speed: a version that
+ * refuses most requests fast must not look faster).
+ */
+export function countAnswer(traffic: Traffic, answer: AnswerClass, ms: number): void {
   traffic.requests++;
-  if (failed) traffic.failures++;
+  if (answer === "server_error") traffic.failures++;
+  if (answer === "client_error") traffic.clientErrors = (traffic.clientErrors ?? 0) + 1;
+  if (answer !== "ok") return;
   const bucket = latencyBucket(ms);
   traffic.buckets[bucket] = (traffic.buckets[bucket] ?? 0) + 1;
 }

@@ -11,13 +11,13 @@ export class NodeMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({
     name: "cutover_infer_requests_total",
-    help: "Inference requests by model, version and outcome (ok, client_error, server_error, not_serving)",
-    labelNames: ["model", "version", "outcome"] as const,
+    help: "Inference requests by model, version (empty when none was chosen), outcome (ok, client_error, server_error, not_serving) and HTTP status code",
+    labelNames: ["model", "version", "outcome", "code"] as const,
     registers: [this.registry],
   });
   readonly latency = new Histogram({
     name: "cutover_infer_duration_seconds",
-    help: "Inference request duration, parse to response, by the version that served it",
+    help: "Inference request duration, parse to response, by the version that served it (every answer it gave, 4xx and 5xx included)",
     labelNames: ["model", "version"] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
@@ -114,12 +114,15 @@ export class NodeMetrics {
   private readonly requestChildren = new Map<string, { inc(): void }>();
   private readonly latencyChildren = new Map<string, { observe(value: number): void }>();
 
-  /** One finished infer request: its outcome, and its duration in seconds where a version served it. */
-  inferred(model: string, version: string, outcome: string, seconds?: number): void {
-    const key = `${model}\u0000${version}\u0000${outcome}`;
+  /**
+   * One finished infer request: its outcome and HTTP status, and its duration in seconds where a
+   * version served it.
+   */
+  inferred(model: string, version: string, outcome: string, status: number, seconds?: number): void {
+    const key = `${model}\u0000${version}\u0000${outcome}\u0000${status}`;
     let counter = this.requestChildren.get(key);
     if (counter === undefined) {
-      counter = this.requests.labels({ model, version, outcome });
+      counter = this.requests.labels({ model, version, outcome, code: String(status) });
       this.requestChildren.set(key, counter);
     }
     counter.inc();

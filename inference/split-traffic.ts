@@ -1,10 +1,11 @@
 /**
  * What one step of a progressive rollout did on this node, per version: requests answered, failures
- * (5xx: the version's fault; a 4xx is the client's), a latency histogram, and on the candidate the
+ * (5xx), rejections (4xx: a request the version would not take; compared with the baseline's on the
+ * same split, since clients send both the same requests), the 2xx answers' latency histogram, and on the candidate the
  * baseline requests mirrored to it and those whose outputs diverged. One per split seq, so every step
  * starts from zero; the heartbeat record carries it (nodeSplitSchema) for the controller's analysis.
  */
-import { countAnswer, emptyTraffic, type Traffic } from "../core/progressive.js";
+import { type AnswerClass, countAnswer, emptyTraffic, type Traffic } from "../core/progressive.js";
 
 export class SplitTraffic {
   private readonly versions = new Map<string, Traffic>();
@@ -15,9 +16,9 @@ export class SplitTraffic {
     this.versions.set(candidate, { ...emptyTraffic(), shadowed: 0, divergent: 0 });
   }
 
-  /** A request `version` answered in `ms`; `failed`: with a 5xx. */
-  answered(version: string, failed: boolean, ms: number): void {
-    countAnswer(this.of(version), failed, ms);
+  /** A request `version` answered in `ms`, with a 2xx, a 4xx or a 5xx. */
+  answered(version: string, answer: AnswerClass, ms: number): void {
+    countAnswer(this.of(version), answer, ms);
   }
 
   /** A baseline request mirrored to `candidate`; `divergent`: its outputs were not the baseline's. */

@@ -11,7 +11,9 @@
  *   models/framer/v1, v2            audio FP32 [batch, samples] + sr INT64 scalar → energy FP32 [batch, frames]:
  *                                   frames of sr/100 samples, like a voice-activity front end. Synthetic
  *                                   warm-up inputs (sr 0) cannot run it; sample.json is a valid request.
- *                                   v2 has other weights (a gain of 1.5): same schema, other answers
+ *                                   v2 has other weights (a gain of 1.5): same schema, other answers;
+ *                                   v3 takes no sr (fixed at 16 kHz), as silero VAD's "half" export
+ *                                   drops the sr input of its op15 one: callers of v1 that send sr break
  *   models/all-types/v1             x_<type> [n] → y_<type>: an Identity per OIP datatype onnxruntime-node
  *                                   takes (BOOL … FP64, BYTES), to round-trip every datatype over HTTP
  *   models/pool/v1                  image FP32 [batch, 3, 640, 640] → mean FP32 [batch, 3]: a ReduceMean over
@@ -201,7 +203,8 @@ function int64Tensor(name: string, dims: number[], values: bigint[]): Onnx.ITens
  * each frame's mean square, times `gain`, is the output. With sr 0 (what synthetic inputs give) the
  * frame length is 0 and onnxruntime refuses the Reshape; samples must be a multiple of sr/100.
  */
-function framerModel(gain: number): Uint8Array {
+function framerModel(gain: number, fixedRate?: bigint): Uint8Array {
+  const sr = { name: "sr", type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [] } } } };
   return encodeModel(
     {
       name: "framer",
@@ -235,14 +238,12 @@ function framerModel(gain: number): Uint8Array {
         int64Tensor("keep_batch", [1], [0n]),
         int64Tensor("any_frames", [1], [-1n]),
         floatTensor("gain", [], Float32Array.of(gain)),
+        ...(fixedRate === undefined ? [] : [int64Tensor("sr", [], [fixedRate])]),
       ],
-      input: [
-        floatInput("audio", ["batch", "samples"]),
-        { name: "sr", type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [] } } } },
-      ],
+      input: [floatInput("audio", ["batch", "samples"]), ...(fixedRate === undefined ? [sr] : [])],
       output: [floatInput("energy", ["batch", "frames"])],
     },
-    `frame energies, gain ${gain}`,
+    `frame energies, gain ${gain}${fixedRate === undefined ? "" : `, sample rate fixed at ${fixedRate}`}`,
   );
 }
 
@@ -560,15 +561,16 @@ async function main(): Promise<void> {
   // The golden rows' first feature is positive: the warm-up passes, requests with a negative one fail.
   await writeVersion(join(out, "demo-classifier/fails-negative"), failsOnNegativeModel(4, 3, 1), "features", rows4);
   console.log(`wrote demo-classifier v1, v2, v3, fails-negative under ${out}`);
-  for (const [version, gain] of [
-    ["v1", 1],
-    ["v2", 1.5],
+  for (const [version, gain, fixedRate] of [
+    ["v1", 1, undefined],
+    ["v2", 1.5, undefined],
+    ["v3", 1, 16_000n],
   ] as const) {
     await mkdir(join(out, "framer", version), { recursive: true });
-    await writeFile(join(out, "framer", version, "model.onnx"), framerModel(gain));
+    await writeFile(join(out, "framer", version, "model.onnx"), framerModel(gain, fixedRate));
   }
   await writeFile(join(out, "framer/sample.json"), `${JSON.stringify(framerSample())}\n`);
-  console.log(`wrote framer v1, v2 and sample.json under ${out}`);
+  console.log(`wrote framer v1, v2, v3 and sample.json under ${out}`);
   for (const [name, model] of [
     ["all-types", allTypesModel()],
     ["pool", poolModel()],

@@ -84,6 +84,7 @@ export interface StrategyFlags {
   manual?: boolean;
   shadow?: number;
   maxErrorRate?: number;
+  maxClientErrorRate?: number;
   maxP99Ratio?: number;
   minP99Delta?: number;
   minRequests?: number;
@@ -117,8 +118,13 @@ export function withStrategyOptions(command: Command): Command {
     )
     .option(
       "--max-error-rate <rate>",
-      "fail a step when the candidate fails more often than the baseline + this (default 1%)",
+      "fail a step when the candidate fails (5xx) more often than the baseline + this (default 1%)",
       rateFlag("--max-error-rate"),
+    )
+    .option(
+      "--max-client-error-rate <rate>",
+      "fail a step when the candidate rejects requests (4xx) more often than the baseline + this (default 1%)",
+      rateFlag("--max-client-error-rate"),
     )
     .option(
       "--max-p99-ratio <x>",
@@ -156,6 +162,7 @@ export function strategyBody(flags: StrategyFlags): StrategyOptions {
     ...(flags.manual ? { manual: true } : {}),
     ...(flags.shadow !== undefined ? { shadowPercent: flags.shadow } : {}),
     ...(flags.maxErrorRate !== undefined ? { maxErrorRate: flags.maxErrorRate } : {}),
+    ...(flags.maxClientErrorRate !== undefined ? { maxClientErrorRate: flags.maxClientErrorRate } : {}),
     ...(flags.maxP99Ratio !== undefined ? { maxP99Ratio: flags.maxP99Ratio } : {}),
     ...(flags.minP99Delta !== undefined ? { minP99DeltaMs: flags.minP99Delta } : {}),
     ...(flags.minRequests !== undefined ? { minRequests: flags.minRequests } : {}),

@@ -18,7 +18,9 @@ export function durationText(ms: number): string {
 
 function figures(figure: VersionFigures): string {
   const p99 = figure.p99Ms === null ? "—" : `${figure.p99Ms.toFixed(1)} ms`;
-  return `${figure.requests} req, ${(figure.errorRate * 100).toFixed(2)} % failed, p99 ${p99}`;
+  const rejected =
+    figure.clientErrorRate === undefined ? "" : `, ${(figure.clientErrorRate * 100).toFixed(2)} % rejected (4xx)`;
+  return `${figure.requests} req, ${(figure.errorRate * 100).toFixed(2)} % failed${rejected}, p99 ${p99}`;
 }
 
 /** One line per analysis: the step, the verdict, both versions' figures. */

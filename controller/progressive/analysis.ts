@@ -4,8 +4,9 @@
  * Flagger's checks, on the nodes' own counts instead of a metrics server):
  *
  *   inconclusive  the candidate answered fewer than `minRequests` in the step
- *   fail          failure rate > baseline's + maxErrorRate, or p99 > maxP99Ratio × baseline's and more
- *                 than minP99DeltaMs above it,
+ *   fail          failure (5xx) rate > baseline's + maxErrorRate, or rejection (4xx) rate > baseline's +
+ *                 maxClientErrorRate, or p99 > maxP99Ratio × baseline's and more than minP99DeltaMs
+ *                 above it,
  *                 or (when set) shadow divergences > maxDivergenceRate of the shadowed requests
  *   pass          otherwise
  *
@@ -16,6 +17,7 @@ import type { NodeRecord } from "../../core/model-state.js";
 import {
   type AnalysisResult,
   type AnalysisThresholds,
+  DEFAULT_ANALYSIS,
   LATENCY_BUCKETS_MS,
   type Traffic,
   type VersionFigures,
@@ -36,6 +38,7 @@ export interface AnalysisInput {
 interface Summed {
   requests: number;
   failures: number;
+  clientErrors: number;
   buckets: number[];
   shadowed: number;
   divergent: number;
@@ -45,6 +48,7 @@ function empty(): Summed {
   return {
     requests: 0,
     failures: 0,
+    clientErrors: 0,
     buckets: new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0),
     shadowed: 0,
     divergent: 0,
@@ -55,6 +59,7 @@ function add(sum: Summed, traffic: Traffic | undefined): void {
   if (traffic === undefined) return;
   sum.requests += traffic.requests;
   sum.failures += traffic.failures;
+  sum.clientErrors += traffic.clientErrors ?? 0;
   traffic.buckets.forEach((count, index) => {
     sum.buckets[index] = (sum.buckets[index] ?? 0) + count;
   });
@@ -96,12 +101,19 @@ function figures(sum: Summed): VersionFigures {
     requests: sum.requests,
     failures: sum.failures,
     errorRate: sum.requests === 0 ? 0 : round(sum.failures / sum.requests, 9),
+    clientErrors: sum.clientErrors,
+    clientErrorRate: sum.requests === 0 ? 0 : round(sum.clientErrors / sum.requests, 9),
     p99Ms: p99 === null ? null : round(p99, 3),
   };
 }
 
 const percent = (rate: number) => `${(rate * 100).toFixed(2)} %`;
 const ms = (value: number | null) => (value === null ? "—" : `${value.toFixed(1)} ms`);
+
+/** One version's figures in words: "v2: 40 requests, 0.00 % failed (5xx), 27.50 % rejected (4xx), p99 3.1 ms". */
+function describeFigures(version: string, figures: VersionFigures): string {
+  return `${version}: ${figures.requests} requests, ${percent(figures.errorRate)} failed (5xx), ${percent(figures.clientErrorRate ?? 0)} rejected (4xx), p99 ${ms(figures.p99Ms)}`;
+}
 
 /** Sums the step's traffic from the nodes' records and judges it. */
 export function analyse(records: readonly NodeRecord[], input: AnalysisInput): AnalysisResult {
@@ -127,7 +139,7 @@ export function analyse(records: readonly NodeRecord[], input: AnalysisInput): A
     candidate: cand,
     ...shadow,
   });
-  const compared = `candidate ${input.candidate}: ${cand.requests} requests, ${percent(cand.errorRate)} failed, p99 ${ms(cand.p99Ms)}; baseline ${input.baseline}: ${base.requests} requests, ${percent(base.errorRate)} failed, p99 ${ms(base.p99Ms)}`;
+  const compared = `candidate ${describeFigures(input.candidate, cand)}; baseline ${describeFigures(input.baseline, base)}`;
   if (cand.requests < thresholds.minRequests) {
     return result("inconclusive", `${compared}; fewer than the ${thresholds.minRequests} requests needed to judge`);
   }
@@ -135,6 +147,13 @@ export function analyse(records: readonly NodeRecord[], input: AnalysisInput): A
     return result(
       "fail",
       `${compared}; failure rate over the baseline's + ${percent(thresholds.maxErrorRate)} (--max-error-rate)`,
+    );
+  }
+  const maxClientErrorRate = thresholds.maxClientErrorRate ?? DEFAULT_ANALYSIS.maxClientErrorRate;
+  if ((cand.clientErrorRate ?? 0) > (base.clientErrorRate ?? 0) + maxClientErrorRate) {
+    return result(
+      "fail",
+      `${compared}; rejection (4xx) rate over the baseline's + ${percent(maxClientErrorRate)} (--max-client-error-rate)`,
     );
   }
   const slack = thresholds.minP99DeltaMs ?? 0;

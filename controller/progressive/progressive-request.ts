@@ -24,6 +24,7 @@ export interface StrategyOptions {
   readonly manual?: boolean;
   readonly shadowPercent?: number;
   readonly maxErrorRate?: number;
+  readonly maxClientErrorRate?: number;
   readonly maxP99Ratio?: number;
   readonly minP99DeltaMs?: number;
   readonly minRequests?: number;
@@ -70,8 +71,9 @@ export function initialProgressive(options: StrategyOptions, baseline: string): 
   const { strategy, steps } = stepsOf(options);
   const analysis: AnalysisThresholds = {
     maxErrorRate: options.maxErrorRate ?? DEFAULT_ANALYSIS.maxErrorRate,
+    maxClientErrorRate: options.maxClientErrorRate ?? DEFAULT_ANALYSIS.maxClientErrorRate,
     maxP99Ratio: options.maxP99Ratio ?? DEFAULT_ANALYSIS.maxP99Ratio,
-    minP99DeltaMs: options.minP99DeltaMs ?? DEFAULT_ANALYSIS.minP99DeltaMs ?? 0,
+    minP99DeltaMs: options.minP99DeltaMs ?? DEFAULT_ANALYSIS.minP99DeltaMs,
     minRequests: options.minRequests ?? DEFAULT_ANALYSIS.minRequests,
     ...(options.maxDivergenceRate !== undefined ? { maxDivergenceRate: options.maxDivergenceRate } : {}),
   };

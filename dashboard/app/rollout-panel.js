@@ -47,6 +47,7 @@ function analysisRows(analysis) {
       h("th", { scope: "row" }, name),
       h("td", {}, f.requests),
       h("td", {}, percent(f.errorRate)),
+      h("td", {}, f.clientErrorRate === undefined ? "—" : percent(f.clientErrorRate)),
       h("td", {}, millis(f.p99Ms)),
     );
   return h(
@@ -62,7 +63,19 @@ function analysisRows(analysis) {
     h(
       "table",
       {},
-      h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", {}, "Requests"), h("th", {}, "Failed"), h("th", {}, "p99"))),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", {}, ""),
+          h("th", {}, "Requests"),
+          h("th", {}, "Failed (5xx)"),
+          h("th", {}, "Rejected (4xx)"),
+          h("th", {}, "p99"),
+        ),
+      ),
       h("tbody", {}, row("baseline", analysis.baseline), row("candidate", analysis.candidate)),
     ),
     h("p", { class: "muted" }, analysis.reason),

@@ -5,6 +5,8 @@ export interface Figures {
   requests: number;
   failures: number;
   errorRate: number;
+  /** Absent in analyses made before 4xx answers were counted. */
+  clientErrorRate?: number;
   p99Ms: number | null;
 }
 

@@ -38,7 +38,7 @@ export function createNodeApp(options: NodeAppOptions): Hono {
   const app = new Hono();
 
   app.onError((error, c) => {
-    const { status, body } = errorAnswer(error, () => log(`${c.req.method} ${c.req.path} failed`, error));
+    const { status, body } = errorAnswer(error, (inner) => log(`${c.req.method} ${c.req.path} failed`, inner));
     return c.json(body, status);
   });
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));

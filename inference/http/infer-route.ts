@@ -102,7 +102,7 @@ export function inferRoute(
       .then(
         (result) => answer(response, result),
         (error: unknown) => {
-          const { status, body } = errorAnswer(error, () => log(`POST ${request.url} failed`, error));
+          const { status, body } = errorAnswer(error, (inner) => log(`POST ${request.url} failed`, inner));
           // A body cut off at the limit was not read to its end: the connection cannot carry another request.
           send(response, status, body, status === 413);
         },

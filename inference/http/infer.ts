@@ -22,6 +22,7 @@ import {
 } from "../../core/binary-tensors.js";
 import { InputError } from "../../core/errors.js";
 import { isModelName, isVersionName } from "../../core/names.js";
+import type { AnswerClass } from "../../core/progressive.js";
 import { decodeInferRequest, encodeTensor, type OipTensor, oipType } from "../../core/tensor-codec.js";
 import type { NodeMetrics } from "../metrics.js";
 import type { Lease, ModelSlot } from "../model-slot.js";
@@ -115,12 +116,47 @@ function encodeOutputs(
   return { outputs, binary };
 }
 
-/** The status and `{"error": …}` body for anything an endpoint threw; unexpected errors are logged. */
-export function errorAnswer(error: unknown, log: () => void): { status: OipStatus; body: { error: string } } {
-  if (error instanceof OipError) return { status: error.status, body: { error: error.message } };
-  if (error instanceof InputError) return { status: 400, body: { error: error.message } };
-  log();
-  return { status: 500, body: { error: "internal error (see the node's log)" } };
+/**
+ * Anything thrown once a version was chosen to answer (the request did not fit it, or its run
+ * failed): the error body names the version, so a client can tell which one refused it.
+ */
+export class ChosenVersionError extends Error {
+  override readonly name = "ChosenVersionError";
+  constructor(
+    readonly error: unknown,
+    readonly model: string,
+    readonly version: string,
+  ) {
+    super(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+}
+
+/** An error answer's body: the message, and the model and version where one was chosen. */
+export interface ErrorBody {
+  readonly error: string;
+  readonly model_name?: string;
+  readonly model_version?: string;
+}
+
+/** The HTTP status of anything an endpoint threw: an OipError's, 400 for bad input, else 500. */
+export function statusOf(error: unknown): OipStatus {
+  const inner = error instanceof ChosenVersionError ? error.error : error;
+  if (inner instanceof OipError) return inner.status;
+  if (inner instanceof InputError) return 400;
+  return 500;
+}
+
+/**
+ * The status and `{"error": …}` body for anything an endpoint threw (with `model_name` and
+ * `model_version` once a version was chosen); unexpected errors are given to `log`.
+ */
+export function errorAnswer(error: unknown, log: (error: unknown) => void): { status: OipStatus; body: ErrorBody } {
+  const chosen = error instanceof ChosenVersionError ? { model_name: error.model, model_version: error.version } : {};
+  const inner = error instanceof ChosenVersionError ? error.error : error;
+  if (inner instanceof OipError || inner instanceof InputError)
+    return { status: statusOf(inner), body: { error: inner.message, ...chosen } };
+  log(inner);
+  return { status: 500, body: { error: "internal error (see the node's log)", ...chosen } };
 }
 
 export class InferEndpoint {
@@ -179,12 +215,14 @@ export class InferEndpoint {
     } catch (error) {
       // No version served it: counted with version "" (a label per name asked for would let any
       // client grow the metric without bound).
-      const outcome = error instanceof OipError && error.status !== 413 ? "not_serving" : "client_error";
-      if (this.agent.slots.has(model)) this.metrics.inferred(model, "", outcome);
+      const status = statusOf(error);
+      const outcome = error instanceof OipError && status !== 413 ? "not_serving" : "client_error";
+      if (this.agent.slots.has(model)) this.metrics.inferred(model, "", outcome, status);
       throw error;
     }
     const { card, session, version: served } = held.loaded;
-    let outcome = "client_error";
+    let outcome: AnswerClass = "ok";
+    let status: OipStatus | 200 = 200;
     let shadow: ShadowReservation | null = null;
     try {
       const { request, feeds } = decodeInferRequest(body.json, card.inputs, body.binary);
@@ -199,9 +237,7 @@ export class InferEndpoint {
           copyInputs: session.mode === "workers",
         });
       }
-      outcome = "server_error";
       const results = wanted === undefined ? await session.run(feeds) : await session.run(feeds, wanted);
-      outcome = "ok";
       const { outputs, binary } = encodeOutputs(results, isBinary);
       // Starts with setImmediate: the node:http route writes the answer in a microtask, before it.
       shadow?.start(results);
@@ -215,13 +251,17 @@ export class InferEndpoint {
         },
         binary,
       };
+    } catch (error) {
+      status = statusOf(error);
+      outcome = status >= 500 ? "server_error" : "client_error";
+      throw new ChosenVersionError(error, model, served);
     } finally {
       held.end();
       shadow?.cancel();
       const seconds = (performance.now() - started) / 1000;
-      this.metrics.inferred(model, served, outcome, seconds);
-      slot?.served.answered(served, outcome === "server_error", seconds * 1000);
-      split?.traffic.answered(served, outcome === "server_error", seconds * 1000);
+      this.metrics.inferred(model, served, outcome, status, seconds);
+      slot?.served.answered(served, outcome, seconds * 1000);
+      split?.traffic.answered(served, outcome, seconds * 1000);
     }
   }
 }

@@ -68,8 +68,8 @@ function sum(values: readonly number[]): number {
 }
 
 /** What the node record must say of a version that answered `requests`, `failures` of them 5xx. */
-function traffic(requests: number, failures = 0): Partial<Traffic> {
-  return { requests, failures };
+function traffic(requests: number, failures = 0, clientErrors = 0): Partial<Traffic> {
+  return { requests, failures, clientErrors };
 }
 
 describe("the split on one node", () => {
@@ -174,7 +174,7 @@ describe("the split on one node", () => {
     }
   });
 
-  it("the node record counts a failing candidate's 5xx as failures, and a client's 4xx as requests only", async () => {
+  it("the node record counts a failing candidate's 5xx as failures and a client's 4xx as client errors, neither in the latency histogram", async () => {
     const { driver, node } = await fleet("f1");
     await prepared(driver, "f1", "r-fails", "fails-negative");
     const seq = await weighted(driver, "f1", 50);
@@ -188,7 +188,7 @@ describe("the split on one node", () => {
     expect(failed.length).toBeGreaterThan(60);
     expect(answers.filter((answer, i) => answer.status === 500 && i % 2 !== 0)).toEqual([]);
     expect(count(answers, "v1") + count(answers, "fails-negative") + failed.length).toBe(400);
-    // Malformed requests with a key that the split sends to the baseline: requests of v1, not failures.
+    // Malformed requests with a key that the split sends to the baseline: v1's client errors, not failures.
     const baselineKey = Array.from({ length: 100 }, (_, i) => `k${i}`).find((key) => splitPoint("r-fails", key) >= 50);
     const malformed = await inferMany(node.url, 20, () => ({
       key: baselineKey ?? "",
@@ -200,7 +200,7 @@ describe("the split on one node", () => {
       .toMatchObject({
         seq,
         traffic: {
-          v1: traffic(count(answers, "v1") + 20, 0),
+          v1: traffic(count(answers, "v1") + 20, 0, 20),
           "fails-negative": traffic(count(answers, "fails-negative") + failed.length, failed.length),
         },
       });
@@ -215,10 +215,12 @@ describe("the split on one node", () => {
     await expect
       .poll(() => driver.recordedServed("f1"), { timeout: 5_000 })
       .toMatchObject({
-        v1: traffic(1 + count(answers, "v1") + 20 + 3, 0),
+        v1: traffic(1 + count(answers, "v1") + 20 + 3, 0, 20),
         "fails-negative": traffic(count(answers, "fails-negative") + failed.length + 2, failed.length + 2),
       });
     const served = await driver.recordedServed("f1");
-    expect(sum(served?.v1?.buckets ?? [])).toBe(served?.v1?.requests);
+    expect(sum(served?.v1?.buckets ?? [])).toBe((served?.v1?.requests ?? 0) - 20);
+    const failing = served?.["fails-negative"];
+    expect(sum(failing?.buckets ?? [])).toBe((failing?.requests ?? 0) - (failing?.failures ?? 0));
   });
 });

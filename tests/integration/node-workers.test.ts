@@ -173,6 +173,8 @@ describe("a heavy model runs in worker threads", () => {
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, 500]);
     expect(answers.find((answer) => answer.status === 500)?.body).toEqual({
       error: "internal error (see the node's log)",
+      model_name: "heavy",
+      model_version: "v1",
     });
 
     await until(() => pool.servingInstances() === 2, "the replacement worker opened its session and warmed up");

@@ -359,10 +359,14 @@ describe("malformed inference requests get a 4xx, never a 5xx", () => {
       413,
       /over 65536 bytes/,
     ],
-  ] as const)("%s", async (_name, request, status, message) => {
+  ] as const)("%s", async (name, request, status, message) => {
     const answer = await infer(served.url, request);
     expect(answer.status).toBe(status);
     expect(answer.body.error).toMatch(message);
+    // A request refused once a version was chosen names it (the client can tell which version refused
+    // it); one refused before (unreadable or too large) names none.
+    const beforeAnyVersion = name === "bad JSON" || name === "oversized body";
+    expect(answer.body.model_version).toBe(beforeAnyVersion ? undefined : "v1");
     expect((await infer(served.url)).status).toBe(200);
   });
 
@@ -462,7 +466,7 @@ describe("malformed inference requests get a 4xx, never a 5xx", () => {
     // Through the app: the two served calls (plain and percent-encoded path) count as ok, the pinned v9 as
     // not_serving; an unknown model is not counted at all (no label for a name this node does not serve).
     const text = await metrics.registry.metrics();
-    expect(text).toMatch(/cutover_infer_requests_total\{model="demo",version="",outcome="not_serving"\} 1/);
-    expect(text).toMatch(/cutover_infer_requests_total\{model="demo",version="v1",outcome="ok"\} 2/);
+    expect(text).toMatch(/cutover_infer_requests_total\{model="demo",version="",outcome="not_serving",code="404"\} 1/);
+    expect(text).toMatch(/cutover_infer_requests_total\{model="demo",version="v1",outcome="ok",code="200"\} 2/);
   });
 });

@@ -319,6 +319,51 @@ describe("progressive rollouts", () => {
     expect((await send(target, MODEL, 100, { body: negative })).versions).toEqual({ v1: 100 });
   });
 
+  it("a candidate that rejects (4xx) what clients send is rolled back; its 400s name it", async () => {
+    // v3 takes 8 features where v1 takes 4: forced past the schema gate, it answers 400 to every
+    // existing client — which the analysis read as "0.00 % failed" while it counted only 5xx.
+    const target = await fleet(MODEL);
+    await activateAllAtOnce(target, MODEL, "v1");
+    const started = await target.post<ProgressView>(`/v1/models/${MODEL}/activate`, {
+      version: "v3",
+      allowIncompatible: true,
+      canary: [50],
+      bakeMs: 60_000,
+      minRequests: 50,
+    });
+    expect(started.body).toMatchObject({ state: "progressing", weight: 50 });
+    const rejected = await fetch(`${target.nodes[0]?.url}/v2/models/${MODEL}/versions/v3/infer`, {
+      method: "POST",
+      body: DEMO_BODY,
+    });
+    expect([rejected.status, await rejected.json()]).toEqual([
+      400,
+      {
+        error: "input features: shape [1,4] does not fit the model's [batch,8]",
+        model_name: MODEL,
+        model_version: "v3",
+      },
+    ]);
+    const sent = await send(target, MODEL, 300);
+    expect(sent.failed).toBeGreaterThan(50);
+    await reported(target, MODEL, 300);
+    const verdict = await target.controller.progressive.tick(MODEL);
+    expect(verdict).toMatchObject({
+      state: "rolled-back",
+      weight: 0,
+      reason: expect.stringContaining("rejection (4xx) rate"),
+    });
+    const analysis = (await history(target, MODEL))[0]?.analyses?.at(-1);
+    expect(analysis).toMatchObject({
+      verdict: "fail",
+      baseline: { clientErrors: 0, failures: 0 },
+      candidate: { failures: 0 },
+    });
+    // The pinned request above is not the split's: only the split's 4xx are judged.
+    expect(analysis?.candidate.clientErrors).toBe(sent.failed);
+    expect((await send(target, MODEL, 50)).versions).toEqual({ v1: 50 });
+  });
+
   it("a candidate three times slower is rolled back by the latency check, with the figures in history", {
     timeout: 90_000,
   }, async () => {

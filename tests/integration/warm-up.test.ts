@@ -56,6 +56,8 @@ beforeAll(async () => {
   await writeFile(goldenPath, JSON.stringify(card.golden));
   await push("other-weights", "v2", { goldenPath });
   await push("other-weights-sampled", "v2", { samplePaths: [SAMPLE] });
+  // No sr input (fixed at 16 kHz): callers of the others send sr.
+  await push("fixed-rate", "v3");
   registry.store.close();
 
   const trusted = [...config.trustedKeyPaths, publicKey];
@@ -124,5 +126,38 @@ describe("a model synthetic inputs cannot run", () => {
     // Pushed with its own samples, the same weights record their own outputs and activate.
     const own = await call("/v1/models/framer/activate", { version: "other-weights-sampled", timeoutMs: 20_000 });
     expect(own.body).toMatchObject({ to: "other-weights-sampled", nodes: [{ warmup: "golden" }] });
+  });
+});
+
+describe("a version that drops an input callers send (as silero VAD's half export drops sr)", () => {
+  it("is refused by default, naming the input; forced, callers that send it get 400 naming the version", async () => {
+    const refused = await call("/v1/models/framer/activate", { version: "fixed-rate", timeoutMs: 20_000 });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toMatchObject({
+      code: "INCOMPATIBLE_SCHEMA",
+      message: expect.stringContaining("input sr INT64[] is gone (callers that send it would get 400 unknown input)"),
+    });
+    const before = await inferFramer();
+    expect([before.status, before.body.model_version]).toEqual([200, "other-weights-sampled"]);
+
+    const forced = await call("/v1/models/framer/activate", {
+      version: "fixed-rate",
+      allowIncompatible: true,
+      timeoutMs: 20_000,
+    });
+    expect(forced.body).toMatchObject({ to: "fixed-rate", confirmed: 1 });
+    const broken = await inferFramer();
+    expect(broken).toEqual({
+      status: 400,
+      body: {
+        error: "unknown input sr; the model takes audio",
+        model_name: "framer",
+        model_version: "fixed-rate",
+      },
+    });
+    const metrics = await (await fetch(`${node.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /^cutover_infer_requests_total\{model="framer",version="fixed-rate",outcome="client_error",code="400"\} 1$/m,
+    );
   });
 });

@@ -116,4 +116,41 @@ describe("canary analysis", () => {
       expect.stringContaining("7 of 100 shadowed requests diverged"),
     ]);
   });
+
+  it("fails a candidate that rejects (4xx) more of the same clients' requests than the baseline + maxClientErrorRate", () => {
+    // The 4xx canary the gates issue reports: 11 of 40 rejected was read as "0.00 % failed".
+    const rejecting = analyse(
+      [node("a", 2, { v1: traffic(400, 0, 3, { clientErrors: 4 }), v2: traffic(110, 0, 3, { clientErrors: 30 }) })],
+      { ...input, thresholds: DEFAULT_ANALYSIS },
+    );
+    expect(rejecting.verdict).toBe("fail");
+    expect(rejecting.candidate).toMatchObject({ requests: 110, failures: 0, clientErrors: 30 });
+    expect(rejecting.reason).toContain(
+      "candidate v2: 110 requests, 0.00 % failed (5xx), 27.27 % rejected (4xx), p99 5.0 ms; baseline v1: 400 requests, 0.00 % failed (5xx), 1.00 % rejected (4xx)",
+    );
+    expect(rejecting.reason).toMatch(
+      /rejection \(4xx\) rate over the baseline's \+ 1\.00 % \(--max-client-error-rate\)$/,
+    );
+    // Clients that send as many bad requests to both versions do not fail the candidate.
+    const noisyClients = analyse(
+      [node("a", 2, { v1: traffic(1000, 0, 3, { clientErrors: 100 }), v2: traffic(200, 0, 3, { clientErrors: 21 }) })],
+      { ...input, thresholds: DEFAULT_ANALYSIS },
+    );
+    expect(noisyClients.verdict).toBe("pass");
+    // A rollout started before the threshold existed (none stored) is judged with the default.
+    const { maxClientErrorRate: _, ...older } = DEFAULT_ANALYSIS;
+    expect(
+      analyse([node("a", 2, { v1: traffic(400, 0, 3), v2: traffic(110, 0, 3, { clientErrors: 30 }) })], {
+        ...input,
+        thresholds: older,
+      }).verdict,
+    ).toBe("fail");
+    // Nodes of an earlier release send no 4xx count: read as none.
+    expect(
+      analyse([node("a", 2, { v1: traffic(400, 0, 3), v2: traffic(110, 0, 3) })], {
+        ...input,
+        thresholds: DEFAULT_ANALYSIS,
+      }).candidate,
+    ).toMatchObject({ clientErrors: 0, clientErrorRate: 0 });
+  });
 });

@@ -99,11 +99,17 @@ describe("/metrics", () => {
   });
 
   it("times infer requests per version: one histogram series each", async () => {
-    metrics.inferred("demo", "v1", "ok", 0.0004);
-    metrics.inferred("demo", "v2", "ok", 0.002);
-    metrics.inferred("demo", "v2", "client_error", 0.0001);
-    metrics.inferred("demo", "", "not_serving");
+    metrics.inferred("demo", "v1", "ok", 200, 0.0004);
+    metrics.inferred("demo", "v2", "ok", 200, 0.002);
+    metrics.inferred("demo", "v2", "client_error", 400, 0.0001);
+    metrics.inferred("demo", "", "not_serving", 503);
     const text = await (await app.request("/metrics")).text();
+    expect(text).toMatch(
+      /^cutover_infer_requests_total\{model="demo",version="v2",outcome="client_error",code="400"\} 1$/m,
+    );
+    expect(text).toMatch(
+      /^cutover_infer_requests_total\{model="demo",version="",outcome="not_serving",code="503"\} 1$/m,
+    );
     expect(text).toMatch(/^cutover_infer_duration_seconds_count\{model="demo",version="v1"\} 1$/m);
     expect(text).toMatch(/^cutover_infer_duration_seconds_count\{model="demo",version="v2"\} 2$/m);
     expect(text).toMatch(/^cutover_infer_duration_seconds_bucket\{le="0.0005",model="demo",version="v1"\} 1$/m);

@@ -58,11 +58,13 @@ describe("the split of a progressive rollout on a node", () => {
     expect(Array.from({ length: 100 }, () => split(0).mirrors()).some(Boolean)).toBe(false);
   });
 
-  it("counts each version's requests, 5xx failures and latency buckets, and the candidate's shadow runs, from zero", () => {
+  it("counts each version's requests, 5xx failures, 4xx rejections and 2xx latency buckets, and the candidate's shadow runs, from zero", () => {
     const applied = split(50);
-    applied.traffic.answered("v1", false, 0.4);
-    applied.traffic.answered("v1", false, 30);
-    applied.traffic.answered("v2", true, 60_000);
+    applied.traffic.answered("v1", "ok", 0.4);
+    applied.traffic.answered("v1", "ok", 30);
+    applied.traffic.answered("v2", "server_error", 60_000);
+    applied.traffic.answered("v2", "client_error", 0.2);
+    applied.traffic.answered("v2", "ok", 60_000);
     applied.traffic.shadowed("v2", true);
     applied.traffic.shadowed("v2", false);
     const { traffic, ...rest } = applied.toNodeSplit();
@@ -70,15 +72,22 @@ describe("the split of a progressive rollout on a node", () => {
     const buckets = (counts: Record<number, number>) =>
       Array.from({ length: LATENCY_BUCKETS_MS.length + 1 }, (_, i) => counts[i] ?? 0);
     expect(traffic).toEqual({
-      v1: { requests: 2, failures: 0, buckets: buckets({ 0: 1, 5: 1 }) },
-      v2: { requests: 1, failures: 1, buckets: buckets({ [LATENCY_BUCKETS_MS.length]: 1 }), shadowed: 2, divergent: 1 },
+      v1: { requests: 2, failures: 0, clientErrors: 0, buckets: buckets({ 0: 1, 5: 1 }) },
+      v2: {
+        requests: 3,
+        failures: 1,
+        clientErrors: 1,
+        buckets: buckets({ [LATENCY_BUCKETS_MS.length]: 1 }),
+        shadowed: 2,
+        divergent: 1,
+      },
     });
     // A copy: the record is not changed by later requests.
-    applied.traffic.answered("v1", false, 1);
+    applied.traffic.answered("v1", "ok", 1);
     expect(traffic.v1?.requests).toBe(2);
     expect(split(10).toNodeSplit().traffic).toEqual({
-      v1: { requests: 0, failures: 0, buckets: buckets({}) },
-      v2: { requests: 0, failures: 0, buckets: buckets({}), shadowed: 0, divergent: 0 },
+      v1: { requests: 0, failures: 0, clientErrors: 0, buckets: buckets({}) },
+      v2: { requests: 0, failures: 0, clientErrors: 0, buckets: buckets({}), shadowed: 0, divergent: 0 },
     });
   });
 });
