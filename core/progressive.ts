@@ -13,6 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { FINE_BUCKETS, FineHistogram } from "./latency-histogram.js";
 
 /** Upper bounds (ms) of the latency histogram nodes keep per version; one more bucket counts the rest. */
 export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000] as const;
@@ -30,6 +31,12 @@ export const analysisThresholdsSchema = z
      * Absent in rollouts started before it existed: DEFAULT_ANALYSIS's applies.
      */
     maxClientErrorRate: z.number().min(0).max(1).optional(),
+    /**
+     * The candidate's median latency may be at most this many times the baseline's (the effect a
+     * conclusive latency difference must reach to fail a step). Absent in rollouts started before it
+     * existed: DEFAULT_ANALYSIS's applies.
+     */
+    maxP50Ratio: z.number().min(1).optional(),
     /** The candidate's p99 latency may be at most this many times the baseline's… */
     maxP99Ratio: z.number().min(1),
     /**
@@ -39,7 +46,7 @@ export const analysisThresholdsSchema = z
      * (absent: 0).
      */
     minP99DeltaMs: z.number().min(0).optional(),
-    /** Requests the candidate must have answered in the step before it is judged. */
+    /** Requests each version (candidate and baseline) must have answered in the step before it can pass. */
     minRequests: z.number().int().min(1),
     /** Shadowed requests whose outputs diverged, as a fraction of those shadowed; unset: not judged. */
     maxDivergenceRate: z.number().min(0).max(1).optional(),
@@ -47,12 +54,17 @@ export const analysisThresholdsSchema = z
   .strict();
 export type AnalysisThresholds = z.infer<typeof analysisThresholdsSchema>;
 
+/**
+ * The defaults. minRequests: with none of 500 answers failing, a failure rate over 1 point is ruled
+ * out at 1 % (ln 100 / 0.01 ≈ 461), so a step cannot pass on fewer.
+ */
 export const DEFAULT_ANALYSIS = {
   maxErrorRate: 0.01,
   maxClientErrorRate: 0.01,
+  maxP50Ratio: 1.2,
   maxP99Ratio: 1.5,
   minP99DeltaMs: 25,
-  minRequests: 100,
+  minRequests: 500,
 } satisfies AnalysisThresholds;
 
 /** What one version did in a step, summed over the fleet. */
@@ -64,7 +76,9 @@ export const versionFiguresSchema = z.object({
   /** Answers with a 4xx status after this version was chosen (absent in analyses made before it was counted). */
   clientErrors: z.number().int().nonnegative().optional(),
   clientErrorRate: z.number().nonnegative().optional(),
-  /** Upper bound of the histogram bucket holding the 99th percentile; null without requests. */
+  /** The 2xx answers' median latency (within ±2 %); absent in analyses made before it was kept. */
+  p50Ms: z.number().nullable().optional(),
+  /** The 2xx answers' 99th percentile latency; null without any. */
   p99Ms: z.number().nullable(),
 });
 export type VersionFigures = z.infer<typeof versionFiguresSchema>;
@@ -80,6 +94,12 @@ export const analysisResultSchema = z.object({
   candidate: versionFiguresSchema,
   shadowed: z.number().int().nonnegative().optional(),
   divergent: z.number().int().nonnegative().optional(),
+  /**
+   * log10 of the evidence (an anytime-valid e-value) that the candidate differs from the baseline in
+   * its failures, its rejections and its latency; 2 or more is conclusive (α = 1 %). Absent in
+   * analyses made before it was computed, or when a version answered nothing.
+   */
+  evidence: z.object({ failures: z.number(), clientErrors: z.number(), latency: z.number() }).optional(),
 });
 export type AnalysisResult = z.infer<typeof analysisResultSchema>;
 
@@ -128,6 +148,23 @@ export const trafficSchema = z.object({
   clientErrors: z.number().int().nonnegative().optional(),
   /** Counts of the 2xx answers' latency per LATENCY_BUCKETS_MS bucket, plus one for slower answers. */
   buckets: z.array(z.number().int().nonnegative()).length(LATENCY_BUCKETS_MS.length + 1),
+  /**
+   * The 2xx answers' latency in the fine log-spaced histogram (core/latency-histogram.ts), sparse:
+   * [bucket, count] pairs. The split's traffic carries it (the analysis judges it); absent from the
+   * served counts and from nodes of an earlier release.
+   */
+  latency: z
+    .array(
+      z.tuple([
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(FINE_BUCKETS - 1),
+        z.number().int().positive(),
+      ]),
+    )
+    .optional(),
   /** Baseline requests mirrored to the candidate, and those whose outputs diverged (kept on the candidate). */
   shadowed: z.number().int().nonnegative().optional(),
   divergent: z.number().int().nonnegative().optional(),
@@ -176,6 +213,36 @@ export function countAnswer(traffic: Traffic, answer: AnswerClass, ms: number): 
   if (answer !== "ok") return;
   const bucket = latencyBucket(ms);
   traffic.buckets[bucket] = (traffic.buckets[bucket] ?? 0) + 1;
+}
+
+/** One version's traffic as a node counts it: the record's fields, and (on request) the fine histogram. */
+export class TrafficTally {
+  private readonly traffic: Traffic;
+  private readonly fine: FineHistogram | null;
+
+  constructor(options: { fine: boolean; shadow?: boolean }) {
+    this.traffic = options.shadow ? { ...emptyTraffic(), shadowed: 0, divergent: 0 } : emptyTraffic();
+    this.fine = options.fine ? new FineHistogram() : null;
+  }
+
+  /** A request answered in `ms`, with a 2xx, a 4xx or a 5xx. */
+  count(answer: AnswerClass, ms: number): void {
+    countAnswer(this.traffic, answer, ms);
+    if (answer === "ok") this.fine?.observe(ms);
+  }
+
+  /** A baseline request mirrored to this (candidate) version; `divergent`: its outputs differed. */
+  shadowed(divergent: boolean): void {
+    this.traffic.shadowed = (this.traffic.shadowed ?? 0) + 1;
+    if (divergent) this.traffic.divergent = (this.traffic.divergent ?? 0) + 1;
+  }
+
+  /** A copy, as the node record says it. */
+  snapshot(): Traffic {
+    const copy: Traffic = { ...this.traffic, buckets: [...this.traffic.buckets] };
+    if (this.fine !== null) copy.latency = this.fine.sparse();
+    return copy;
+  }
 }
 
 /**

@@ -85,6 +85,7 @@ export interface StrategyFlags {
   shadow?: number;
   maxErrorRate?: number;
   maxClientErrorRate?: number;
+  maxP50Ratio?: number;
   maxP99Ratio?: number;
   minP99Delta?: number;
   minRequests?: number;
@@ -118,17 +119,22 @@ export function withStrategyOptions(command: Command): Command {
     )
     .option(
       "--max-error-rate <rate>",
-      "fail a step when the candidate fails (5xx) more often than the baseline + this (default 1%)",
+      "fail a step when the candidate fails (5xx) more often than the baseline + this, conclusively (default 1%)",
       rateFlag("--max-error-rate"),
     )
     .option(
       "--max-client-error-rate <rate>",
-      "fail a step when the candidate rejects requests (4xx) more often than the baseline + this (default 1%)",
+      "fail a step when the candidate rejects (4xx) more often than the baseline + this, conclusively (default 1%)",
       rateFlag("--max-client-error-rate"),
     )
     .option(
+      "--max-p50-ratio <x>",
+      "fail a step when the candidate's median latency is over x × the baseline's, conclusively (default 1.2)",
+      numberFlag("--max-p50-ratio", 1, 1000),
+    )
+    .option(
       "--max-p99-ratio <x>",
-      "fail a step when the candidate's p99 is over x × the baseline's (default 1.5)",
+      "fail a step when the candidate's p99 is over x × the baseline's, conclusively (default 1.5)",
       numberFlag("--max-p99-ratio", 1, 1000),
     )
     .option(
@@ -138,7 +144,7 @@ export function withStrategyOptions(command: Command): Command {
     )
     .option(
       "--min-requests <n>",
-      "requests the candidate must answer in a step before it is judged (default 100)",
+      "requests each version must answer in a step before it can pass (default 500)",
       integerFlag("--min-requests", 1),
     )
     .option(
@@ -163,6 +169,7 @@ export function strategyBody(flags: StrategyFlags): StrategyOptions {
     ...(flags.shadow !== undefined ? { shadowPercent: flags.shadow } : {}),
     ...(flags.maxErrorRate !== undefined ? { maxErrorRate: flags.maxErrorRate } : {}),
     ...(flags.maxClientErrorRate !== undefined ? { maxClientErrorRate: flags.maxClientErrorRate } : {}),
+    ...(flags.maxP50Ratio !== undefined ? { maxP50Ratio: flags.maxP50Ratio } : {}),
     ...(flags.maxP99Ratio !== undefined ? { maxP99Ratio: flags.maxP99Ratio } : {}),
     ...(flags.minP99Delta !== undefined ? { minP99DeltaMs: flags.minP99Delta } : {}),
     ...(flags.minRequests !== undefined ? { minRequests: flags.minRequests } : {}),

@@ -20,7 +20,8 @@ function figures(figure: VersionFigures): string {
   const p99 = figure.p99Ms === null ? "—" : `${figure.p99Ms.toFixed(1)} ms`;
   const rejected =
     figure.clientErrorRate === undefined ? "" : `, ${(figure.clientErrorRate * 100).toFixed(2)} % rejected (4xx)`;
-  return `${figure.requests} req, ${(figure.errorRate * 100).toFixed(2)} % failed${rejected}, p99 ${p99}`;
+  const p50 = figure.p50Ms === undefined || figure.p50Ms === null ? "" : `, p50 ${figure.p50Ms.toFixed(1)} ms`;
+  return `${figure.requests} req, ${(figure.errorRate * 100).toFixed(2)} % failed${rejected}${p50}, p99 ${p99}`;
 }
 
 /** One line per analysis: the step, the verdict, both versions' figures. */

@@ -25,6 +25,7 @@ export interface StrategyOptions {
   readonly shadowPercent?: number;
   readonly maxErrorRate?: number;
   readonly maxClientErrorRate?: number;
+  readonly maxP50Ratio?: number;
   readonly maxP99Ratio?: number;
   readonly minP99DeltaMs?: number;
   readonly minRequests?: number;
@@ -72,6 +73,7 @@ export function initialProgressive(options: StrategyOptions, baseline: string): 
   const analysis: AnalysisThresholds = {
     maxErrorRate: options.maxErrorRate ?? DEFAULT_ANALYSIS.maxErrorRate,
     maxClientErrorRate: options.maxClientErrorRate ?? DEFAULT_ANALYSIS.maxClientErrorRate,
+    maxP50Ratio: options.maxP50Ratio ?? DEFAULT_ANALYSIS.maxP50Ratio,
     maxP99Ratio: options.maxP99Ratio ?? DEFAULT_ANALYSIS.maxP99Ratio,
     minP99DeltaMs: options.minP99DeltaMs ?? DEFAULT_ANALYSIS.minP99DeltaMs,
     minRequests: options.minRequests ?? DEFAULT_ANALYSIS.minRequests,

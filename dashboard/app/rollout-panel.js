@@ -48,6 +48,7 @@ function analysisRows(analysis) {
       h("td", {}, f.requests),
       h("td", {}, percent(f.errorRate)),
       h("td", {}, f.clientErrorRate === undefined ? "—" : percent(f.clientErrorRate)),
+      h("td", {}, f.p50Ms === undefined ? "—" : millis(f.p50Ms)),
       h("td", {}, millis(f.p99Ms)),
     );
   return h(
@@ -73,6 +74,7 @@ function analysisRows(analysis) {
           h("th", {}, "Requests"),
           h("th", {}, "Failed (5xx)"),
           h("th", {}, "Rejected (4xx)"),
+          h("th", {}, "p50"),
           h("th", {}, "p99"),
         ),
       ),

@@ -7,6 +7,8 @@ export interface Figures {
   errorRate: number;
   /** Absent in analyses made before 4xx answers were counted. */
   clientErrorRate?: number;
+  /** Absent in analyses made before the median was kept. */
+  p50Ms?: number | null;
   p99Ms: number | null;
 }
 

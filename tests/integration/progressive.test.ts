@@ -389,7 +389,7 @@ describe("progressive rollouts", () => {
     expect(verdict, JSON.stringify(verdict?.lastAnalysis)).toMatchObject({
       state: "rolled-back",
       weight: 0,
-      reason: expect.stringContaining("p99"),
+      reason: expect.stringContaining("median"),
     });
     const [entry] = await history(target, "pacer");
     expect(entry).toMatchObject({ outcome: "aborted", strategy: "canary" });

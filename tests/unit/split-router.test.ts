@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { fineBucket } from "../../core/latency-histogram.js";
 import { LATENCY_BUCKETS_MS, splitPoint } from "../../core/progressive.js";
 import type { LoadedVersion } from "../../inference/loaded-version.js";
 import { AppliedSplit, WeylSequence } from "../../inference/split-router.js";
@@ -72,12 +73,22 @@ describe("the split of a progressive rollout on a node", () => {
     const buckets = (counts: Record<number, number>) =>
       Array.from({ length: LATENCY_BUCKETS_MS.length + 1 }, (_, i) => counts[i] ?? 0);
     expect(traffic).toEqual({
-      v1: { requests: 2, failures: 0, clientErrors: 0, buckets: buckets({ 0: 1, 5: 1 }) },
+      v1: {
+        requests: 2,
+        failures: 0,
+        clientErrors: 0,
+        buckets: buckets({ 0: 1, 5: 1 }),
+        latency: [
+          [fineBucket(0.4), 1],
+          [fineBucket(30), 1],
+        ],
+      },
       v2: {
         requests: 3,
         failures: 1,
         clientErrors: 1,
         buckets: buckets({ [LATENCY_BUCKETS_MS.length]: 1 }),
+        latency: [[fineBucket(60_000), 1]],
         shadowed: 2,
         divergent: 1,
       },
@@ -86,8 +97,8 @@ describe("the split of a progressive rollout on a node", () => {
     applied.traffic.answered("v1", "ok", 1);
     expect(traffic.v1?.requests).toBe(2);
     expect(split(10).toNodeSplit().traffic).toEqual({
-      v1: { requests: 0, failures: 0, clientErrors: 0, buckets: buckets({}) },
-      v2: { requests: 0, failures: 0, clientErrors: 0, buckets: buckets({}), shadowed: 0, divergent: 0 },
+      v1: { requests: 0, failures: 0, clientErrors: 0, buckets: buckets({}), latency: [] },
+      v2: { requests: 0, failures: 0, clientErrors: 0, buckets: buckets({}), latency: [], shadowed: 0, divergent: 0 },
     });
   });
 });
