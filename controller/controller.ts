@@ -177,6 +177,8 @@ export function assembleController(
     startReconciling(intervalMs, reconcileLog) {
       loop ??= new ReconcileLoop(() => progressive.tickAll(), intervalMs, reconcileLog ?? log);
       loop.start();
+      // The dashboard's traffic series too: recorded from the start, whether or not a page is open.
+      feed?.start();
     },
     endStreams() {
       feed?.close();

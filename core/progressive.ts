@@ -96,7 +96,7 @@ export const analysisResultSchema = z.object({
   divergent: z.number().int().nonnegative().optional(),
   /**
    * log10 of the evidence (an anytime-valid e-value) that the candidate differs from the baseline in
-   * its failures, its rejections and its latency; 2 or more is conclusive (α = 1 %). Absent in
+   * its failures, its rejections and its latency; log10 200 ≈ 2.3 or more is conclusive (α = 0.5 %). Absent in
    * analyses made before it was computed, or when a version answered nothing.
    */
   evidence: z.object({ failures: z.number(), clientErrors: z.number(), latency: z.number() }).optional(),

@@ -3,8 +3,10 @@
  * While at least one page listens it reads the models and the nodes every `intervalMs` (1 s) and
  * sends `fleet` when anything changed, `traffic` when the requests/p99 series changed, and
  * `unavailable` (then `fleet` again) when the state cannot be read; a page that subscribes during
- * an outage gets the last `fleet` and then `unavailable`. Nothing is polled while nobody listens; the
- * traffic series keeps what it saw, so a page opened later still gets the last minutes it covered.
+ * an outage gets the last `fleet` and then `unavailable`. Once started, the traffic series is fed
+ * whether or not a page listens: while nobody does, only the node records are read, every
+ * `idleIntervalMs` (5 s, the heartbeat interval at the default TTL), so a page opened later gets the
+ * minutes before it, counted as an analysis counts them.
  * The store's model listing (a LIST of S3) is refreshed in the background at most every
  * `storedEveryMs`: a slow or hung store never holds up the feed (the first poll waits for it 2 s at
  * most). Node records go out without their traffic counts (`served`, a split's `traffic`): the
@@ -52,6 +54,8 @@ export interface FleetFeedOptions {
   readonly listStored: () => Promise<string[]>;
   readonly traffic: TrafficSeries;
   readonly intervalMs?: number;
+  /** How often the node records are read for the traffic series while no page listens (default 5 s). */
+  readonly idleIntervalMs?: number;
   readonly storedEveryMs?: number;
   /** Pages that may listen at once (default 64); one more is refused with STREAM_REFUSED. */
   readonly maxListeners?: number;
@@ -61,12 +65,14 @@ export interface FleetFeedOptions {
 export class FleetFeed {
   private readonly listeners = new Map<FeedListener, () => void>();
   private readonly intervalMs: number;
+  private readonly idleIntervalMs: number;
   private readonly storedEveryMs: number;
   private readonly maxListeners: number;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   private closed = false;
+  private recording = false;
   private stored: string[] | undefined;
   private storedAt = Number.NEGATIVE_INFINITY;
   private listing: Promise<void> | undefined;
@@ -81,6 +87,7 @@ export class FleetFeed {
 
   constructor(private readonly options: FleetFeedOptions) {
     this.intervalMs = options.intervalMs ?? 1_000;
+    this.idleIntervalMs = options.idleIntervalMs ?? 5_000;
     this.storedEveryMs = options.storedEveryMs ?? 15_000;
     this.maxListeners = options.maxListeners ?? 64;
     this.now = options.now ?? Date.now;
@@ -98,11 +105,16 @@ export class FleetFeed {
         `the controller already streams its live feed to ${this.maxListeners} pages`,
       );
     }
+    const wasIdle = this.listeners.size === 0;
     this.listeners.set(listener, onClose);
     if (this.last.fleet !== undefined) listener(this.last.fleet);
     if (this.last.traffic !== undefined) listener(this.last.traffic);
     if (this.last.unavailable !== undefined) listener(this.last.unavailable);
-    if (this.timer === undefined && !this.polling) this.schedule(0);
+    if (!this.polling && (this.timer === undefined || wasIdle)) {
+      // The first page does not wait out the idle interval.
+      clearTimeout(this.timer);
+      this.schedule(0);
+    }
     return () => {
       this.listeners.delete(listener);
     };
@@ -110,6 +122,12 @@ export class FleetFeed {
 
   get listening(): number {
     return this.listeners.size;
+  }
+
+  /** Starts recording traffic from the node records, whether or not a page listens. */
+  start(): void {
+    this.recording = true;
+    if (this.timer === undefined && !this.polling) this.schedule(0);
   }
 
   /** Stops polling and tells every listener (their streams end). */
@@ -122,12 +140,25 @@ export class FleetFeed {
   }
 
   private schedule(ms: number): void {
-    if (this.closed || this.listeners.size === 0) return;
+    if (this.closed || (this.listeners.size === 0 && !this.recording)) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.poll();
+      void (this.listeners.size > 0 ? this.poll() : this.record());
     }, ms);
     this.timer.unref();
+  }
+
+  /** While no page listens: the node records into the traffic series, nothing else. */
+  private async record(): Promise<void> {
+    this.polling = true;
+    try {
+      this.options.traffic.observe(await this.options.fleet.listNodes(), this.now());
+    } catch {
+      // The next read tries again; a page that opens meanwhile is told of the outage by its own poll.
+    } finally {
+      this.polling = false;
+      this.schedule(this.listeners.size > 0 ? 0 : this.idleIntervalMs);
+    }
   }
 
   private async poll(): Promise<void> {
@@ -164,7 +195,7 @@ export class FleetFeed {
       }
     } finally {
       this.polling = false;
-      this.schedule(this.intervalMs);
+      this.schedule(this.listeners.size > 0 ? this.intervalMs : this.idleIntervalMs);
     }
   }
 

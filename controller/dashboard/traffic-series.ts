@@ -1,5 +1,5 @@
 /**
- * Requests/s, failure rate and p99 latency per model and version over the last minutes, from the
+ * Requests/s, failure (5xx) and rejection (4xx) rates and p99 latency per model and version over the last minutes, from the
  * nodes' heartbeat records alone (the ops dashboard, issue 14). Pure: the caller lists the records and
  * passes the clock.
  *
@@ -66,7 +66,7 @@ interface TrackedNode {
   readonly seen: Map<string, Set<string>>;
 }
 
-const ZERO: Traffic = { requests: 0, failures: 0, buckets: [] };
+const ZERO: Traffic = { requests: 0, failures: 0, clientErrors: 0, buckets: [] };
 
 export class TrafficSeries {
   readonly windowMs: number;

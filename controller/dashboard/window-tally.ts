@@ -4,7 +4,7 @@
  * its heartbeat records are spread evenly over the windows that interval overlaps.
  */
 import { LATENCY_BUCKETS_MS, type Traffic } from "../../core/progressive.js";
-import { histogramQuantile } from "../progressive/analysis.js";
+import { histogramQuantile } from "../progressive/traffic-sums.js";
 
 /** One version in one closed window, over every node. */
 export interface VersionPoint {
@@ -12,6 +12,8 @@ export interface VersionPoint {
   readonly rps: number;
   /** Failures (5xx) over requests; null without requests. */
   readonly errorRate: number | null;
+  /** Rejections (4xx once a version was chosen) over requests; null without requests. */
+  readonly clientErrorRate: number | null;
   /** The 99th percentile latency, interpolated in its histogram bucket; null without requests. */
   readonly p99Ms: number | null;
   /** Requests answered in the window (fractional where a node's interval straddles windows). */
@@ -21,18 +23,31 @@ export interface VersionPoint {
 export interface Tally {
   requests: number;
   failures: number;
+  clientErrors: number;
   readonly buckets: number[];
 }
 
 export function emptyTally(): Tally {
-  return { requests: 0, failures: 0, buckets: new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0) };
+  return {
+    requests: 0,
+    failures: 0,
+    clientErrors: 0,
+    buckets: new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0),
+  };
 }
 
 /** What `after` counted beyond `before`; null when any count went down (the counter started again). */
 export function trafficDelta(after: Traffic, before: Traffic): Traffic | null {
   const buckets = after.buckets.map((count, index) => count - (before.buckets[index] ?? 0));
-  const delta = { requests: after.requests - before.requests, failures: after.failures - before.failures, buckets };
-  if (delta.requests < 0 || delta.failures < 0 || buckets.some((count) => count < 0)) return null;
+  const delta = {
+    requests: after.requests - before.requests,
+    failures: after.failures - before.failures,
+    // Nodes of an earlier release count no 4xx: none.
+    clientErrors: (after.clientErrors ?? 0) - (before.clientErrors ?? 0),
+    buckets,
+  };
+  if (delta.requests < 0 || delta.failures < 0 || delta.clientErrors < 0 || buckets.some((count) => count < 0))
+    return null;
   return delta;
 }
 
@@ -40,6 +55,7 @@ export function trafficDelta(after: Traffic, before: Traffic): Traffic | null {
 export function addShare(tally: Tally, delta: Traffic, share: number): void {
   tally.requests += delta.requests * share;
   tally.failures += delta.failures * share;
+  tally.clientErrors += (delta.clientErrors ?? 0) * share;
   delta.buckets.forEach((count, index) => {
     tally.buckets[index] = (tally.buckets[index] ?? 0) + count * share;
   });
@@ -56,6 +72,7 @@ export function versionPoint(tally: Tally, windowMs: number): VersionPoint {
   return {
     rps: round(tally.requests / (windowMs / 1000)),
     errorRate: requests > 0 ? round(tally.failures / tally.requests) : null,
+    clientErrorRate: requests > 0 ? round(tally.clientErrors / tally.requests) : null,
     p99Ms: p99 === null ? null : round(p99),
     requests,
   };

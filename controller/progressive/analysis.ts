@@ -9,8 +9,8 @@
  *               and more than minP99DeltaMs above it
  *
  * and is *conclusive* when the anytime-valid evidence that the two versions differ there
- * (sequential-test.ts) reaches 1/α, α = 1 % — a bound on false alarms that holds at every tick that
- * looks, not only at one. The verdict:
+ * (sequential-test.ts) reaches 1/α, α = 0.5 % per check (1.5 % for the three together) — a bound on
+ * false alarms that holds at every tick that looks, not only at one. The verdict:
  *
  *   fail          a check breaches, conclusively
  *   inconclusive  a check breaches but the evidence is not yet conclusive, or either version answered
@@ -33,8 +33,11 @@ import { addTraffic, emptySum, figuresOf, round, type TrafficSum } from "./traff
 
 export { histogramQuantile } from "./traffic-sums.js";
 
-/** The false-alarm bound of each check, over every look at a step. */
-export const ANALYSIS_ALPHA = 0.01;
+/**
+ * The false-alarm bound of each check, over every look at a step: the three together stay under
+ * 1.5 %, within the 2 % of same-speed canaries a team can afford to see rolled back.
+ */
+export const ANALYSIS_ALPHA = 0.005;
 const CONCLUSIVE = Math.log(1 / ANALYSIS_ALPHA);
 
 export interface AnalysisInput {

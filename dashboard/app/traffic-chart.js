@@ -16,7 +16,8 @@ const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-d
 const COLORS = ["#0b62d6", "#e36209", "#1a7f37", "#8250df", "#cf222e", "#6e7781"];
 
 /**
- * The newest window in words (the chart's text equivalent): each version's rate, failures and p99.
+ * The newest window in words (the chart's text equivalent): each version's rate, failures (5xx),
+ * rejections (4xx) and p99.
  * @param {ModelSeries["points"][number] | undefined} point
  */
 function latest(point) {
@@ -26,7 +27,7 @@ function latest(point) {
   if (point === undefined || versions.length === 0) return "Latest window: no requests.";
   const each = versions.map(
     ([version, figures]) =>
-      `${version} ${figures.rps.toFixed(1)} req/s, ${percent(figures.errorRate)} failed, p99 ${millis(figures.p99Ms)}`,
+      `${version} ${figures.rps.toFixed(1)} req/s, ${percent(figures.errorRate)} failed, ${percent(figures.clientErrorRate ?? null)} rejected (4xx), p99 ${millis(figures.p99Ms)}`,
   );
   return `Latest window, to ${new Date(point.at).toLocaleTimeString()}: ${each.join("; ")}.`;
 }

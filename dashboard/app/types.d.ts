@@ -89,6 +89,8 @@ export interface FleetSnapshot {
 export interface VersionPoint {
   rps: number;
   errorRate: number | null;
+  /** Absent from controllers of an earlier release. */
+  clientErrorRate?: number | null;
   p99Ms: number | null;
   requests: number;
 }

@@ -193,7 +193,9 @@ describe("the dashboard in Chromium", () => {
     // By now the nodes have reported a few windows of traffic: the chart draws it.
     await expect
       .poll(text(".chart + p"), { timeout: 30_000 })
-      .toMatch(/^[1-9]\d* requests in the last .*: v1 [1-9][\d.]* req\/s, 0\.00 % failed, p99 [\d.]+ ms\.$/);
+      .toMatch(
+        /^[1-9]\d* requests in the last .*: v1 [1-9][\d.]* req\/s, 0\.00 % failed, 0\.00 % rejected \(4xx\), p99 [\d.]+ ms\.$/,
+      );
     expect(await page.locator(".chart canvas").count()).toBe(1);
     await screenshot(page, "dashboard-model");
   });

@@ -124,7 +124,7 @@ describe("canary analysis", () => {
     const failing = judge([node("a", 2, { v1: counted(steady(4_500), 45), v2: counted(steady(500), 30) })]);
     expect([failing.verdict, failing.candidate.errorRate]).toEqual(["fail", 0.06]);
     expect(failing.reason).toMatch(
-      /failure rate over the baseline's \+ 1\.00 % \(--max-error-rate\) \(evidence .* ≥ 100\)$/,
+      /failure rate over the baseline's \+ 1\.00 % \(--max-error-rate\) \(evidence .* ≥ 200\)$/,
     );
     expect(failing.evidence?.failures).toBeGreaterThan(2);
     // 3 failures in 100 against none in 100 at 50 %: over the floor, but 3 coin flips prove nothing yet.

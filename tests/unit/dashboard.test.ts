@@ -82,6 +82,64 @@ describe("the live feed", () => {
     feed.close();
   });
 
+  it("once started, records traffic with no page open (node records only): a page opened later sees the minutes before it, 4xx included", async () => {
+    const fleet = new CountingFleet();
+    let listings = 0;
+    const feed = new FleetFeed({
+      fleet,
+      listStored: async () => {
+        listings++;
+        return ["demo"];
+      },
+      traffic: new TrafficSeries({ windowMs: 1_000, keepMs: 60_000, lagMs: 0 }),
+      idleIntervalMs: 10,
+    });
+    const started = Date.now() - 10_000;
+    const record = (secondsIn: number, requests: number, clientErrors: number) => ({
+      nodeId: "n1",
+      url: "http://n1",
+      executionProvider: "cpu",
+      startedAt: new Date(started).toISOString(),
+      updatedAt: new Date(started + secondsIn * 1_000).toISOString(),
+      serves: ["demo"],
+      models: {
+        demo: {
+          active: "v1",
+          revision: 1,
+          warm: [],
+          staged: null,
+          lastError: null,
+          served: { v1: { requests, failures: 0, clientErrors, buckets: new Array<number>(14).fill(0) } },
+        },
+      },
+    });
+    feed.start();
+    await fleet.heartbeat(record(1, 0, 0), 60_000);
+    await expect.poll(() => fleet.reads).toBeGreaterThan(1);
+    await fleet.heartbeat(record(3, 200, 20), 60_000);
+    const reads = fleet.reads;
+    await expect.poll(() => fleet.reads).toBeGreaterThan(reads + 1);
+    expect(listings).toBe(0);
+    const events: { type: string; data: unknown }[] = [];
+    feed.subscribe((event) => events.push(event));
+    await expect.poll(() => events.some((event) => event.type === "traffic")).toBe(true);
+    const traffic = events.find((event) => event.type === "traffic")?.data as {
+      models: Record<
+        string,
+        { points: { versions: Record<string, { requests: number; clientErrorRate: number | null }> }[] }
+      >;
+    };
+    const points = traffic.models.demo?.points ?? [];
+    const counted = points.reduce((sum, point) => sum + (point.versions.v1?.requests ?? 0), 0);
+    expect(counted).toBeCloseTo(200, 6);
+    expect(
+      points
+        .filter((point) => (point.versions.v1?.requests ?? 0) > 0)
+        .map((point) => point.versions.v1?.clientErrorRate),
+    ).toSatisfy((rates: unknown[]) => rates.length > 0 && rates.every((rate) => rate === 0.1));
+    feed.close();
+  });
+
   it("a store listing that never answers holds up only the first poll, 2 s at most", { timeout: 30_000 }, async () => {
     const fleet = new MemoryFleetState();
     const now = new Date().toISOString();

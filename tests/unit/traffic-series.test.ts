@@ -144,7 +144,7 @@ describe("the traffic series of the dashboard, from node records", () => {
       T0 + 6_000,
     );
     const [point] = series.series(MODEL, T0 + 11_000).points;
-    expect(point?.versions.v1).toEqual({ rps: 200, errorRate: 0.01, p99Ms: 300, requests: 1_000 });
+    expect(point?.versions.v1).toEqual({ rps: 200, errorRate: 0.01, clientErrorRate: 0, p99Ms: 300, requests: 1_000 });
     // All in (2, 5]: interpolated at 99 % of the bucket.
     const alone = new TrafficSeries();
     feed(alone, [record("a", 0, { v1: traffic(0) }), record("a", 5_000, { v1: traffic(1_000) })]);
@@ -203,7 +203,10 @@ describe("the traffic series of the dashboard, from node records", () => {
       record("b", 5_000),
     ]);
     expect(series.series(MODEL, T0 + 11_000).points).toEqual([
-      { at: T0 + 5_000, versions: { v1: { rps: 0, errorRate: null, p99Ms: null, requests: 0 } } },
+      {
+        at: T0 + 5_000,
+        versions: { v1: { rps: 0, errorRate: null, clientErrorRate: null, p99Ms: null, requests: 0 } },
+      },
     ]);
     expect(new TrafficSeries().series("unknown", T0)).toEqual({ windowMs: 5_000, points: [] });
   });
