@@ -4,6 +4,9 @@
  *   models/demo-classifier/v1, v2   features FP32 [batch, 4] → probabilities FP32 [batch, 3]
  *                                   (same schema, different weights: the answers differ visibly)
  *   models/demo-classifier/v3       features FP32 [batch, 8]: an incompatible input schema
+ *   models/demo-classifier/batch-one
+ *                                   v1's weights, features FP32 [1, 4]: refuses a request of two rows that v1
+ *                                   takes (a version that rejects a class of requests with 400)
  *   models/demo-classifier/fails-negative
  *                                   v1's schema and weights, but its last Reshape takes its target shape
  *                                   from the sign of features[0][0]: a negative one fails inside
@@ -28,7 +31,9 @@
  *                                   it, so a run of 8 rows costs about what a run of 1 costs — as in
  *                                   models whose batch-1 run is bound by reading their weights
  *   models/pacer/v1, v2             x FP32 [batch, 1024] → y: 400 and 1200 chained 1024×1024 MatMuls (v2 does three
- *                                   times v1's work, same inputs and outputs): a canary three times slower
+ *                                   times v1's work, same inputs and outputs): a canary three times slower;
+ *                                   light and light-slower (40 and 60): a few ms, and 1.5× that (the
+ *                                   analysis-accuracy bench)
  *   models/large/ (with --large)    x FP32 [batch, 4096] → y: one MatMul with a 4096×4096 FP32 weight
  *                                   (64 MiB, not committed): slow enough to load to watch a blue/green swap
  *
@@ -46,6 +51,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import onnxProto, { type onnx as Onnx } from "onnx-proto";
 import * as ort from "onnxruntime-node";
+import { seededRandom } from "../tests/support/seeded-random.js";
 
 const { onnx } = onnxProto;
 
@@ -53,18 +59,6 @@ const OPSET = 17;
 const IR_VERSION = 8;
 const LABELS = ["cat", "dog", "bird"];
 const LARGE_SIZE = 4096;
-
-/** mulberry32: a tiny seeded PRNG, so weights are reproducible. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function floatTensor(name: string, dims: number[], values: Float32Array): Onnx.ITensorProto {
   return {
@@ -105,7 +99,12 @@ function encodeModel(graph: Onnx.IGraphProto, docString: string): Uint8Array {
 }
 
 /** A linear classifier: softmax(features · W + b). */
-function classifierModel(features: number, classes: number, seed: number): Uint8Array {
+function classifierModel(
+  features: number,
+  classes: number,
+  seed: number,
+  batch: string | number = "batch",
+): Uint8Array {
   const random = seededRandom(seed);
   return encodeModel(
     {
@@ -125,10 +124,10 @@ function classifierModel(features: number, classes: number, seed: number): Uint8
         floatTensor("weights", [features, classes], randomWeights(features * classes, random, 2)),
         floatTensor("bias", [classes], randomWeights(classes, random, 0.5)),
       ],
-      input: [floatInput("features", ["batch", features])],
-      output: [floatInput("probabilities", ["batch", classes])],
+      input: [floatInput("features", [batch, features])],
+      output: [floatInput("probabilities", [batch, classes])],
     },
-    `demo classifier, seed ${seed}`,
+    `demo classifier, seed ${seed}${batch === "batch" ? "" : `, batch fixed at ${batch}`}`,
   );
 }
 
@@ -558,9 +557,11 @@ async function main(): Promise<void> {
   await writeVersion(join(out, "demo-classifier/v3"), classifierModel(8, 3, 3), "features", [
     [0.5, -1.2, 3.3, 0.1, 1, 2, 3, 4],
   ]);
+  // v1's weights with the batch fixed at 1: refuses (400) a request of two rows that v1 takes.
+  await writeVersion(join(out, "demo-classifier/batch-one"), classifierModel(4, 3, 1, 1), "features", [rows4[0] ?? []]);
   // The golden rows' first feature is positive: the warm-up passes, requests with a negative one fail.
   await writeVersion(join(out, "demo-classifier/fails-negative"), failsOnNegativeModel(4, 3, 1), "features", rows4);
-  console.log(`wrote demo-classifier v1, v2, v3, fails-negative under ${out}`);
+  console.log(`wrote demo-classifier v1, v2, v3, batch-one, fails-negative under ${out}`);
   for (const [version, gain, fixedRate] of [
     ["v1", 1, undefined],
     ["v2", 1.5, undefined],
@@ -589,10 +590,14 @@ async function main(): Promise<void> {
   for (const [version, layers] of [
     ["v1", 400],
     ["v2", 1200],
+    ["light", 40],
+    ["light-slower", 60],
   ] as const) {
     await writeComputeVersion(join(out, "pacer", version), pacerModel(layers), [wave(PACER_WIDTH, 0.03)]);
   }
-  console.log(`wrote pacer v1 (400 layers) and v2 (1200 layers) under ${out}`);
+  console.log(
+    `wrote pacer v1 (400 layers), v2 (1200), light (40) and light-slower (60: 1.5× light's work) under ${out}`,
+  );
   if (values.large) {
     const dir = join(out, "large");
     const random = seededRandom(11);

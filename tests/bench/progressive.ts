@@ -50,7 +50,8 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
-async function post(fleet: Fleet, path: string, body: unknown): Promise<Record<string, unknown>> {
+/** A POST to the fleet's controller with the test token; throws on any status but 200. */
+export async function post(fleet: Fleet, path: string, body: unknown): Promise<Record<string, unknown>> {
   const response = await fetch(`${fleet.controller.url}${path}`, {
     method: "POST",
     headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },

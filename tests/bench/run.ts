@@ -13,7 +13,8 @@
  *   BENCH_SCALE        agent counts for the scale simulation (default 10,50,100,200)
  *   BENCH_SCALE_FLIPS  warm flips measured per agent count (default 20)
  *   BENCH_SCALE_BYSTANDERS agents serving another model beside them (default 100)
- *   BENCH_ONLY         a comma-separated subset of infer,swaps,memory,fetch,scale,binary,heavy,progressive
+ *   BENCH_ONLY         a comma-separated subset of infer,swaps,memory,fetch,scale,binary,heavy,progressive,
+ *                      accuracy (BENCH_ACCURACY_LOAD_MS: each accuracy run's load, default 6000)
  *   BENCH_OUT          where to write the markdown (default docs/benchmarks.md; a partial run should
  *                      write elsewhere and its section be copied in by hand)
  *
@@ -24,6 +25,7 @@ import { writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_WORKER_NICE } from "../../inference/session-opener.js";
+import { ACCURACY_KINDS, accuracySection, benchAnalysisAccuracy } from "./analysis-accuracy.js";
 import { type BinaryThroughputBench, benchBinaryThroughput } from "./binary-throughput.js";
 import { benchFetchVerify, type FetchVerifyResult } from "./fetch-verify.js";
 import {
@@ -364,7 +366,7 @@ async function main(): Promise<void> {
   const bytes = Number(process.env.BENCH_FETCH_BYTES ?? GIB);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
   const only = new Set(
-    (process.env.BENCH_ONLY ?? "infer,swaps,memory,fetch,scale,binary,heavy,progressive").split(","),
+    (process.env.BENCH_ONLY ?? "infer,swaps,memory,fetch,scale,binary,heavy,progressive,accuracy").split(","),
   );
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
   log("compiling (the fleet benchmarks run the compiled build)");
@@ -408,6 +410,13 @@ async function main(): Promise<void> {
   }
   if (only.has("progressive")) {
     sections.push(progressiveSection(await benchProgressive({ roundMs: 4_000, rounds: 5, log }), 4_000));
+  }
+  if (only.has("accuracy")) {
+    const loadMs = Number(process.env.BENCH_ACCURACY_LOAD_MS ?? 6_000);
+    // BENCH_ACCURACY_RUNS: runs per kind for a quick look (the section's figures need the defaults).
+    const runs = process.env.BENCH_ACCURACY_RUNS;
+    const kinds = runs === undefined ? ACCURACY_KINDS : ACCURACY_KINDS.map((kind) => ({ ...kind, runs: Number(runs) }));
+    sections.push(accuracySection(await benchAnalysisAccuracy({ loadMs, kinds, log }), loadMs));
   }
   const reduced =
     bytes < GIB ? `\n> Reduced run (BENCH_FETCH_BYTES=${bytes}); the targets are stated for 1 GiB.\n` : "";

@@ -15,18 +15,7 @@ import {
   type Traffic,
   TrafficTally,
 } from "../../core/progressive.js";
-
-/** A seeded generator (mulberry32): the same draws on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { seededRandom } from "../support/seeded-random.js";
 
 /** Latencies around `medianMs`, log-normal with the spread a busy machine gives. */
 function latencies(count: number, medianMs: number, random: () => number, sigma = 0.4): number[] {
@@ -163,7 +152,7 @@ describe("canary analysis", () => {
   });
 
   it("fails a candidate 1.5× slower in the median, conclusively; not one within the floor", () => {
-    const random = seeded(7);
+    const random = seededRandom(7);
     const slower = judge([
       node("a", 2, { v1: counted(latencies(4_500, 4, random)), v2: counted(latencies(500, 6, random)) }),
     ]);
@@ -181,7 +170,7 @@ describe("canary analysis", () => {
   });
 
   it("judges nodes of an earlier release (no fine histogram, no 4xx count) on the coarse buckets", () => {
-    const random = seeded(11);
+    const random = seededRandom(11);
     const old = (ms: number[], failures = 0) => {
       const { latency: _, clientErrors: __, ...rest } = counted(ms, failures, 0, { fine: false });
       return rest;
@@ -192,7 +181,7 @@ describe("canary analysis", () => {
   });
 
   it("a same-speed candidate looked at every 50 requests is failed in at most α of 300 canaries", () => {
-    const random = seeded(2026);
+    const random = seededRandom(2026);
     let failed = 0;
     for (let canary = 0; canary < 300; canary++) {
       const weight = [10, 25, 50][canary % 3] ?? 10;

@@ -11,18 +11,7 @@ import {
   histogramQuantileFine,
   mergeHistograms,
 } from "../../core/latency-histogram.js";
-
-/** A seeded generator (mulberry32). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { seededRandom } from "../support/seeded-random.js";
 
 describe("the anytime-valid evidence", () => {
   it("ln Γ matches known values", () => {
@@ -56,7 +45,7 @@ describe("the anytime-valid evidence", () => {
   });
 
   it("under the null, looked at after every answer, reaches 100 in at most ~1 % of sequences", () => {
-    const random = seeded(42);
+    const random = seededRandom(42);
     let alarms = 0;
     const runs = 400;
     for (let run = 0; run < runs; run++) {
