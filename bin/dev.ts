@@ -15,7 +15,7 @@ import { assembleController, controllerCredentials } from "../controller/control
 import { pushVersion } from "../controller/publisher.js";
 import { MemoryRolloutStore } from "../controller/state/memory-rollout-store.js";
 import { ArtifactLayout } from "../core/artifact-layout.js";
-import type { NodeConfig } from "../core/config.js";
+import { DEFAULT_REPLAY, type NodeConfig } from "../core/config.js";
 import { closeServer, listen } from "../core/http-listen.js";
 import { MemoryBus } from "../core/memory/memory-bus.js";
 import { MemoryDownloadSlots } from "../core/memory/memory-download-slots.js";
@@ -153,6 +153,7 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       models: [],
       executionProviders: ["cpu"],
       keepWarm: 1,
+      replay: DEFAULT_REPLAY,
       cacheSpare: 2,
       resyncMs: 5_000,
       heartbeatTtlMs: 15_000,

@@ -120,6 +120,17 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   },
   { name: "CUTOVER_KEEP_WARM", description: "previous versions kept loaded for an instant rollback", default: "1" },
   {
+    name: "CUTOVER_REPLAY_REQUESTS",
+    description:
+      "recent real requests kept per model (in memory only) and replayed on a staged candidate before traffic moves; 0: off",
+    default: "32",
+  },
+  {
+    name: "CUTOVER_REPLAY_MAX_BYTES",
+    description: "bytes of request bodies kept for replay per model (a larger request is not kept)",
+    default: "4194304",
+  },
+  {
     name: "CUTOVER_CACHE_SPARE",
     description: "versions per model kept in a node's disk cache beyond those loaded (most recent first)",
     default: "2",
@@ -211,6 +222,9 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   },
 ];
 
+/** What a node keeps for replay per model by default (CUTOVER_REPLAY_REQUESTS, CUTOVER_REPLAY_MAX_BYTES). */
+export const DEFAULT_REPLAY = { maxRequests: 32, maxBytes: 4 * 1024 * 1024 } as const;
+
 function positiveInt(min: number, max: number) {
   return z.preprocess(
     (value) => (value === "" || value === undefined ? undefined : Number(value)),
@@ -273,6 +287,8 @@ const envSchema = z.object({
   CUTOVER_EXECUTION_PROVIDERS: optionalText,
   CUTOVER_INTRA_OP_THREADS: positiveInt(1, 1024),
   CUTOVER_KEEP_WARM: positiveInt(0, 16),
+  CUTOVER_REPLAY_REQUESTS: positiveInt(0, 1024),
+  CUTOVER_REPLAY_MAX_BYTES: positiveInt(0, 2 ** 31),
   CUTOVER_INSTANCES: z.preprocess(
     (value) => (value === "" || value === undefined ? undefined : value === "auto" ? value : Number(value)),
     instancesSchema.optional(),
@@ -475,6 +491,8 @@ export interface NodeConfig extends ArtifactConfig, StateConfig {
   /** Batch delay in µs; unset: 0. */
   readonly batchDelayUs?: number;
   readonly keepWarm: number;
+  /** Recent requests kept per model for replay on a staged candidate (0: off), and their bytes at most. */
+  readonly replay: { readonly maxRequests: number; readonly maxBytes: number };
   /** Length of symbolic dimensions (after the first) in the first synthetic warm-up guess. */
   readonly warmupSymbolicDim?: number;
   /** Versions per model kept on disk beyond the loaded ones; older ones are pruned after each swap. */
@@ -558,6 +576,10 @@ export function parseNodeConfig(env: Readonly<Record<string, string | undefined>
     maxBatch: e.CUTOVER_MAX_BATCH ?? 8,
     batchDelayUs: e.CUTOVER_BATCH_DELAY_US ?? 0,
     keepWarm: e.CUTOVER_KEEP_WARM ?? 1,
+    replay: {
+      maxRequests: e.CUTOVER_REPLAY_REQUESTS ?? DEFAULT_REPLAY.maxRequests,
+      maxBytes: e.CUTOVER_REPLAY_MAX_BYTES ?? DEFAULT_REPLAY.maxBytes,
+    },
     warmupSymbolicDim: e.CUTOVER_WARMUP_SYMBOLIC_DIM ?? 32,
     cacheSpare: e.CUTOVER_CACHE_SPARE ?? 2,
     fetchFanIn: e.CUTOVER_FETCH_FANIN ?? DEFAULT_FETCH_FANIN,

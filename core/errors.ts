@@ -81,6 +81,11 @@ export const ErrorCode = {
   WarmupFailed: "WARMUP_FAILED",
   /** The model's answers to its golden vectors are outside their tolerance. */
   GoldenMismatch: "GOLDEN_MISMATCH",
+  /**
+   * Recent real requests that the active version answered with a 2xx, replayed on the staged
+   * candidate, were rejected (4xx) or failed (5xx) by it.
+   */
+  ReplayFailed: "REPLAY_FAILED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -230,9 +235,13 @@ export type StagingCode =
   | typeof ErrorCode.LoadFailed
   | typeof ErrorCode.WarmupFailed
   | typeof ErrorCode.GoldenMismatch
+  | typeof ErrorCode.ReplayFailed
   | typeof ErrorCode.IncompatibleSchema;
 
-/** A verified version that cannot serve: it does not load, warm up, answer its golden vectors or fit. */
+/**
+ * A verified version that cannot serve: it does not load, warm up, answer its golden vectors or the
+ * node's recent requests, or fit.
+ */
 export class StagingError extends CutoverError {
   override readonly name = "StagingError";
   declare readonly code: StagingCode;

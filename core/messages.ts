@@ -6,6 +6,9 @@ import { z } from "zod";
 import { InputError } from "./errors.js";
 import { isModelName, isVersionName } from "./names.js";
 
+/** How a version was warmed up before it could serve (inference/warm-up.ts). */
+export const WARMUP_MODES = ["golden", "replay", "synthetic", "cold"] as const;
+
 const model = z.string().refine(isModelName, "invalid model name");
 const version = z.string().refine(isVersionName, "invalid version name");
 const rolloutId = z.string().min(1).max(64);
@@ -48,8 +51,11 @@ export const stagedMessage = z.object({
   rolloutId,
   loadMs: z.number().nonnegative(),
   warmupMs: z.number().nonnegative(),
-  /** How it was warmed up: golden vectors, synthetic inputs, or not at all (`cold`, with a warning). */
-  warmup: z.enum(["golden", "synthetic", "cold"]).optional(),
+  /**
+   * How it was warmed up: golden vectors, the node's recent real requests (`replay`), synthetic
+   * inputs, or not at all (`cold`, with a warning).
+   */
+  warmup: z.enum(WARMUP_MODES).optional(),
   warning: z.string().max(4096).optional(),
 });
 export const failedMessage = z.object({

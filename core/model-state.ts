@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { ErrorCode, StateError } from "./errors.js";
+import { WARMUP_MODES } from "./messages.js";
 import { analysisResultSchema, nodeSplitSchema, progressiveSchema, trafficSchema } from "./progressive.js";
 
 export const rolloutSchema = z.object({
@@ -44,7 +45,7 @@ export const nodeOutcomeSchema = z.object({
   reason: z.string().optional(),
   loadMs: z.number().optional(),
   warmupMs: z.number().optional(),
-  warmup: z.enum(["golden", "synthetic", "cold"]).optional(),
+  warmup: z.enum(WARMUP_MODES).optional(),
   /** Something the operator should know though the node staged the version (it was staged cold). */
   warning: z.string().optional(),
   /** When the node reported serving the new version (its clock, ms since the epoch, sub-millisecond). */
@@ -86,7 +87,7 @@ export const nodeModelStatusSchema = z.object({
       state: z.enum(["waiting", "fetching", "loading", "warming", "staged", "failed"]),
       /** The rollout it was staged for: lets the controller read the answer from the heartbeat too. */
       rolloutId: z.string().optional(),
-      warmup: z.enum(["golden", "synthetic", "cold"]).optional(),
+      warmup: z.enum(WARMUP_MODES).optional(),
       warning: z.string().optional(),
     })
     .nullable(),

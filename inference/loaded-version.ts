@@ -5,10 +5,12 @@
  * cutover.json declares; warming up (warm-up.ts) runs the golden vectors, or synthetic inputs as a
  * best effort, on every instance, through the path requests take.
  *
- * With `instances: "auto"` the warm-up decides the path: a version whose median warm run (timed in
+ * With `instances: "auto"` the warm-up decides the path: a version whose fastest warm run (timed in
  * the first worker, after the warm-up) takes under INLINE_BELOW_MS runs on the main thread, where a
  * round trip to a worker would cost more than the run; any other runs in workers (docs/NODE.md,
- * Instances).
+ * Instances). The fastest, not the median: other work on a busy machine only ever adds time to a
+ * run, and a median taken under it put one copy of a 0.05 ms model on workers and another inline
+ * (the analysis-accuracy bench saw a same-bytes canary 2× slower in the median that way).
  *
  * Instances and batching are the version's card's `execution` where it sets them, else the node's
  * ({@link versionPlan}).
@@ -178,7 +180,7 @@ export class LoadedVersion {
           timings.length = 0;
           for (let run = 0; run < TIMING_RUNS; run++) await onInstance(0)(lastFeeds);
         }
-        if (inline !== undefined && this.warmup.mode !== "cold" && median(timings) < INLINE_BELOW_MS) {
+        if (inline !== undefined && this.warmup.mode !== "cold" && Math.min(...timings) < INLINE_BELOW_MS) {
           this.warmup = await warmUpSession(label, this.card, (feeds) => inline.run(feeds), options);
           this.inlineCandidate = undefined;
           this.executor = new InlineExecutor(inline, this.observer);
@@ -233,9 +235,4 @@ export function copyFeeds(feeds: Readonly<Record<string, ort.Tensor>>): Record<s
     copies[name] = new ort.Tensor(tensor.type, Array.isArray(data) ? [...data] : data.slice(), [...tensor.dims]);
   }
   return copies;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length === 0 ? Number.POSITIVE_INFINITY : (sorted[Math.floor(sorted.length / 2)] ?? 0);
 }

@@ -36,6 +36,7 @@ import { ModelSlot } from "./model-slot.js";
 import { activeOf, isAhead, isBehind, readModelState, type StateRead } from "./model-state-reader.js";
 import { type ModelStatus, modelStatus, type StagingStatus } from "./model-status.js";
 import { ReconcileQueue } from "./reconcile-queue.js";
+import type { ReplayLimits } from "./replay-buffer.js";
 import { RolloutReporter, type Swap } from "./rollout-reporter.js";
 import { AppliedSplit } from "./split-router.js";
 import type { Stager } from "./version-stager.js";
@@ -44,6 +45,8 @@ import type { Stager } from "./version-stager.js";
 export interface ReconcilerContext {
   readonly nodeId: string;
   readonly keepWarm: number;
+  /** Recent requests kept per model and replayed on a staged candidate (default: none). */
+  readonly replay?: ReplayLimits;
   readonly fleet: FleetStateStore;
   readonly bus: Bus;
   readonly stager: Stager;
@@ -82,12 +85,17 @@ export class ModelReconciler {
     readonly model: string,
     private readonly context: ReconcilerContext,
   ) {
-    this.slot = new ModelSlot(model, context.keepWarm, (loaded) => {
-      void loaded.session
-        .release()
-        .catch((error: unknown) => this.log(`release of ${model}/${loaded.version} failed: ${errorMessage(error)}`));
-      context.residentChanged();
-    });
+    this.slot = new ModelSlot(
+      model,
+      context.keepWarm,
+      (loaded) => {
+        void loaded.session
+          .release()
+          .catch((error: unknown) => this.log(`release of ${model}/${loaded.version} failed: ${errorMessage(error)}`));
+        context.residentChanged();
+      },
+      context.replay,
+    );
     this.reporter = new RolloutReporter(context.nodeId, model, context.fleet, context.bus, (line) => this.log(line));
     this.queue = new ReconcileQueue(
       () => this.reconcile(),
@@ -325,6 +333,7 @@ export class ModelReconciler {
       version,
       active: this.slot.active,
       allowIncompatible,
+      replay: this.slot.replay.snapshot(),
       onStep: (state) => {
         this.setStaging({ version, state }, rolloutId);
         this.context.statusChanged();

@@ -6,6 +6,7 @@
  * ended. The slot also keeps what each version answered (served-traffic.ts) for the heartbeat record.
  */
 import type { LoadedVersion } from "./loaded-version.js";
+import { ReplayBuffer, type ReplayLimits } from "./replay-buffer.js";
 import { ServedTraffic } from "./served-traffic.js";
 import type { AppliedSplit } from "./split-router.js";
 
@@ -31,12 +32,17 @@ export class ModelSlot {
   split: AppliedSplit | null = null;
   /** Every answer a version of this model gave on this node, cumulative; counted by the infer endpoint. */
   readonly served = new ServedTraffic();
+  /** Recent requests the active version answered with a 2xx, for replay on a staged candidate. */
+  readonly replay: ReplayBuffer;
 
   constructor(
     readonly model: string,
     private readonly keepWarm: number,
     private readonly onRelease: (loaded: LoadedVersion) => void,
-  ) {}
+    replay: ReplayLimits = { maxRequests: 0, maxBytes: 0 },
+  ) {
+    this.replay = new ReplayBuffer(replay);
+  }
 
   /** A resident version by name: active, warm, staged or the split's candidate. */
   resident(version: string): LoadedVersion | undefined {

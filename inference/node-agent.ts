@@ -27,6 +27,7 @@ import { DesiredVersions } from "./desired-versions.js";
 import type { NodeMetrics } from "./metrics.js";
 import { ModelReconciler, type ReconcilerContext } from "./model-reconciler.js";
 import type { ModelSlot } from "./model-slot.js";
+import type { ReplayLimits } from "./replay-buffer.js";
 import { showActiveVersions, showResidentSessions, showSplitWeights } from "./serving-gauges.js";
 import { type RuntimeOptions, SessionOpener } from "./session-opener.js";
 import { VersionStager } from "./version-stager.js";
@@ -46,6 +47,8 @@ export interface NodeAgentOptions {
   readonly warmup?: WarmupOptions;
   readonly cacheDir: string;
   readonly keepWarm: number;
+  /** Recent requests kept per model and replayed on a staged candidate (default: none). */
+  readonly replay?: ReplayLimits;
   /** Versions per model kept in the disk cache beyond the resident ones (default 2). */
   readonly cacheSpare?: number;
   readonly resyncMs: number;
@@ -88,6 +91,7 @@ export class NodeAgent {
     this.context = {
       nodeId: options.nodeId,
       keepWarm: options.keepWarm,
+      ...(options.replay !== undefined ? { replay: options.replay } : {}),
       fleet: options.fleet,
       bus: options.bus,
       stager,

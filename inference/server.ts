@@ -121,6 +121,7 @@ export async function startNodeOn(
     },
     cacheDir: config.cacheDir,
     keepWarm: config.keepWarm,
+    replay: config.replay,
     ...(config.warmupSymbolicDim ? { warmup: { symbolicDim: config.warmupSymbolicDim } } : {}),
     cacheSpare: config.cacheSpare,
     resyncMs: config.resyncMs,

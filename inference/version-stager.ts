@@ -4,14 +4,18 @@
  * by every model of a node; counts what it does in the node's metrics. Which version a model should
  * stage, and when, is the model reconciler's business (model-reconciler.ts).
  */
-import { CutoverError, ErrorCode, StagingError } from "../core/errors.js";
+import type * as ort from "onnxruntime-node";
+import { splitInferBody } from "../core/binary-tensors.js";
+import { CutoverError, ErrorCode, errorMessage, StagingError } from "../core/errors.js";
 import type { NodeRecord } from "../core/model-state.js";
 import type { TrustedKey } from "../core/oms/keys.js";
 import { verifyFolder } from "../core/oms/verifier.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
+import { decodeInferRequest } from "../core/tensor-codec.js";
 import type { VersionFetcher } from "../core/version-fetcher.js";
 import { LoadedVersion } from "./loaded-version.js";
 import type { NodeMetrics } from "./metrics.js";
+import type { ReplaySample } from "./replay-buffer.js";
 import type { SessionOpener } from "./session-opener.js";
 import type { WarmupOptions } from "./warm-up.js";
 
@@ -34,6 +38,12 @@ export interface StagingRequest {
   readonly version: string;
   readonly active: LoadedVersion | null;
   readonly allowIncompatible: boolean;
+  /**
+   * Recent real requests the active version answered with a 2xx (replay-buffer.ts): each must be taken
+   * and run by the new version (REPLAY_FAILED), and they are its warm-up when it has no golden vectors.
+   * Not replayed when the operator forced an incompatible version.
+   */
+  readonly replay?: readonly ReplaySample[];
   /**
    * Told each step as it starts ("fetching", "loading", "warming"), then "staged" or "failed"; "waiting"
    * while the fleet's download slots for the version are all taken, then "fetching" again.
@@ -70,7 +80,8 @@ export class VersionStager implements Stager {
       await this.releaseOnFailure(loaded, async () => {
         this.checkSchema(request, loaded);
         onStep("warming");
-        await this.warmUp(loaded);
+        const replay = request.allowIncompatible ? [] : decodeReplay(loaded, request.replay ?? []);
+        await this.warmUp(loaded, replay);
       });
       onStep("staged");
       metrics.staging.observe({ model, outcome: "staged" }, (performance.now() - started) / 1000);
@@ -107,10 +118,14 @@ export class VersionStager implements Stager {
   }
 
   /** Warms a loaded version up; a cold one (no synthetic input worked) is logged with its warning. */
-  private async warmUp(loaded: LoadedVersion): Promise<void> {
+  private async warmUp(loaded: LoadedVersion, replay: readonly Record<string, ort.Tensor>[] = []): Promise<void> {
     this.logOwnExecution(loaded);
-    const result = await loaded.warmUp(this.options.warmup);
+    const result = await loaded.warmUp({ ...this.options.warmup, ...(replay.length > 0 ? { replay } : {}) });
     if (result.warning !== undefined) this.options.log(result.warning);
+    if (replay.length > 0)
+      this.options.log(
+        `${loaded.model}/${loaded.version}: ${replay.length} recent request(s) replayed on it, all answered`,
+      );
   }
 
   /**
@@ -132,4 +147,33 @@ export class VersionStager implements Stager {
       throw error;
     }
   }
+}
+
+/**
+ * The replayed requests as the new version takes them: decoded against its inputs and outputs as the
+ * infer endpoint decodes a request. One it would refuse (a 400 to its caller) refuses the version.
+ */
+function decodeReplay(loaded: LoadedVersion, samples: readonly ReplaySample[]): Record<string, ort.Tensor>[] {
+  const feeds: Record<string, ort.Tensor>[] = [];
+  const refusals: string[] = [];
+  for (const sample of samples) {
+    try {
+      const body = splitInferBody(sample.bytes, sample.headerLength);
+      const { request, feeds: decoded } = decodeInferRequest(body.json, loaded.card.inputs, body.binary);
+      const unknown = (request.outputs ?? []).filter(
+        (output) => !loaded.card.outputs.some((spec) => spec.name === output.name),
+      );
+      if (unknown.length > 0) throw new Error(`unknown output(s): ${unknown.map((output) => output.name).join(", ")}`);
+      feeds.push(decoded);
+    } catch (error) {
+      refusals.push(errorMessage(error));
+    }
+  }
+  if (refusals.length > 0) {
+    throw new StagingError(
+      ErrorCode.ReplayFailed,
+      `${loaded.model}/${loaded.version}: ${refusals.length} of ${samples.length} recent requests that ${samples[0]?.version ?? "the active version"} answered would be refused by it (400): ${refusals[0]}`,
+    );
+  }
+  return feeds;
 }

@@ -2,7 +2,10 @@
  * Warm-up of a freshly loaded session, before it may serve.
  *
  * With golden vectors (cutover.json) the warm-up is the gate: every case must run and match within
- * its tolerance, or the version is refused (WARMUP_FAILED, GOLDEN_MISMATCH). Without them it is best
+ * its tolerance, or the version is refused (WARMUP_FAILED, GOLDEN_MISMATCH). Recent real requests the
+ * node's active version served (replay-buffer.ts), when given, must all run too (REPLAY_FAILED), and
+ * without golden vectors they are the warm-up (`replay`): a model synthetic inputs cannot run is
+ * staged warm once its node has served traffic. Without either it is best
  * effort: synthetic inputs are generated from the metadata, most plausible shape first, and when the
  * model rejects every guess (a minimum length, a sample rate it branches on, token ids that must be
  * valid) the version is staged *cold* with a warning instead of being refused — nothing was proven
@@ -11,13 +14,14 @@
  */
 import type * as ort from "onnxruntime-node";
 import { ErrorCode, errorMessage, StagingError } from "../core/errors.js";
+import type { WARMUP_MODES } from "../core/messages.js";
 import type { Golden, ModelCard } from "../core/model-card.js";
 import { decodeInferRequest } from "../core/tensor-codec.js";
 import { outputMismatch } from "./output-comparison.js";
 import { type ShapeGuess, syntheticFeeds } from "./synthetic-inputs.js";
 
-/** How a version was warmed up: golden vectors, synthetic inputs, or not at all (cold). */
-export type WarmupMode = "golden" | "synthetic" | "cold";
+/** How a version was warmed up: golden vectors, replayed requests, synthetic inputs, or not at all (cold). */
+export type WarmupMode = (typeof WARMUP_MODES)[number];
 
 export interface WarmupResult {
   readonly mode: WarmupMode;
@@ -28,7 +32,12 @@ export interface WarmupResult {
 export interface WarmupOptions {
   /** Length given to symbolic dimensions other than the first in the first synthetic guess (default 32). */
   readonly symbolicDim?: number;
+  /** Inputs of recent real requests (decoded for this version), each of which must run. */
+  readonly replay?: readonly Record<string, ort.Tensor>[];
 }
+
+/** How long one replayed request may run before the version is refused (a hung run never serves). */
+export const REPLAY_RUN_TIMEOUT_MS = 30_000;
 
 /** Runs on the guess that worked, after the first. */
 const SYNTHETIC_RUNS = 3;
@@ -57,9 +66,15 @@ export async function warmUpSession(
   run: Run,
   options: WarmupOptions = {},
 ): Promise<WarmupResult> {
+  const replay = options.replay ?? [];
   if (card.golden) {
     await checkGolden(label, card, card.golden, run);
+    await replayRequests(label, replay, run);
     return { mode: "golden" };
+  }
+  if (replay.length > 0) {
+    await replayRequests(label, replay, run);
+    return { mode: "replay" };
   }
   const failures: string[] = [];
   for (const guess of syntheticGuesses(options.symbolicDim ?? DEFAULT_SYMBOLIC_DIM)) {
@@ -108,6 +123,30 @@ async function checkGolden(label: string, card: ModelCard, golden: Golden, run: 
           ErrorCode.GoldenMismatch,
           `${label}: golden case ${index}, output ${expected.name}: ${mismatch}`,
         );
+    }
+  }
+}
+
+/** Runs each replayed request; the first that fails or hangs refuses the version (REPLAY_FAILED). */
+async function replayRequests(label: string, replay: readonly Record<string, ort.Tensor>[], run: Run): Promise<void> {
+  for (const [index, feeds] of replay.entries()) {
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${REPLAY_RUN_TIMEOUT_MS / 1000} s`)),
+        REPLAY_RUN_TIMEOUT_MS,
+      );
+    });
+    try {
+      await Promise.race([run(feeds), hung]);
+    } catch (error) {
+      throw new StagingError(
+        ErrorCode.ReplayFailed,
+        `${label}: recent request ${index + 1} of ${replay.length}, which the active version answered, fails on it (5xx): ${oneLine(errorMessage(error))}`,
+        { cause: error },
+      );
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -20,6 +20,7 @@ function outcomeLine(node: NodeOutcome): string {
   if (node.loadMs !== undefined) parts.push(`  load ${node.loadMs} ms`);
   if (node.warmupMs !== undefined) parts.push(`  warm-up ${node.warmupMs} ms`);
   if (node.warmup === "cold") parts.push(" (cold)");
+  if (node.warmup === "replay") parts.push(" (on replayed requests)");
   if (node.reason !== undefined) parts.push(`  ${node.reason}`);
   return parts.join("");
 }

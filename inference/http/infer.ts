@@ -9,7 +9,8 @@
  * it (its `x-cutover-key`, or the split's sequence), counted in the step's traffic, and a share of the
  * baseline's answers is mirrored to the candidate after the answer went out (shadow-runner.ts). With
  * no split, that is one null check per request. Every request a version answered, split or not, is
- * counted in its slot's served traffic (served-traffic.ts) for the heartbeat record.
+ * counted in its slot's served traffic (served-traffic.ts) for the heartbeat record, and a sample of
+ * what the active version answered is kept for replay on a staged candidate (replay-buffer.ts).
  */
 
 import type * as ort from "onnxruntime-node";
@@ -198,13 +199,14 @@ export class InferEndpoint {
   ): Promise<InferAnswer> {
     const started = performance.now();
     let body: ReturnType<typeof splitInferBody>;
+    let raw: InferRequestBody;
     let held: Lease;
     // The split in force when the request is leased routes and counts it (a newer seq counts from zero).
     let split: AppliedSplit | null = null;
     let slot: ModelSlot | undefined;
     try {
-      const { bytes, headerLength } = await readBody();
-      body = splitInferBody(bytes, headerLength);
+      raw = await readBody();
+      body = splitInferBody(raw.bytes, raw.headerLength);
       slot = this.agent.slots.get(model);
       // A pinned request is never split: it names the version that answers it.
       split = version === undefined ? (slot?.split ?? null) : null;
@@ -242,6 +244,9 @@ export class InferEndpoint {
       // Starts with setImmediate: the node:http route writes the answer in a microtask, before it.
       shadow?.start(results);
       shadow = null;
+      // What the active version served is what a staged candidate will be replayed on.
+      if (slot !== undefined && held.loaded === slot.active)
+        slot.replay.record({ bytes: raw.bytes, headerLength: raw.headerLength, version: served });
       return {
         response: {
           model_name: model,

@@ -319,6 +319,30 @@ describe("progressive rollouts", () => {
     expect((await send(target, MODEL, 100, { body: negative })).versions).toEqual({ v1: 100 });
   });
 
+  it("a candidate that fails a request the baseline served is refused before any traffic moves (REPLAY_FAILED)", async () => {
+    const target = await fleet(MODEL, 1);
+    await activateAllAtOnce(target, MODEL, "v1");
+    // v1 answers a negative first feature; the candidate fails on it. The node keeps the first request
+    // it serves, then at most one every 100 ms.
+    const negative = JSON.stringify({
+      inputs: [{ name: "features", shape: [1, 4], datatype: "FP32", data: [-0.5, -1.2, 3.3, 0.1] }],
+    });
+    expect((await send(target, MODEL, 1, { body: negative })).versions).toEqual({ v1: 1 });
+    const refused = await target.post<{ error: { code: string; nodes: { code: string; message: string }[] } }>(
+      `/v1/models/${MODEL}/activate`,
+      { version: "fails", canary: [50], minRequests: 50 },
+    );
+    expect(refused.body).toMatchObject({
+      state: "aborted",
+      reason: expect.stringMatching(
+        /REPLAY_FAILED.*recent request 1 of 1, which the active version answered, fails on it \(5xx\)/,
+      ),
+    });
+    expect((await send(target, MODEL, 20, { body: negative })).versions).toEqual({ v1: 20 });
+    const [entry] = await history(target, MODEL);
+    expect(entry).toMatchObject({ to: "fails", outcome: "aborted", reason: expect.stringContaining("REPLAY_FAILED") });
+  });
+
   it("a candidate that rejects (4xx) what clients send is rolled back; its 400s name it", async () => {
     // v3 takes 8 features where v1 takes 4: forced past the schema gate, it answers 400 to every
     // existing client — which the analysis read as "0.00 % failed" while it counted only 5xx.

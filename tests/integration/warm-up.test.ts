@@ -48,6 +48,8 @@ beforeAll(async () => {
   const push = (version: string, folder: string, extra: object = {}) =>
     pushVersion(registry, { path: join(FRAMER, folder), model: "framer", version, signingKey, ...extra });
   await push("cold", "v1");
+  // Other weights, no samples: warmed up by replaying what the node served.
+  await push("replayed", "v2");
   const sampled = await push("sampled", "v1", { samplePaths: [SAMPLE] });
   expect(sampled.goldenCases).toBe(1);
   // Other weights, checked against what the sampled version recorded.
@@ -127,6 +129,16 @@ describe("a model synthetic inputs cannot run", () => {
     const own = await call("/v1/models/framer/activate", { version: "other-weights-sampled", timeoutMs: 20_000 });
     expect(own.body).toMatchObject({ to: "other-weights-sampled", nodes: [{ warmup: "golden" }] });
   });
+  it("without samples, once its node served the model: staged warm by replaying what it served (no warning)", async () => {
+    // The requests of the tests before were answered by the active versions and kept for replay.
+    const { status, body } = await call("/v1/models/framer/activate", { version: "replayed", timeoutMs: 20_000 });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ to: "replayed", confirmed: 1, nodes: [{ nodeId: "w1", warmup: "replay" }] });
+    expect(body.warnings).toBeUndefined();
+    const history = (await call("/v1/models/framer/history")).body.history as HistoryEntry[];
+    expect(history[0]).toMatchObject({ to: "replayed", nodes: [{ warmup: "replay" }] });
+    expect((await inferFramer()).body.model_version).toBe("replayed");
+  });
 });
 
 describe("a version that drops an input callers send (as silero VAD's half export drops sr)", () => {
@@ -138,7 +150,7 @@ describe("a version that drops an input callers send (as silero VAD's half expor
       message: expect.stringContaining("input sr INT64[] is gone (callers that send it would get 400 unknown input)"),
     });
     const before = await inferFramer();
-    expect([before.status, before.body.model_version]).toEqual([200, "other-weights-sampled"]);
+    expect([before.status, before.body.model_version]).toEqual([200, "replayed"]);
 
     const forced = await call("/v1/models/framer/activate", {
       version: "fixed-rate",

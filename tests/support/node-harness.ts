@@ -5,7 +5,7 @@
  * unless `waitForJoin` is false. Also a small OIP client and a load generator that never pauses.
  */
 import { join } from "node:path";
-import type { NodeConfig } from "../../core/config.js";
+import { DEFAULT_REPLAY, type NodeConfig } from "../../core/config.js";
 import { SPLIT_KEY_HEADER } from "../../core/progressive.js";
 import { type RunningNode, startNode } from "../../inference/server.js";
 import type { ControllerHarness } from "./controller-harness.js";
@@ -47,6 +47,7 @@ export async function startTestNode(
     models: [MODEL],
     executionProviders: ["cpu"],
     keepWarm: 1,
+    replay: DEFAULT_REPLAY,
     cacheSpare: 2,
     resyncMs: 500,
     heartbeatTtlMs: 1_000,

@@ -29,6 +29,7 @@ describe("what the ops commands print", () => {
       nodes: [
         { nodeId: "n1", outcome: "promoted", loadMs: 104, warmupMs: 3, warmup: "cold", warning: COLD },
         { nodeId: "n2", outcome: "unconfirmed", loadMs: 90, warmupMs: 2, reason: "no confirmation within 3000 ms" },
+        { nodeId: "n3", outcome: "promoted", loadMs: 95, warmupMs: 4, warmup: "replay" },
       ],
       confirmed: 1,
       fullyConfirmed: false,
@@ -42,6 +43,7 @@ describe("what the ops commands print", () => {
       "vad → v5 at revision 1; 1/2 node(s) confirmed",
       "  n1  promoted  load 104 ms  warm-up 3 ms (cold)",
       "  n2  unconfirmed  load 90 ms  warm-up 2 ms  no confirmation within 3000 ms",
+      "  n3  promoted  load 95 ms  warm-up 4 ms (on replayed requests)",
       "switch spread 0.2 ms",
       `warning: n1: ${COLD}`,
     ]);
