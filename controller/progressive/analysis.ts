@@ -5,8 +5,8 @@
  *
  *   failures    candidate's rate > baseline's + maxErrorRate
  *   rejections  candidate's rate > baseline's + maxClientErrorRate
- *   latency     candidate's median > maxP50Ratio × baseline's, or its p99 > maxP99Ratio × baseline's
- *               and more than minP99DeltaMs above it
+ *   latency     candidate's median > maxP50Ratio × baseline's, or (once each version has P99_SAMPLES
+ *               2xx answers) its p99 > maxP99Ratio × baseline's and more than minP99DeltaMs above it
  *
  * and is *conclusive* when the anytime-valid evidence that the two versions differ there
  * (sequential-test.ts) reaches 1/α, α = 0.5 % per check (1.5 % for the three together) — a bound on
@@ -39,6 +39,8 @@ export { histogramQuantile } from "./traffic-sums.js";
  */
 export const ANALYSIS_ALPHA = 0.005;
 const CONCLUSIVE = Math.log(1 / ANALYSIS_ALPHA);
+/** 2xx answers each version needs before its p99 is compared: below it the p99 is the slowest answer or two. */
+export const P99_SAMPLES = 100;
 
 export interface AnalysisInput {
   readonly model: string;
@@ -107,7 +109,10 @@ function checks(
     evidence: evidence([{ candidate: cand.clientErrors ?? 0, baseline: base.clientErrors ?? 0 }]),
   };
   const p50 = cand.p50Ms != null && base.p50Ms != null && base.p50Ms > 0 ? cand.p50Ms / base.p50Ms : null;
+  const answered = (figures: VersionFigures) => figures.requests - figures.failures - (figures.clientErrors ?? 0);
   const p99Over =
+    answered(cand) >= P99_SAMPLES &&
+    answered(base) >= P99_SAMPLES &&
     cand.p99Ms !== null &&
     base.p99Ms !== null &&
     cand.p99Ms > thresholds.maxP99Ratio * base.p99Ms &&
