@@ -115,9 +115,9 @@ export const ACCURACY_KINDS: readonly AccuracyKind[] = [
 
 /** What one rule did in one run: rolled back (at its first fail) after how many candidate requests, or how the run ended. */
 interface Judged {
-  readonly rolledBack: boolean;
+  rolledBack: boolean;
   /** Candidate requests when it decided: its first fail, or (no fail) its first pass; null when it never decided. */
-  readonly decidedAt: number | null;
+  decidedAt: number | null;
 }
 
 export interface KindResult {
@@ -187,9 +187,9 @@ async function oneRun(fleet: Fleet, state: RedisFleetState, kind: AccuracyKind, 
     String(kind.alternate?.every ?? 0),
     String(kind.rate),
   ]);
-  const rules = {
-    old: { rolledBack: false, decidedAt: null as number | null },
-    current: { rolledBack: false, decidedAt: null as number | null },
+  const rules: Record<"old" | "current", Judged> = {
+    old: { rolledBack: false, decidedAt: null },
+    current: { rolledBack: false, decidedAt: null },
   };
   let ratio: number | null = null;
   let failReason: string | null = null;
@@ -206,7 +206,7 @@ async function oneRun(fleet: Fleet, state: RedisFleetState, kind: AccuracyKind, 
       thresholds: DEFAULT_ANALYSIS,
     });
     const before = previousRule(records, kind.model, started.rolloutId, seq, kind.candidate, baseline);
-    const judge = (rule: { rolledBack: boolean; decidedAt: number | null }, verdict: string, requests: number) => {
+    const judge = (rule: Judged, verdict: string, requests: number) => {
       if (rule.rolledBack) return;
       if (verdict === "fail") {
         rule.rolledBack = true;
