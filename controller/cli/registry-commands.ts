@@ -131,7 +131,7 @@ export function registerRegistryCommands(program: Command, context: CliContext):
           `signed by ${result.signerHint}; manifest digest ${result.digest}`,
           result.goldenCases > 0
             ? `golden vectors: ${result.goldenCases} case(s)${result.recordedSamples > 0 ? ` (${result.recordedSamples} recorded from --sample)` : ""}; every node checks them before serving`
-            : "no golden vectors: nodes warm up on synthetic inputs (best effort; a model that rejects them is served cold). --sample FILE (an infer request) records outputs every node checks",
+            : "no golden vectors: nodes warm up on recent requests they served for this model, else on synthetic inputs (best effort; a model that rejects them is served cold). --sample FILE (an infer request) records outputs every node checks",
         ]);
       } finally {
         progress.done();
