@@ -219,7 +219,9 @@ describe("push, versions and verify against the store", () => {
       /\ngolden vectors: 1 case\(s\) \(1 recorded from --sample\); every node checks them before serving\n$/,
     );
     const bare = await runCli([...base, "--version", "s2"], env);
-    expect(bare.stdout).toMatch(/\nno golden vectors: nodes warm up on recent requests they served .*synthetic inputs .*--sample FILE/);
+    expect(bare.stdout).toMatch(
+      /\nno golden vectors: nodes warm up on recent requests they served .*synthetic inputs .*--sample FILE/,
+    );
 
     const short = join(work.path, "short-sample.json");
     await writeFile(
