@@ -206,7 +206,7 @@ export function latencyBucket(ms: number): number {
  * 2xx's latency (a refusal's or a failure's time says nothing of the version's speed: a version that
  * refuses most requests fast must not look faster).
  */
-export function countAnswer(traffic: Traffic, answer: AnswerClass, ms: number): void {
+function countAnswer(traffic: Traffic, answer: AnswerClass, ms: number): void {
   traffic.requests++;
   if (answer === "server_error") traffic.failures++;
   if (answer === "client_error") traffic.clientErrors = (traffic.clientErrors ?? 0) + 1;

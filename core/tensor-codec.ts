@@ -319,6 +319,17 @@ export function decodeInferRequest(
   return { request, feeds };
 }
 
+/**
+ * The outputs a request asks for by name (undefined: all of them); a name the model does not have is
+ * refused (InputError), as the infer endpoint answers it.
+ */
+export function requestedOutputs(request: InferRequest, outputs: readonly TensorSpec[]): string[] | undefined {
+  const wanted = request.outputs?.map((output) => output.name);
+  const unknown = wanted?.filter((name) => !outputs.some((spec) => spec.name === name)) ?? [];
+  if (unknown.length > 0) throw new InputError(`unknown output(s): ${unknown.join(", ")}`);
+  return wanted;
+}
+
 const ORT_TO_OIP: ReadonlyMap<string, OipDatatype> = new Map(
   (Object.entries(OIP_TO_ORT) as [OipDatatype, OrtType][]).map(([oip, ortType]) => [ortType, oip]),
 );

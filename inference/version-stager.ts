@@ -5,17 +5,16 @@
  * stage, and when, is the model reconciler's business (model-reconciler.ts).
  */
 import type * as ort from "onnxruntime-node";
-import { splitInferBody } from "../core/binary-tensors.js";
-import { CutoverError, ErrorCode, errorMessage, StagingError } from "../core/errors.js";
+import { CutoverError, ErrorCode, StagingError } from "../core/errors.js";
 import type { NodeRecord } from "../core/model-state.js";
 import type { TrustedKey } from "../core/oms/keys.js";
 import { verifyFolder } from "../core/oms/verifier.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
-import { decodeInferRequest } from "../core/tensor-codec.js";
 import type { VersionFetcher } from "../core/version-fetcher.js";
 import { LoadedVersion } from "./loaded-version.js";
 import type { NodeMetrics } from "./metrics.js";
 import type { ReplaySample } from "./replay-buffer.js";
+import { replayInputs } from "./replay-inputs.js";
 import type { SessionOpener } from "./session-opener.js";
 import type { WarmupOptions } from "./warm-up.js";
 
@@ -80,7 +79,9 @@ export class VersionStager implements Stager {
       await this.releaseOnFailure(loaded, async () => {
         this.checkSchema(request, loaded);
         onStep("warming");
-        const replay = request.allowIncompatible ? [] : decodeReplay(loaded, request.replay ?? []);
+        const { active } = request;
+        const replay =
+          request.allowIncompatible || active === null ? [] : checkedReplay(loaded, active, request.replay ?? []);
         await this.warmUp(loaded, replay);
       });
       onStep("staged");
@@ -150,29 +151,15 @@ export class VersionStager implements Stager {
 }
 
 /**
- * The replayed requests as the new version takes them: decoded against its inputs and outputs as the
- * infer endpoint decodes a request. One it would refuse (a 400 to its caller) refuses the version.
+ * The kept requests the new version must run (replay-inputs.ts); one the active version takes and the
+ * new one would refuse (a 400 to its caller) refuses the version.
  */
-function decodeReplay(loaded: LoadedVersion, samples: readonly ReplaySample[]): Record<string, ort.Tensor>[] {
-  const feeds: Record<string, ort.Tensor>[] = [];
-  const refusals: string[] = [];
-  for (const sample of samples) {
-    try {
-      const body = splitInferBody(sample.bytes, sample.headerLength);
-      const { request, feeds: decoded } = decodeInferRequest(body.json, loaded.card.inputs, body.binary);
-      const unknown = (request.outputs ?? []).filter(
-        (output) => !loaded.card.outputs.some((spec) => spec.name === output.name),
-      );
-      if (unknown.length > 0) throw new Error(`unknown output(s): ${unknown.map((output) => output.name).join(", ")}`);
-      feeds.push(decoded);
-    } catch (error) {
-      refusals.push(errorMessage(error));
-    }
-  }
+function checkedReplay(loaded: LoadedVersion, active: LoadedVersion, samples: readonly ReplaySample[]) {
+  const { feeds, refusals } = replayInputs(samples, active.card, loaded.card);
   if (refusals.length > 0) {
     throw new StagingError(
       ErrorCode.ReplayFailed,
-      `${loaded.model}/${loaded.version}: ${refusals.length} of ${samples.length} recent requests that ${samples[0]?.version ?? "the active version"} answered would be refused by it (400): ${refusals[0]}`,
+      `${loaded.model}/${loaded.version}: ${refusals.length} of ${refusals.length + feeds.length} recent requests that ${active.version} answered would be refused by it (400): ${refusals[0]}`,
     );
   }
   return feeds;

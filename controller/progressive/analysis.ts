@@ -31,8 +31,6 @@ import {
 import { type BinCounts, logEvidence } from "./sequential-test.js";
 import { addTraffic, emptySum, figuresOf, round, type TrafficSum } from "./traffic-sums.js";
 
-export { histogramQuantile } from "./traffic-sums.js";
-
 /**
  * The false-alarm bound of each check, over every look at a step: the three together stay under
  * 1.5 %, within the 2 % of same-speed canaries a team can afford to see rolled back.

@@ -24,7 +24,13 @@ import {
 import { InputError } from "../../core/errors.js";
 import { isModelName, isVersionName } from "../../core/names.js";
 import type { AnswerClass } from "../../core/progressive.js";
-import { decodeInferRequest, encodeTensor, type OipTensor, oipType } from "../../core/tensor-codec.js";
+import {
+  decodeInferRequest,
+  encodeTensor,
+  type OipTensor,
+  oipType,
+  requestedOutputs,
+} from "../../core/tensor-codec.js";
 import type { NodeMetrics } from "../metrics.js";
 import type { Lease, ModelSlot } from "../model-slot.js";
 import type { NodeAgent } from "../node-agent.js";
@@ -229,9 +235,7 @@ export class InferEndpoint {
     try {
       const { request, feeds } = decodeInferRequest(body.json, card.inputs, body.binary);
       const isBinary = binaryOutputs(request);
-      const wanted = request.outputs?.map((output) => output.name);
-      const unknown = wanted?.filter((name) => !card.outputs.some((spec) => spec.name === name)) ?? [];
-      if (unknown.length > 0) throw new InputError(`unknown output(s): ${unknown.join(", ")}`);
+      const wanted = requestedOutputs(request, card.outputs);
       if (slot !== undefined && split !== null && held.loaded !== split.candidate && split.mirrors()) {
         shadow = this.shadows.reserve(slot, split, {
           feeds,

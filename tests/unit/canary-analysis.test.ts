@@ -5,7 +5,8 @@
  * failed.
  */
 import { describe, expect, it } from "vitest";
-import { ANALYSIS_ALPHA, analyse, histogramQuantile } from "../../controller/progressive/analysis.js";
+import { ANALYSIS_ALPHA, analyse } from "../../controller/progressive/analysis.js";
+import { histogramQuantile } from "../../controller/progressive/traffic-sums.js";
 import type { NodeRecord } from "../../core/model-state.js";
 import {
   type AnswerClass,
