@@ -34,7 +34,13 @@ import type { ModelRegistry } from "../core/registry.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
 import { remembered } from "./remembered.js";
 import { RolloutReports } from "./rollout-reports.js";
-import { type ActivateRequest, type RollbackRequest, requiredNodes } from "./rollout-request.js";
+import {
+  type ActivateRequest,
+  type RollbackRequest,
+  requiredNodes,
+  type StagingRules,
+  stagingRules,
+} from "./rollout-request.js";
 import { confirmationOf, type RolloutResult, unchangedResult } from "./rollout-result.js";
 import type { RolloutLease, RolloutTransitions } from "./state/rollout-transitions.js";
 import { VerifiedSignatures } from "./verified-signatures.js";
@@ -61,11 +67,14 @@ export type HistoryExtra = Pick<HistoryEntry, "strategy" | "steps" | "analyses">
 const CHECKED_VERSIONS = 256;
 
 /** What a node's `staged` answer says about the version, for outcomes and history. */
-function stagedDetails(report: StagedMessage): Pick<NodeOutcome, "loadMs" | "warmupMs" | "warmup" | "warning"> {
+function stagedDetails(
+  report: StagedMessage,
+): Pick<NodeOutcome, "loadMs" | "warmupMs" | "warmup" | "replay" | "warning"> {
   return {
     loadMs: report.loadMs,
     warmupMs: report.warmupMs,
     ...(report.warmup !== undefined ? { warmup: report.warmup } : {}),
+    ...(report.replay !== undefined ? { replay: report.replay } : {}),
     ...(report.warning !== undefined ? { warning: report.warning } : {}),
   };
 }
@@ -133,7 +142,7 @@ export class RolloutCoordinator {
       by: request.by,
       lockTtlMs: this.lockTtlMs,
       ...(request.expectRevision !== undefined ? { expectRevision: request.expectRevision } : {}),
-      ...(request.allowIncompatible ? { allowIncompatible: true } : {}),
+      ...stagingRules(request),
     });
     const reports = await RolloutReports.open(
       this.options.bus,
@@ -209,7 +218,7 @@ export class RolloutCoordinator {
   async stage(
     lease: RolloutLease,
     reports: RolloutReports,
-    request: Pick<ActivateRequest, "allowIncompatible">,
+    request: StagingRules,
     limits: { timeoutMs: number; required: number },
   ): Promise<{ ok: true; nodes: string[] } | { ok: false; code: RolloutCode; nodes: NodeOutcome[]; reason: string }> {
     const { fleet, bus, store } = this.options;
@@ -239,7 +248,7 @@ export class RolloutCoordinator {
         model,
         version: rollout.target,
         rolloutId: rollout.id,
-        ...(request.allowIncompatible ? { allowIncompatible: true } : {}),
+        ...stagingRules(request),
       }),
     );
     const ready = await reports.waitFor(() => anyFailed() || allStaged(), timeoutMs, this.recheckMs, tick);

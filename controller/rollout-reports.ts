@@ -103,6 +103,7 @@ export class RolloutReports {
           loadMs: 0,
           warmupMs: 0,
           ...(status.staged?.warmup !== undefined ? { warmup: status.staged.warmup } : {}),
+          ...(status.staged?.replay !== undefined ? { replay: status.staged.replay } : {}),
           ...(status.staged?.warning !== undefined ? { warning: status.staged.warning } : {}),
         });
         changed = true;

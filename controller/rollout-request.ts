@@ -11,6 +11,11 @@ export interface ActivateRequest {
   readonly action?: "activate" | "rollback";
   readonly expectRevision?: number;
   readonly allowIncompatible?: boolean;
+  /**
+   * The share (0–1) of recent real requests replayed on the target whose outputs may diverge from the
+   * active version's before a node refuses it (REPLAY_DIVERGED); absent: divergences are reported only.
+   */
+  readonly maxReplayDivergence?: number;
   /** How long nodes may take to stage (default 120 s). */
   readonly timeoutMs?: number;
   /** Go ahead with no live node serving the model: sets the pointer before a fleet starts. */
@@ -20,8 +25,20 @@ export interface ActivateRequest {
 }
 
 /** A rollback: the previous version, or `to`, through the same protocol (no schema check). */
-export interface RollbackRequest extends Omit<ActivateRequest, "version" | "action" | "allowIncompatible"> {
+export interface RollbackRequest
+  extends Omit<ActivateRequest, "version" | "action" | "allowIncompatible" | "maxReplayDivergence"> {
   readonly to?: string;
+}
+
+/** How nodes are to stage a rollout's target: what travels in its record and its `prepare`. */
+export type StagingRules = Pick<ActivateRequest, "allowIncompatible" | "maxReplayDivergence">;
+
+/** The rules set, without the ones left at their default (absent fields in records and messages). */
+export function stagingRules(request: StagingRules): StagingRules {
+  return {
+    ...(request.allowIncompatible ? { allowIncompatible: true } : {}),
+    ...(request.maxReplayDivergence !== undefined ? { maxReplayDivergence: request.maxReplayDivergence } : {}),
+  };
 }
 
 /**

@@ -86,6 +86,11 @@ export const ErrorCode = {
    * candidate, were rejected (4xx) or failed (5xx) by it.
    */
   ReplayFailed: "REPLAY_FAILED",
+  /**
+   * More of the recent real requests replayed on a staged candidate answered outside the candidate's
+   * golden tolerance of the active version's outputs than the rollout allowed (maxReplayDivergence).
+   */
+  ReplayDiverged: "REPLAY_DIVERGED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -236,6 +241,7 @@ export type StagingCode =
   | typeof ErrorCode.WarmupFailed
   | typeof ErrorCode.GoldenMismatch
   | typeof ErrorCode.ReplayFailed
+  | typeof ErrorCode.ReplayDiverged
   | typeof ErrorCode.IncompatibleSchema;
 
 /**

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { InputError } from "./errors.js";
 import { isModelName, isVersionName } from "./names.js";
+import { maxReplayDivergence, replayReportSchema } from "./replay-report.js";
 
 /** How a version was warmed up before it could serve (inference/warm-up.ts). */
 export const WARMUP_MODES = ["golden", "replay", "synthetic", "cold"] as const;
@@ -21,6 +22,7 @@ export const prepareMessage = z.object({
   rolloutId,
   /** The operator forced a version whose inputs/outputs do not fit the active one's. */
   allowIncompatible: z.boolean().optional(),
+  maxReplayDivergence: maxReplayDivergence.optional(),
 });
 export const promoteMessage = z.object({
   type: z.literal("promote"),
@@ -56,6 +58,8 @@ export const stagedMessage = z.object({
    * inputs, or not at all (`cold`, with a warning).
    */
   warmup: z.enum(WARMUP_MODES).optional(),
+  /** Recent real requests replayed on it, and how far its outputs were from the active version's. */
+  replay: replayReportSchema.optional(),
   warning: z.string().max(4096).optional(),
 });
 export const failedMessage = z.object({

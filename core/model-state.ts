@@ -7,6 +7,7 @@ import { z } from "zod";
 import { ErrorCode, StateError } from "./errors.js";
 import { WARMUP_MODES } from "./messages.js";
 import { analysisResultSchema, nodeSplitSchema, progressiveSchema, trafficSchema } from "./progressive.js";
+import { maxReplayDivergence, replayReportSchema } from "./replay-report.js";
 
 export const rolloutSchema = z.object({
   id: z.string(),
@@ -17,6 +18,8 @@ export const rolloutSchema = z.object({
   by: z.string(),
   /** The operator forced a version whose schema does not fit (nodes skip their own check). */
   allowIncompatible: z.boolean().optional(),
+  /** The share of replayed requests whose outputs may diverge before a node refuses the target. */
+  maxReplayDivergence: maxReplayDivergence.optional(),
   /** A canary or linear rollout: its steps, weight, bake and analysis. Absent: all at once. */
   progressive: progressiveSchema.optional(),
 });
@@ -46,6 +49,8 @@ export const nodeOutcomeSchema = z.object({
   loadMs: z.number().optional(),
   warmupMs: z.number().optional(),
   warmup: z.enum(WARMUP_MODES).optional(),
+  /** Recent real requests replayed on the version, and how far its outputs were from the active one's. */
+  replay: replayReportSchema.optional(),
   /** Something the operator should know though the node staged the version (it was staged cold). */
   warning: z.string().optional(),
   /** When the node reported serving the new version (its clock, ms since the epoch, sub-millisecond). */
@@ -88,6 +93,7 @@ export const nodeModelStatusSchema = z.object({
       /** The rollout it was staged for: lets the controller read the answer from the heartbeat too. */
       rolloutId: z.string().optional(),
       warmup: z.enum(WARMUP_MODES).optional(),
+      replay: replayReportSchema.optional(),
       warning: z.string().optional(),
     })
     .nullable(),

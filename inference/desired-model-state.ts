@@ -21,6 +21,13 @@ export interface RolloutIntent {
   readonly phase: "preparing" | "promoting" | "progressing";
   /** The operator forced a version whose inputs/outputs do not fit the active one's. */
   readonly allowIncompatible: boolean;
+  /** The share of replayed requests whose outputs may diverge before the target is refused. */
+  readonly maxReplayDivergence?: number;
+}
+
+/** The rollout's bound on replay divergence, as an optional field (absent when it sets none). */
+function divergenceBound(value: number | undefined): Pick<RolloutIntent, "maxReplayDivergence"> {
+  return value === undefined ? {} : { maxReplayDivergence: value };
 }
 
 /** The request split a progressive rollout asks for: `weight` % of requests to `candidate`. */
@@ -77,6 +84,7 @@ export class DesiredModelState {
       target: message.version,
       phase: "preparing",
       allowIncompatible: message.allowIncompatible ?? false,
+      ...divergenceBound(message.maxReplayDivergence),
     };
   }
 
@@ -98,6 +106,7 @@ export class DesiredModelState {
       target: version,
       phase: "progressing",
       allowIncompatible: known?.allowIncompatible ?? false,
+      ...divergenceBound(known?.maxReplayDivergence),
     };
     this.split = { rolloutId, candidate: version, seq, weight, shadowPercent };
   }
@@ -137,6 +146,7 @@ export class DesiredModelState {
             target: rollout.target,
             phase: rollout.phase,
             allowIncompatible: rollout.allowIncompatible ?? false,
+            ...divergenceBound(rollout.maxReplayDivergence),
           };
     this.resendDue = rollout?.phase === "preparing";
     const split = splitOf(rollout);

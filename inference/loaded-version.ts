@@ -18,7 +18,7 @@
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import { MODEL_CARD_FILE, MODEL_FILE } from "../core/artifact-layout.js";
 import { ErrorCode, errorMessage, StagingError } from "../core/errors.js";
 import { assertCardIdentity, type ModelCard, parseModelCard } from "../core/model-card.js";
@@ -29,6 +29,7 @@ import type { ExecutionObserver } from "./execution/execution-types.js";
 import { InlineExecutor, PooledExecutor, type VersionExecutor } from "./execution/version-executor.js";
 import { WorkerPool } from "./execution/worker-pool.js";
 import { type ExecutionPlan, type SessionOpener, versionPlan } from "./session-opener.js";
+import { copyFeeds } from "./tensor-copies.js";
 import { type WarmupOptions, type WarmupResult, warmUpSession } from "./warm-up.js";
 
 /** Under "auto", a version whose median warm run is faster than this runs on the main thread. */
@@ -222,17 +223,4 @@ export class LoadedVersion {
   get execution(): { mode: "inline" | "workers"; instances: number } {
     return { mode: this.executor.mode, instances: this.executor.instances };
   }
-}
-
-/**
- * Copies of feeds: a run in a worker takes (transfers) their buffers, so the warm-up, which reuses its
- * feeds, and a shadow run, which needs a request's inputs after the primary ran, hand it copies.
- */
-export function copyFeeds(feeds: Readonly<Record<string, ort.Tensor>>): Record<string, ort.Tensor> {
-  const copies: Record<string, ort.Tensor> = {};
-  for (const [name, tensor] of Object.entries(feeds)) {
-    const data = tensor.data;
-    copies[name] = new ort.Tensor(tensor.type, Array.isArray(data) ? [...data] : data.slice(), [...tensor.dims]);
-  }
-  return copies;
 }

@@ -237,7 +237,7 @@ export class ModelReconciler {
     const confirmTo = this.desired.takeConfirmation();
     if (isAhead(this.slot, target)) {
       if (this.slot.resident(target.version) === undefined) {
-        this.slot.stage(await this.stage(target.version, true, null), null);
+        this.slot.stage(await this.stage(target.version, { allowIncompatible: true }, null), null);
       }
       // The shortcut may have swapped to a newer version while this one loaded.
       if (isAhead(this.slot, target)) this.swap(target, confirmTo);
@@ -312,7 +312,7 @@ export class ModelReconciler {
     this.answered = rolloutId;
     try {
       const resident = this.slot.resident(version);
-      const loaded = resident ?? (await this.stage(version, rollout.allowIncompatible, rolloutId));
+      const loaded = resident ?? (await this.stage(version, rollout, rolloutId));
       if (this.slot.active !== loaded) this.slot.stage(loaded, rolloutId);
       this.context.residentChanged();
       this.lastError = null;
@@ -327,12 +327,17 @@ export class ModelReconciler {
   }
 
   /** Fetches, verifies, loads and warms a version up, each step in the status and the heartbeat. */
-  private stage(version: string, allowIncompatible: boolean, rolloutId: string | null): Promise<LoadedVersion> {
+  private stage(
+    version: string,
+    rules: Pick<RolloutIntent, "allowIncompatible" | "maxReplayDivergence">,
+    rolloutId: string | null,
+  ): Promise<LoadedVersion> {
     return this.context.stager.stage({
       model: this.model,
       version,
       active: this.slot.active,
-      allowIncompatible,
+      allowIncompatible: rules.allowIncompatible,
+      ...(rules.maxReplayDivergence !== undefined ? { maxReplayDivergence: rules.maxReplayDivergence } : {}),
       replay: this.slot.replay.snapshot(),
       onStep: (state) => {
         this.setStaging({ version, state }, rolloutId);

@@ -33,6 +33,7 @@ export function modelStatus(slot: ModelSlot, staging: StagingStatus | null, last
             state: staging.state,
             ...(staging.rolloutId !== undefined ? { rolloutId: staging.rolloutId } : {}),
             ...(staging.mode !== undefined ? { warmup: staging.mode } : {}),
+            ...(staging.replay !== undefined ? { replay: staging.replay } : {}),
             ...(staging.warning !== undefined ? { warning: staging.warning } : {}),
           },
     lastError,

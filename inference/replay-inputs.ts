@@ -3,7 +3,9 @@
  * endpoint decodes a request: inputs against its card, requested outputs against its outputs. A kept
  * request the active version itself would no longer take is stale — kept before a forced,
  * incompatible swap — and is not replayed; one the active version takes and the candidate refuses is a
- * refusal (its caller would get a 400 from the candidate).
+ * refusal (its caller would get a 400 from the candidate). The outputs the active version answered a
+ * request with go with it, to be compared with the candidate's, when it is the version still active
+ * (one kept before a swap was answered by another version).
  */
 import type * as ort from "onnxruntime-node";
 import { splitInferBody } from "../core/binary-tensors.js";
@@ -14,9 +16,15 @@ import type { ReplaySample } from "./replay-buffer.js";
 
 type Signature = Pick<ModelCard, "inputs" | "outputs">;
 
+/** A kept request to run on the candidate: its inputs, and what the active version answered, if known. */
+export interface ReplayCase {
+  readonly feeds: Record<string, ort.Tensor>;
+  readonly expected?: Readonly<Record<string, ort.Tensor>>;
+}
+
 export interface ReplayInputs {
-  /** The inputs of each request both versions take, to run on the candidate. */
-  readonly feeds: Record<string, ort.Tensor>[];
+  /** Each request both versions take, to run on the candidate. */
+  readonly cases: ReplayCase[];
   /** Why the candidate refuses each request the active version takes. */
   readonly refusals: string[];
 }
@@ -29,20 +37,26 @@ function decodeFor(sample: ReplaySample, card: Signature): Record<string, ort.Te
   return feeds;
 }
 
-export function replayInputs(samples: readonly ReplaySample[], active: Signature, candidate: Signature): ReplayInputs {
-  const feeds: Record<string, ort.Tensor>[] = [];
+export function replayInputs(
+  samples: readonly ReplaySample[],
+  active: { readonly version: string; readonly card: Signature },
+  candidate: Signature,
+): ReplayInputs {
+  const cases: ReplayCase[] = [];
   const refusals: string[] = [];
   for (const sample of samples) {
     try {
-      decodeFor(sample, active);
+      decodeFor(sample, active.card);
     } catch {
       continue;
     }
     try {
-      feeds.push(decodeFor(sample, candidate));
+      const feeds = decodeFor(sample, candidate);
+      const { outputs } = sample;
+      cases.push(outputs !== undefined && sample.version === active.version ? { feeds, expected: outputs } : { feeds });
     } catch (error) {
       refusals.push(errorMessage(error));
     }
   }
-  return { feeds, refusals };
+  return { cases, refusals };
 }

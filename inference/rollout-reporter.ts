@@ -37,6 +37,7 @@ export class RolloutReporter {
       loadMs: loadedNow ? loaded.loadMs : 0,
       warmupMs: loadedNow ? loaded.warmupMs : 0,
       ...(warmup?.mode !== undefined ? { warmup: warmup.mode } : {}),
+      ...(warmup?.replay !== undefined ? { replay: warmup.replay } : {}),
       ...(warmup?.warning !== undefined ? { warning: warmup.warning } : {}),
     });
   }

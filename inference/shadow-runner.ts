@@ -10,14 +10,14 @@
  * transport's continuation has written the answer. At most the candidate's instance count (at least 1)
  * are in flight per model; a request over that bound is not mirrored and counts as skipped.
  */
-import { recordedTolerance } from "../core/golden-recording.js";
 import { encodeTensor } from "../core/tensor-codec.js";
 import type { Feeds, Results } from "./execution/execution-types.js";
-import { copyFeeds, type LoadedVersion } from "./loaded-version.js";
+import type { LoadedVersion } from "./loaded-version.js";
 import type { NodeMetrics } from "./metrics.js";
 import type { ModelSlot } from "./model-slot.js";
-import { outputMismatch } from "./output-comparison.js";
+import { outputMismatch, toleranceOf } from "./output-comparison.js";
 import type { AppliedSplit } from "./split-router.js";
+import { copyFeeds } from "./tensor-copies.js";
 
 /** A shadow run reserved for one request. */
 export interface ShadowReservation {
@@ -94,8 +94,7 @@ export class ShadowRunner {
 
 /** Whether any output the primary gave is not the candidate's within the candidate's tolerance. */
 function diverges(candidate: LoadedVersion, primary: Results, shadow: Results): boolean {
-  const { card } = candidate;
-  const tolerance = card.golden?.tolerance ?? recordedTolerance(card.outputs);
+  const tolerance = toleranceOf(candidate.card);
   for (const [name, tensor] of Object.entries(primary)) {
     if (outputMismatch(encodeTensor(name, tensor), shadow[name], tolerance) !== null) return true;
   }

@@ -4,17 +4,17 @@
  * by every model of a node; counts what it does in the node's metrics. Which version a model should
  * stage, and when, is the model reconciler's business (model-reconciler.ts).
  */
-import type * as ort from "onnxruntime-node";
 import { CutoverError, ErrorCode, StagingError } from "../core/errors.js";
 import type { NodeRecord } from "../core/model-state.js";
 import type { TrustedKey } from "../core/oms/keys.js";
 import { verifyFolder } from "../core/oms/verifier.js";
+import { type ReplayReport, replaySummary } from "../core/replay-report.js";
 import { schemaIncompatibilities } from "../core/schema-compatibility.js";
 import type { VersionFetcher } from "../core/version-fetcher.js";
 import { LoadedVersion } from "./loaded-version.js";
 import type { NodeMetrics } from "./metrics.js";
 import type { ReplaySample } from "./replay-buffer.js";
-import { replayInputs } from "./replay-inputs.js";
+import { type ReplayCase, replayInputs } from "./replay-inputs.js";
 import type { SessionOpener } from "./session-opener.js";
 import type { WarmupOptions } from "./warm-up.js";
 
@@ -43,6 +43,11 @@ export interface StagingRequest {
    * Not replayed when the operator forced an incompatible version.
    */
   readonly replay?: readonly ReplaySample[];
+  /**
+   * The share (0–1) of compared replayed requests whose outputs may diverge from the active version's
+   * before the version is refused (REPLAY_DIVERGED); absent: divergences are only reported.
+   */
+  readonly maxReplayDivergence?: number;
   /**
    * Told each step as it starts ("fetching", "loading", "warming"), then "staged" or "failed"; "waiting"
    * while the fleet's download slots for the version are all taken, then "fetching" again.
@@ -83,6 +88,7 @@ export class VersionStager implements Stager {
         const replay =
           request.allowIncompatible || active === null ? [] : checkedReplay(loaded, active, request.replay ?? []);
         await this.warmUp(loaded, replay);
+        checkDivergence(loaded, active, request.maxReplayDivergence);
       });
       onStep("staged");
       metrics.staging.observe({ model, outcome: "staged" }, (performance.now() - started) / 1000);
@@ -119,13 +125,13 @@ export class VersionStager implements Stager {
   }
 
   /** Warms a loaded version up; a cold one (no synthetic input worked) is logged with its warning. */
-  private async warmUp(loaded: LoadedVersion, replay: readonly Record<string, ort.Tensor>[] = []): Promise<void> {
+  private async warmUp(loaded: LoadedVersion, replay: readonly ReplayCase[] = []): Promise<void> {
     this.logOwnExecution(loaded);
     const result = await loaded.warmUp({ ...this.options.warmup, ...(replay.length > 0 ? { replay } : {}) });
     if (result.warning !== undefined) this.options.log(result.warning);
-    if (replay.length > 0)
+    if (result.replay !== undefined)
       this.options.log(
-        `${loaded.model}/${loaded.version}: ${replay.length} recent request(s) replayed on it, all answered`,
+        `${loaded.model}/${loaded.version}: recent requests replayed on it, all answered: ${replaySummary(result.replay)}`,
       );
   }
 
@@ -155,12 +161,26 @@ export class VersionStager implements Stager {
  * new one would refuse (a 400 to its caller) refuses the version.
  */
 function checkedReplay(loaded: LoadedVersion, active: LoadedVersion, samples: readonly ReplaySample[]) {
-  const { feeds, refusals } = replayInputs(samples, active.card, loaded.card);
+  const { cases, refusals } = replayInputs(samples, active, loaded.card);
   if (refusals.length > 0) {
     throw new StagingError(
       ErrorCode.ReplayFailed,
-      `${loaded.model}/${loaded.version}: ${refusals.length} of ${refusals.length + feeds.length} recent requests that ${active.version} answered would be refused by it (400): ${refusals[0]}`,
+      `${loaded.model}/${loaded.version}: ${refusals.length} of ${refusals.length + cases.length} recent requests that ${active.version} answered would be refused by it (400): ${refusals[0]}`,
     );
   }
-  return feeds;
+  return cases;
+}
+
+/**
+ * Refuses a version when more of the compared replayed requests diverged from the active version's
+ * outputs than the rollout allows (REPLAY_DIVERGED); with no bound set, the report only informs.
+ */
+function checkDivergence(loaded: LoadedVersion, active: LoadedVersion | null, max: number | undefined): void {
+  const report: ReplayReport | undefined = loaded.warmup?.replay;
+  if (max === undefined || report === undefined || report.compared === 0) return;
+  if (report.divergent / report.compared <= max) return;
+  throw new StagingError(
+    ErrorCode.ReplayDiverged,
+    `${loaded.model}/${loaded.version}: its outputs on recent requests are not ${active?.version ?? "the active version"}'s within its tolerance more often than the ${Number((max * 100).toPrecision(6))} % allowed: ${replaySummary(report)}; first: ${report.first ?? "-"}`,
+  );
 }

@@ -16,8 +16,11 @@ import type * as ort from "onnxruntime-node";
 import { ErrorCode, errorMessage, StagingError } from "../core/errors.js";
 import type { WARMUP_MODES } from "../core/messages.js";
 import type { Golden, ModelCard } from "../core/model-card.js";
+import type { ReplayReport } from "../core/replay-report.js";
 import { decodeInferRequest } from "../core/tensor-codec.js";
-import { outputMismatch } from "./output-comparison.js";
+import { outputMismatch, toleranceOf } from "./output-comparison.js";
+import { ReplayComparison } from "./replay-comparison.js";
+import type { ReplayCase } from "./replay-inputs.js";
 import { type ShapeGuess, syntheticFeeds } from "./synthetic-inputs.js";
 
 /** How a version was warmed up: golden vectors, replayed requests, synthetic inputs, or not at all (cold). */
@@ -27,13 +30,18 @@ export interface WarmupResult {
   readonly mode: WarmupMode;
   /** Why the version is cold: what the model said to the last synthetic guess. */
   readonly warning?: string;
+  /** The recent real requests replayed on it, and how far its outputs were from the active version's. */
+  readonly replay?: ReplayReport;
 }
 
 export interface WarmupOptions {
   /** Length given to symbolic dimensions other than the first in the first synthetic guess (default 32). */
   readonly symbolicDim?: number;
-  /** Inputs of recent real requests (decoded for this version), each of which must run. */
-  readonly replay?: readonly Record<string, ort.Tensor>[];
+  /**
+   * Recent real requests (decoded for this version), each of which must run, with the active version's
+   * outputs where known, which this version's are compared with.
+   */
+  readonly replay?: readonly ReplayCase[];
 }
 
 /** How long one replayed request may run before the version is refused (a hung run never serves). */
@@ -69,13 +77,10 @@ export async function warmUpSession(
   const replay = options.replay ?? [];
   if (card.golden) {
     await checkGolden(label, card, card.golden, run);
-    await replayRequests(label, replay, run);
-    return { mode: "golden" };
+    if (replay.length === 0) return { mode: "golden" };
+    return { mode: "golden", replay: await replayRequests(label, card, replay, run) };
   }
-  if (replay.length > 0) {
-    await replayRequests(label, replay, run);
-    return { mode: "replay" };
-  }
+  if (replay.length > 0) return { mode: "replay", replay: await replayRequests(label, card, replay, run) };
   const failures: string[] = [];
   for (const guess of syntheticGuesses(options.symbolicDim ?? DEFAULT_SYMBOLIC_DIM)) {
     try {
@@ -127,9 +132,18 @@ async function checkGolden(label: string, card: ModelCard, golden: Golden, run: 
   }
 }
 
-/** Runs each replayed request; the first that fails or hangs refuses the version (REPLAY_FAILED). */
-async function replayRequests(label: string, replay: readonly Record<string, ort.Tensor>[], run: Run): Promise<void> {
-  for (const [index, feeds] of replay.entries()) {
+/**
+ * Runs each replayed request, the first that fails or hangs refusing the version (REPLAY_FAILED), and
+ * compares its outputs with the active version's where known.
+ */
+async function replayRequests(
+  label: string,
+  card: ModelCard,
+  replay: readonly ReplayCase[],
+  run: Run,
+): Promise<ReplayReport> {
+  const comparison = new ReplayComparison(toleranceOf(card));
+  for (const [index, { feeds, expected }] of replay.entries()) {
     let timer: NodeJS.Timeout | undefined;
     const hung = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -138,7 +152,8 @@ async function replayRequests(label: string, replay: readonly Record<string, ort
       );
     });
     try {
-      await Promise.race([run(feeds), hung]);
+      const results = await Promise.race([run(feeds), hung]);
+      if (expected !== undefined) comparison.add(index, expected, results);
     } catch (error) {
       throw new StagingError(
         ErrorCode.ReplayFailed,
@@ -149,4 +164,5 @@ async function replayRequests(label: string, replay: readonly Record<string, ort
       clearTimeout(timer);
     }
   }
+  return comparison.report(replay.length);
 }

@@ -38,3 +38,15 @@ export function instancesFlag(flag: string, max: number): (value: string) => num
     }
   };
 }
+
+/** A rate: a fraction (0.01) or a percent (1%). */
+export function rateFlag(flag: string): (value: string) => number {
+  return (value) => {
+    const text = value.trim();
+    const rate = text.endsWith("%") ? Number(text.slice(0, -1)) / 100 : Number(text);
+    if (text === "" || !Number.isFinite(rate) || rate < 0 || rate > 1) {
+      throw new InvalidArgumentError(`${flag} must be a fraction from 0 to 1 or a percent (e.g. 0.01 or 1%)`);
+    }
+    return rate;
+  };
+}

@@ -15,7 +15,7 @@ import { startControllerServer } from "../server.js";
 import { CONTROLLER_UNREACHABLE, ControllerClient, RemoteError } from "./api-client.js";
 import type { CliContext } from "./context.js";
 import { ROLLOUT_EXIT_CODES } from "./exit-code.js";
-import { integerFlag, secondsFlag } from "./flag-parsers.js";
+import { integerFlag, rateFlag, secondsFlag } from "./flag-parsers.js";
 import { formatTable, printResult } from "./output.js";
 import {
   followRollout,
@@ -145,6 +145,11 @@ export function registerOpsCommands(program: Command, context: CliContext): void
         )
         .option("--allow-incompatible", "activate even if its inputs/outputs do not fit the active version's")
         .option(
+          "--max-replay-divergence <rate>",
+          "refuse VERSION on a node where more of the recent requests replayed on it answer outside its tolerance of the active version's outputs than this (0.05 or 5%; default: report only)",
+          rateFlag("--max-replay-divergence"),
+        )
+        .option(
           "--expect-revision <n>",
           "refuse unless the model is at this revision",
           integerFlag("--expect-revision", 0),
@@ -157,13 +162,20 @@ export function registerOpsCommands(program: Command, context: CliContext): void
         model: string,
         version: string,
         flags: NodeFlags &
-          StrategyFlags & { timeout: number; allowIncompatible?: boolean; expectRevision?: number; json?: boolean },
+          StrategyFlags & {
+            timeout: number;
+            allowIncompatible?: boolean;
+            maxReplayDivergence?: number;
+            expectRevision?: number;
+            json?: boolean;
+          },
       ) => {
         const strategy = strategyBody(flags);
         const body = {
           version,
           timeoutMs: flags.timeout,
           ...(flags.allowIncompatible ? { allowIncompatible: true } : {}),
+          ...(flags.maxReplayDivergence !== undefined ? { maxReplayDivergence: flags.maxReplayDivergence } : {}),
           ...(flags.expectRevision !== undefined ? { expectRevision: flags.expectRevision } : {}),
           ...nodeBody(flags),
           ...strategy,

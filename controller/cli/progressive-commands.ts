@@ -13,7 +13,7 @@ import { HOOK_EVENTS, type Hook } from "../../core/progressive.js";
 import type { StrategyOptions } from "../progressive/progressive-request.js";
 import type { ProgressView } from "../progressive/progressive-runner.js";
 import type { ControllerClient } from "./api-client.js";
-import { integerFlag } from "./flag-parsers.js";
+import { integerFlag, rateFlag } from "./flag-parsers.js";
 import { printResult } from "./output.js";
 import { endLines, progressLines } from "./progressive-view.js";
 import type { ModelDetail } from "./rollout-view.js";
@@ -41,18 +41,6 @@ function percentListFlag(flag: string): (value: string) => number[] {
       throw new InvalidArgumentError(`${flag} must be whole percents from 1 to 99, comma-separated (e.g. 10,50)`);
     }
     return steps;
-  };
-}
-
-/** A rate: a fraction (0.01) or a percent (1%). */
-function rateFlag(flag: string): (value: string) => number {
-  return (value) => {
-    const text = value.trim();
-    const rate = text.endsWith("%") ? Number(text.slice(0, -1)) / 100 : Number(text);
-    if (text === "" || !Number.isFinite(rate) || rate < 0 || rate > 1) {
-      throw new InvalidArgumentError(`${flag} must be a fraction from 0 to 1 or a percent (e.g. 0.01 or 1%)`);
-    }
-    return rate;
   };
 }
 

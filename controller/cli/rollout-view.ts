@@ -4,6 +4,7 @@
  * wherever the version shows, so nobody has to ask for them.
  */
 import type { HistoryEntry, ModelState, NodeOutcome, NodeRecord } from "../../core/model-state.js";
+import { mergedReplayReport, replaySummary } from "../../core/replay-report.js";
 import type { RolloutResult } from "../rollout-result.js";
 import { formatTable } from "./output.js";
 import { rolloutStatusLines } from "./progressive-view.js";
@@ -21,6 +22,7 @@ function outcomeLine(node: NodeOutcome): string {
   if (node.warmupMs !== undefined) parts.push(`  warm-up ${node.warmupMs} ms`);
   if (node.warmup === "cold") parts.push(" (cold)");
   if (node.warmup === "replay") parts.push(" (on replayed requests)");
+  if (node.replay !== undefined) parts.push(`  replay: ${replaySummary(node.replay)}`);
   if (node.reason !== undefined) parts.push(`  ${node.reason}`);
   return parts.join("");
 }
@@ -77,7 +79,13 @@ export function modelDetailLines(detail: ModelDetail): string[] {
   ];
 }
 
-/** `history MODEL`: one row per entry; the reason and any warning share the last column. */
+/** What the fleet's replays on the target came to, in one phrase; undefined when no node replayed. */
+function replayNote(entry: HistoryEntry): string | undefined {
+  const merged = mergedReplayReport(entry.nodes.flatMap((node) => (node.replay === undefined ? [] : [node.replay])));
+  return merged === null ? undefined : `replay: ${replaySummary(merged)}`;
+}
+
+/** `history MODEL`: one row per entry; the reason, the replay and any warning share the last column. */
 export function historyLines(history: readonly HistoryEntry[]): string[] {
   return formatTable([
     ["FINISHED", "ACTION", "BY", "FROM", "TO", "OUTCOME", "REVISION", "NODES", "REASON"],
@@ -90,7 +98,9 @@ export function historyLines(history: readonly HistoryEntry[]): string[] {
       entry.outcome,
       String(entry.revision),
       String(entry.nodes.length),
-      [entry.reason, ...(entry.warnings ?? []).map((warning) => `warning: ${warning}`)].filter(Boolean).join("; "),
+      [entry.reason, replayNote(entry), ...(entry.warnings ?? []).map((warning) => `warning: ${warning}`)]
+        .filter(Boolean)
+        .join("; "),
     ]),
   ]);
 }

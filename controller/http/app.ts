@@ -11,6 +11,7 @@ import type { FleetStateStore } from "../../core/fleet-state.js";
 import { assertModelName } from "../../core/names.js";
 import { hookSchema } from "../../core/progressive.js";
 import type { ModelRegistry } from "../../core/registry.js";
+import { maxReplayDivergence } from "../../core/replay-report.js";
 import { type DashboardOptions, dashboardRoutes } from "../dashboard/dashboard-routes.js";
 import type { ControllerMetrics } from "../metrics.js";
 import { summarizeModels } from "../model-summaries.js";
@@ -94,6 +95,7 @@ const strategyFields = {
 const activateBody = z.strictObject({
   version: z.string(),
   allowIncompatible: z.boolean().optional(),
+  maxReplayDivergence: maxReplayDivergence.optional(),
   ...rolloutFields,
   ...strategyFields,
 });

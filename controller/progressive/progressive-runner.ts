@@ -18,7 +18,7 @@ import { assertModelName, assertVersionName } from "../../core/names.js";
 import type { AnalysisResult, Hook, Progressive } from "../../core/progressive.js";
 import type { HistoryExtra, RolloutCoordinator } from "../rollout-coordinator.js";
 import { RolloutReports } from "../rollout-reports.js";
-import { requiredNodes } from "../rollout-request.js";
+import { requiredNodes, stagingRules } from "../rollout-request.js";
 import type { RolloutResult } from "../rollout-result.js";
 import type { RolloutLease, RolloutTransitions } from "../state/rollout-transitions.js";
 import { analyse } from "./analysis.js";
@@ -130,7 +130,7 @@ export class ProgressiveRunner {
       lockTtlMs: this.lockTtlMs,
       progressive: { ...request.progressive, baseline: current.active },
       ...(request.expectRevision !== undefined ? { expectRevision: request.expectRevision } : {}),
-      ...(request.allowIncompatible ? { allowIncompatible: true } : {}),
+      ...stagingRules(request),
     });
     return this.withReports(lease, started, async (reports) => {
       const progressive = this.progressiveOf(lease);

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { ErrorCode, StateError } from "../../core/errors.js";
 import type { HistoryEntry, ModelState, Rollout } from "../../core/model-state.js";
 import type { Progressive } from "../../core/progressive.js";
+import { stagingRules } from "../rollout-request.js";
 
 /** A rollout's hold on a model: what it started from and the lock it owns. */
 export interface RolloutLease {
@@ -23,6 +24,7 @@ export interface BeginOptions {
   readonly lockTtlMs: number;
   readonly expectRevision?: number;
   readonly allowIncompatible?: boolean;
+  readonly maxReplayDivergence?: number;
   /** A canary or linear rollout (its record stays in the state between steps). */
   readonly progressive?: Progressive;
   readonly now?: Date;
@@ -66,7 +68,7 @@ export function newRollout(options: BeginOptions): { rollout: Rollout; token: st
       phase: "preparing",
       startedAt: (options.now ?? new Date()).toISOString(),
       by: options.by,
-      ...(options.allowIncompatible ? { allowIncompatible: true } : {}),
+      ...stagingRules(options),
       ...(options.progressive !== undefined ? { progressive: options.progressive } : {}),
     },
     token: newLockToken(),

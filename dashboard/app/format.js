@@ -51,3 +51,20 @@ export function percent(rate) {
 export function millis(ms) {
   return ms === null ? "–" : `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
 }
+
+/**
+ * A node's replay report as the CLI words it (core/replay-report.ts replaySummary): "32 replayed, 3 of
+ * 30 compared diverged (worst 0.021 absolute, 4.1 % relative)".
+ * @param {import("./types").ReplayReport} report
+ */
+export function replaySummary(report) {
+  const { replayed, compared, divergent, worstAbsolute, worstRelative } = report;
+  if (compared === 0) return `${replayed} replayed, none with outputs to compare`;
+  /** @param {number} value */
+  const digits = (value) => String(Number(value.toPrecision(2)));
+  const worst =
+    worstAbsolute !== undefined && worstRelative !== undefined
+      ? ` (worst ${digits(worstAbsolute)} absolute, ${digits(worstRelative * 100)} % relative)`
+      : "";
+  return `${replayed} replayed, ${divergent} of ${compared} compared diverged${worst}`;
+}

@@ -2,7 +2,7 @@
 // A model's rollout history, newest first: who flipped what to what and how it ended, with each
 // node's outcome and reason one click away.
 import { h } from "./dom.js";
-import { time } from "./format.js";
+import { replaySummary, time } from "./format.js";
 
 /** @typedef {import("./types").HistoryEntry} HistoryEntry */
 
@@ -51,6 +51,14 @@ export function historyList(history) {
                       `: ${node.outcome}`,
                       node.code !== undefined ? ` ${node.code}` : "",
                       node.reason !== undefined ? ` — ${node.reason}` : "",
+                      node.replay !== undefined
+                        ? h(
+                            "span",
+                            { class: node.replay.divergent > 0 ? "replay diverged" : "replay" },
+                            ` — replay: ${replaySummary(node.replay)}`,
+                            node.replay.first !== undefined ? `; first: ${node.replay.first}` : "",
+                          )
+                        : "",
                     ),
                   ),
                 ),

@@ -113,11 +113,23 @@ export interface VersionSummary {
   source?: { commit?: string; pipeline?: string; repository?: string };
 }
 
+/** What a node's replay of recent real requests on a staged version came to (core/replay-report.ts). */
+export interface ReplayReport {
+  replayed: number;
+  compared: number;
+  divergent: number;
+  worstAbsolute?: number;
+  worstRelative?: number;
+  first?: string;
+}
+
 export interface NodeOutcome {
   nodeId: string;
   outcome: string;
   code?: string;
   reason?: string;
+  warmup?: "golden" | "replay" | "synthetic" | "cold";
+  replay?: ReplayReport;
 }
 
 export interface HistoryEntry {

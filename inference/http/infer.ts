@@ -250,7 +250,7 @@ export class InferEndpoint {
       shadow = null;
       // What the active version served is what a staged candidate will be replayed on.
       if (slot !== undefined && held.loaded === slot.active)
-        slot.replay.record({ bytes: raw.bytes, headerLength: raw.headerLength, version: served });
+        slot.replay.record({ bytes: raw.bytes, headerLength: raw.headerLength, version: served, outputs: results });
       return {
         response: {
           model_name: model,

@@ -180,6 +180,13 @@ describe("the dashboard in Chromium", () => {
       await expect.poll(text(`tr[data-node=${node}] td:nth-child(2)`), { timeout: 10_000 }).toBe("v2");
     }
     await expect.poll(() => page.locator("li[data-rollout]").count()).toBe(2);
+    // The load has been running on v1: each node replayed what it kept on v2, and the history says so.
+    const newest = await text("li[data-rollout]")();
+    for (const node of ["n1", "n2"]) {
+      expect(newest).toMatch(
+        new RegExp(`${node}: promoted — replay: [1-9]\\d* replayed, \\d+ of [1-9]\\d* compared diverged`),
+      );
+    }
   });
 
   it("rollback returns every node to v1", { timeout: 60_000 }, async () => {

@@ -2,6 +2,8 @@
  * A model no synthetic input can run (the framer needs a real sample rate) deploys without golden
  * vectors — staged cold, with the warning in activate's answer, history and the node record — and
  * with `--sample` its recorded outputs gate every node: a version with other weights is refused.
+ * Without samples, once the node served traffic, the requests it kept are replayed on the candidate and
+ * its outputs compared with the active version's: reported, refused only above the rollout's bound.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -9,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Controller } from "../../controller/controller.js";
 import { pushVersion } from "../../controller/publisher.js";
 import { ArtifactLayout } from "../../core/artifact-layout.js";
-import type { HistoryEntry, NodeRecord } from "../../core/model-state.js";
+import type { HistoryEntry, NodeOutcome, NodeRecord } from "../../core/model-state.js";
 import { ModelRegistry } from "../../core/registry.js";
 import { createObjectStore } from "../../core/store/index.js";
 import { type ControllerHarness, startControllerHarness, TOKEN } from "../support/controller-harness.js";
@@ -50,6 +52,8 @@ beforeAll(async () => {
   await push("cold", "v1");
   // Other weights, no samples: warmed up by replaying what the node served.
   await push("replayed", "v2");
+  // The first weights again, no samples: replayed, and its outputs compared with the active version's.
+  await push("first-weights", "v1");
   const sampled = await push("sampled", "v1", { samplePaths: [SAMPLE] });
   expect(sampled.goldenCases).toBe(1);
   // Other weights, checked against what the sampled version recorded.
@@ -130,14 +134,53 @@ describe("a model synthetic inputs cannot run", () => {
     expect(own.body).toMatchObject({ to: "other-weights-sampled", nodes: [{ warmup: "golden" }] });
   });
   it("without samples, once its node served the model: staged warm by replaying what it served (no warning)", async () => {
-    // The requests of the tests before were answered by the active versions and kept for replay.
+    // The requests of the tests before were answered by the active versions and kept for replay; the
+    // one answered now by the active version (the same weights) is also compared.
+    expect((await inferFramer()).body.model_version).toBe("other-weights-sampled");
     const { status, body } = await call("/v1/models/framer/activate", { version: "replayed", timeoutMs: 20_000 });
     expect(status).toBe(200);
     expect(body).toMatchObject({ to: "replayed", confirmed: 1, nodes: [{ nodeId: "w1", warmup: "replay" }] });
     expect(body.warnings).toBeUndefined();
+    const [outcome] = body.nodes as NodeOutcome[];
+    expect(outcome?.replay).toMatchObject({ compared: 1, divergent: 0, worstAbsolute: 0 });
+    expect(outcome?.replay?.replayed).toBeGreaterThanOrEqual(2);
     const history = (await call("/v1/models/framer/history")).body.history as HistoryEntry[];
-    expect(history[0]).toMatchObject({ to: "replayed", nodes: [{ warmup: "replay" }] });
+    expect(history[0]).toMatchObject({ to: "replayed", nodes: [{ warmup: "replay", replay: outcome?.replay }] });
     expect((await inferFramer()).body.model_version).toBe("replayed");
+  });
+
+  it("other weights without samples: replay reports its divergence, refused only above the rollout's bound", async () => {
+    // Answered by the active version: the outputs the candidate's are compared with.
+    expect((await inferFramer()).body.model_version).toBe("replayed");
+    const bounded = await call("/v1/models/framer/activate", {
+      version: "first-weights",
+      maxReplayDivergence: 0,
+      timeoutMs: 20_000,
+    });
+    expect(bounded.status).toBe(504);
+    expect(bounded.body.error).toMatchObject({
+      code: "ROLLOUT_ABORTED",
+      nodes: [
+        {
+          nodeId: "w1",
+          outcome: "failed",
+          code: "REPLAY_DIVERGED",
+          reason: expect.stringMatching(
+            /more often than the 0 % allowed: \d+ replayed, [1-9]\d* of \d+ compared diverged \(worst .* absolute, .* % relative\); first: request \d+, output energy: value \d+ is /,
+          ),
+        },
+      ],
+    });
+    expect((await inferFramer()).body.model_version).toBe("replayed");
+
+    // With no bound the divergence is reported and the version goes ahead.
+    const reported = await call("/v1/models/framer/activate", { version: "first-weights", timeoutMs: 20_000 });
+    expect(reported.status).toBe(200);
+    const [outcome] = reported.body.nodes as NodeOutcome[];
+    expect(outcome?.replay?.divergent).toBeGreaterThanOrEqual(1);
+    expect(outcome?.replay?.worstAbsolute).toBeGreaterThan(0);
+    const rollback = await call("/v1/models/framer/rollback", { timeoutMs: 20_000 });
+    expect(rollback.body).toMatchObject({ to: "replayed", confirmed: 1 });
   });
 });
 

@@ -1,7 +1,9 @@
 /**
  * The replay sample a node keeps per model (inference/replay-buffer.ts): bounded in requests and bytes
- * however large the requests, copies rather than the socket's buffers, at most one every 100 ms.
+ * however large the requests and their outputs, copies rather than the socket's buffers, at most one
+ * every 100 ms.
  */
+import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { MIN_INTERVAL_MS, ReplayBuffer } from "../../inference/replay-buffer.js";
 
@@ -46,6 +48,31 @@ describe("the replay buffer", () => {
     time.tick();
     buffer.record({ bytes: body(4, 9), headerLength: undefined, version: "v1" });
     expect(buffer.snapshot()).toHaveLength(2);
+  });
+
+  it("keeps the outputs with their request, counted in the bound; a request whose outputs do not fit keeps none", () => {
+    const time = clock();
+    const buffer = new ReplayBuffer({ maxRequests: 32, maxBytes: 1_024 }, time.now);
+    const outputs = (floats: number) => ({
+      y: new ort.Tensor("float32", new Float32Array(floats).fill(0.5), [floats]),
+    });
+    const answered = outputs(100);
+    buffer.record({ bytes: body(100), headerLength: undefined, version: "v1", outputs: answered });
+    answered.y.data.fill(0);
+    expect(buffer.heldBytes).toBe(500);
+    expect(buffer.snapshot()[0]?.outputs?.y?.data).toEqual(new Float32Array(100).fill(0.5));
+    time.tick();
+    buffer.record({ bytes: body(400), headerLength: undefined, version: "v1", outputs: outputs(200) });
+    expect(buffer.snapshot().map((sample) => sample.outputs === undefined)).toEqual([false, true]);
+    expect(buffer.heldBytes).toBe(900);
+    time.tick();
+    buffer.record({ bytes: body(100), headerLength: undefined, version: "v1", outputs: outputs(100) });
+    expect(buffer.heldBytes).toBeLessThanOrEqual(1_024);
+    expect(buffer.snapshot().map((sample) => sample.bytes.byteLength)).toEqual([400, 100]);
+    const strings = { label: new ort.Tensor("string", ["abc", "de"], [2]) };
+    time.tick();
+    buffer.record({ bytes: body(10), headerLength: undefined, version: "v1", outputs: strings });
+    expect(buffer.heldBytes).toBe(920);
   });
 
   it("keeps nothing when off (maxRequests 0)", () => {
