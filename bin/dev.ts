@@ -15,7 +15,7 @@ import { assembleController, controllerCredentials } from "../controller/control
 import { pushVersion } from "../controller/publisher.js";
 import { MemoryRolloutStore } from "../controller/state/memory-rollout-store.js";
 import { ArtifactLayout } from "../core/artifact-layout.js";
-import { DEFAULT_REPLAY, type NodeConfig } from "../core/config.js";
+import { DEFAULT_REPLAY, type NodeConfig, parseIntegrationConfig } from "../core/config.js";
 import { closeServer, listen } from "../core/http-listen.js";
 import { MemoryBus } from "../core/memory/memory-bus.js";
 import { MemoryDownloadSlots } from "../core/memory/memory-download-slots.js";
@@ -131,6 +131,8 @@ export async function startDev(options: DevOptions): Promise<RunningDev> {
       close: async () => registry.store.close(),
     },
     { dashboard: true },
+    // Webhooks and Prometheus from the environment, as a fleet's controller takes them.
+    parseIntegrationConfig(process.env),
   );
   // Progressive rollouts advance on this tick (bake over → analysis → next step or rollback).
   controller.startReconciling(1_000, options.log);

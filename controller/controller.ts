@@ -25,6 +25,7 @@ import { type ControllerEnv, createControllerApp } from "./http/app.js";
 import { type NamedToken, parseTokens } from "./http/tokens.js";
 import { ControllerMetrics } from "./metrics.js";
 import { ProgressiveRunner } from "./progressive/progressive-runner.js";
+import { PrometheusClient } from "./progressive/prometheus-client.js";
 import { ReconcileLoop } from "./progressive/reconcile-loop.js";
 import { RolloutCoordinator, type RolloutCoordinatorOptions } from "./rollout-coordinator.js";
 import { RedisRolloutStore } from "./state/rollout-store.js";
@@ -64,8 +65,11 @@ export interface ControllerTuning
   readonly dashboardStreams?: number;
 }
 
-/** What the controller's webhooks are configured with (CUTOVER_NOTIFY_URL, CUTOVER_HOOK_SECRET). */
-export type WebhookConfig = Pick<ControllerConfig, "notifyUrl" | "hookSecret">;
+/**
+ * What the controller talks to beside its state and store: webhooks (CUTOVER_NOTIFY_URL,
+ * CUTOVER_HOOK_SECRET) and Prometheus for rollouts' own checks (CUTOVER_PROMETHEUS_URL).
+ */
+export type IntegrationConfig = Pick<ControllerConfig, "notifyUrl" | "hookSecret" | "prometheus">;
 
 /** How long `close` lets notifications in flight finish before cancelling them. */
 const NOTIFY_CLOSE_GRACE_MS = 2_000;
@@ -91,7 +95,7 @@ export interface ControllerBackend {
 export function assembleController(
   backend: ControllerBackend,
   tuning: ControllerTuning = {},
-  webhookConfig: WebhookConfig = {},
+  integrations: IntegrationConfig = {},
 ): Controller {
   const { fleet, registry, tokens } = backend;
   const {
@@ -104,15 +108,15 @@ export function assembleController(
   const metrics = new ControllerMetrics();
   const sender = new WebhookSender({
     ...delivery,
-    ...(webhookConfig.hookSecret !== undefined ? { secret: webhookConfig.hookSecret } : {}),
+    ...(integrations.hookSecret !== undefined ? { secret: integrations.hookSecret } : {}),
     onOutcome: (event, outcome) =>
       metrics.recordWebhook(event, outcome.ok ? "delivered" : (outcome.failure ?? "failed")),
   });
   const hooks = new RolloutHooks(sender, log);
   const notifier =
-    webhookConfig.notifyUrl === undefined
+    integrations.notifyUrl === undefined
       ? undefined
-      : new HistoryNotifier(sender, webhookConfig.notifyUrl, log, () => metrics.recordWebhook("history", "dropped"));
+      : new HistoryNotifier(sender, integrations.notifyUrl, log, () => metrics.recordWebhook("history", "dropped"));
   const coordinator = new RolloutCoordinator({
     fleet,
     store: backend.transitions,
@@ -128,6 +132,9 @@ export function assembleController(
   });
   const progressive = new ProgressiveRunner({
     coordinator,
+    ...(integrations.prometheus !== undefined
+      ? { prometheus: new PrometheusClient(integrations.prometheus.url, integrations.prometheus.timeoutMs) }
+      : {}),
     fleet,
     store: backend.transitions,
     bus: backend.bus,

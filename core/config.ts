@@ -212,6 +212,17 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description:
       "HMAC-SHA256 key (at least 16 bytes) signing every webhook delivery, x-cutover-signature; deliveries go unsigned when unset",
   },
+  {
+    name: "CUTOVER_PROMETHEUS_URL",
+    description:
+      "Prometheus the controller asks for a rollout's own analysis checks (activate --check); a rollout with checks is refused when unset",
+  },
+  {
+    name: "CUTOVER_PROMETHEUS_TIMEOUT_MS",
+    description:
+      "how long the controller waits for one Prometheus query; a slower answer holds the step (inconclusive), never passes it",
+    default: "5000",
+  },
   { name: "CUTOVER_URL", description: "the controller the CLI talks to", default: "http://127.0.0.1:8700" },
   { name: "CUTOVER_TOKEN", description: "the CLI's bearer token for changes" },
   {
@@ -319,6 +330,11 @@ const envSchema = z.object({
     (value) => (value === "" ? undefined : value),
     z.url({ protocol: /^https?$/ }).optional(),
   ),
+  CUTOVER_PROMETHEUS_URL: z.preprocess(
+    (value) => (value === "" ? undefined : value),
+    z.url({ protocol: /^https?$/ }).optional(),
+  ),
+  CUTOVER_PROMETHEUS_TIMEOUT_MS: positiveInt(100, 120_000),
   // Its length is checked where the key is made (controller/hooks/webhook-signature.ts), by bytes.
   CUTOVER_HOOK_SECRET: optionalText,
   CUTOVER_URL: z.preprocess((value) => (value === "" ? undefined : value), z.url({ protocol: /^https?$/ }).optional()),
@@ -421,6 +437,8 @@ export interface ControllerConfig extends ArtifactConfig, StateConfig {
   readonly notifyUrl?: string;
   /** CUTOVER_HOOK_SECRET, raw: checked (16 bytes at least) and turned into a key by the controller. */
   readonly hookSecret?: string;
+  /** CUTOVER_PROMETHEUS_URL and its query timeout: where a rollout's own checks are asked; none when absent. */
+  readonly prometheus?: { readonly url: string; readonly timeoutMs: number };
 }
 
 export interface ClientConfig {
@@ -459,8 +477,24 @@ export function parseControllerConfig(env: Readonly<Record<string, string | unde
     port: e.CUTOVER_PORT ?? 8700,
     lockTtlMs: e.CUTOVER_ROLLOUT_LOCK_TTL_MS ?? 30_000,
     reconcileMs: e.CUTOVER_RECONCILE_MS ?? 2_000,
+    ...parseIntegrationConfig(env),
+  };
+}
+
+/**
+ * What a controller talks to beside its state and store — webhooks and Prometheus — from the
+ * environment: the server's and the Lambda's, and `cutover dev`'s (whose state and store are its own).
+ */
+export function parseIntegrationConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): Pick<ControllerConfig, "notifyUrl" | "hookSecret" | "prometheus"> {
+  const e = parseEnv(env);
+  return {
     ...(e.CUTOVER_NOTIFY_URL ? { notifyUrl: e.CUTOVER_NOTIFY_URL } : {}),
     ...(e.CUTOVER_HOOK_SECRET ? { hookSecret: e.CUTOVER_HOOK_SECRET } : {}),
+    ...(e.CUTOVER_PROMETHEUS_URL
+      ? { prometheus: { url: e.CUTOVER_PROMETHEUS_URL, timeoutMs: e.CUTOVER_PROMETHEUS_TIMEOUT_MS ?? 5_000 } }
+      : {}),
   };
 }
 

@@ -91,6 +91,8 @@ export const ErrorCode = {
    * golden tolerance of the active version's outputs than the rollout allowed (maxReplayDivergence).
    */
   ReplayDiverged: "REPLAY_DIVERGED",
+  /** Prometheus (CUTOVER_PROMETHEUS_URL) did not answer, or answered what is not its query API's JSON. */
+  PrometheusUnreachable: "PROMETHEUS_UNREACHABLE",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -21,6 +21,39 @@ export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_
 /** The header that makes a request's version sticky: the same key, the same version, at a given weight. */
 export const SPLIT_KEY_HEADER = "x-cutover-key";
 
+/**
+ * A user's analysis check on Prometheus, beside the built-in ones: a PromQL query whose `{{model}}`,
+ * `{{version}}` (the candidate) and `{{baseline}}` are filled in, and the bound every series it returns
+ * must keep (`max`: at most, `min`: at least). Judged once per step, when the bake ends
+ * (controller/progressive/metric-checks.ts).
+ */
+export const metricCheckSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z][\w.-]{0,63}$/, "a name of letters, digits, _ . - (at most 64)"),
+    query: z.string().min(1).max(4096),
+    max: z.number().optional(),
+    min: z.number().optional(),
+  })
+  .strict()
+  .refine((check) => check.max !== undefined || check.min !== undefined, "a check needs a bound: max or min");
+export type MetricCheck = z.infer<typeof metricCheckSchema>;
+
+/** What a check on Prometheus found at one look: the values of its series and its verdict. */
+export const metricCheckResultSchema = z.object({
+  name: z.string(),
+  /** The query as sent, placeholders filled in. */
+  query: z.string(),
+  /**
+   * The finite value of each series it returned; absent when there is none (the state's Lua scripts
+   * would turn an empty list into an object).
+   */
+  values: z.array(z.number()).min(1).optional(),
+  verdict: z.enum(["pass", "fail", "inconclusive"]),
+  /** In words: the bound and what broke it, or why nothing could be judged. */
+  reason: z.string(),
+});
+export type MetricCheckResult = z.infer<typeof metricCheckResultSchema>;
+
 export const analysisThresholdsSchema = z
   .object({
     /** The candidate's failure (5xx) rate may exceed the baseline's by at most this much (0.01: one point). */
@@ -50,6 +83,8 @@ export const analysisThresholdsSchema = z
     minRequests: z.number().int().min(1),
     /** Shadowed requests whose outputs diverged, as a fraction of those shadowed; unset: not judged. */
     maxDivergenceRate: z.number().min(0).max(1).optional(),
+    /** The user's checks on Prometheus (CUTOVER_PROMETHEUS_URL), judged when each step's bake ends. */
+    checks: z.array(metricCheckSchema).max(16).optional(),
   })
   .strict();
 export type AnalysisThresholds = z.infer<typeof analysisThresholdsSchema>;
@@ -100,6 +135,8 @@ export const analysisResultSchema = z.object({
    * analyses made before it was computed, or when a version answered nothing.
    */
   evidence: z.object({ failures: z.number(), clientErrors: z.number(), latency: z.number() }).optional(),
+  /** The user's checks on Prometheus, when this analysis judged them (at the end of a step's bake). */
+  checks: z.array(metricCheckResultSchema).optional(),
 });
 export type AnalysisResult = z.infer<typeof analysisResultSchema>;
 

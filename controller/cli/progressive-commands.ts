@@ -7,9 +7,10 @@
  * and exits 0 when promoted, 1 when rolled back or aborted (the figures printed).
  */
 import { type Command, InvalidArgumentError } from "commander";
-import { ErrorCode, InputError, RolloutError } from "../../core/errors.js";
+import { ErrorCode, errorMessage, InputError, RolloutError } from "../../core/errors.js";
 import type { HistoryEntry } from "../../core/model-state.js";
-import { HOOK_EVENTS, type Hook } from "../../core/progressive.js";
+import { HOOK_EVENTS, type Hook, type MetricCheck } from "../../core/progressive.js";
+import { parseCheckFlag } from "../progressive/metric-checks.js";
 import type { StrategyOptions } from "../progressive/progressive-request.js";
 import type { ProgressView } from "../progressive/progressive-runner.js";
 import type { ControllerClient } from "./api-client.js";
@@ -65,6 +66,15 @@ function hookFlag(value: string, previous: Hook[] = []): Hook[] {
   return [...previous, { event: event as Hook["event"], url }];
 }
 
+/** `--check NAME=QUERY<=BOUND`, repeatable: the checks given so far and this one. */
+function checkFlag(value: string, previous: MetricCheck[] = []): MetricCheck[] {
+  try {
+    return [...previous, parseCheckFlag(value)];
+  } catch (error) {
+    throw new InvalidArgumentError(errorMessage(error));
+  }
+}
+
 export interface StrategyFlags {
   canary?: number[];
   linear?: number;
@@ -78,6 +88,7 @@ export interface StrategyFlags {
   minP99Delta?: number;
   minRequests?: number;
   maxDivergence?: number;
+  check?: MetricCheck[];
   hook?: Hook[];
 }
 
@@ -141,6 +152,11 @@ export function withStrategyOptions(command: Command): Command {
       rateFlag("--max-divergence"),
     )
     .option(
+      "--check <name=query<=bound>",
+      'also fail a step when a Prometheus query (CUTOVER_PROMETHEUS_URL on the controller) is beyond its bound when the bake ends, e.g. \'p99=histogram_quantile(0.99, sum by (le) (rate(cutover_infer_duration_seconds_bucket{model="{{model}}",version="{{version}}"}[1m])))<=0.25\' ({{model}}, {{version}}, {{baseline}} filled in; >= for a lower bound); repeatable',
+      checkFlag,
+    )
+    .option(
       "--hook <event=url>",
       `call URL on EVENT (${HOOK_EVENTS.join(", ")}); repeatable; a failing pre-traffic hook aborts`,
       hookFlag,
@@ -162,6 +178,7 @@ export function strategyBody(flags: StrategyFlags): StrategyOptions {
     ...(flags.minP99Delta !== undefined ? { minP99DeltaMs: flags.minP99Delta } : {}),
     ...(flags.minRequests !== undefined ? { minRequests: flags.minRequests } : {}),
     ...(flags.maxDivergence !== undefined ? { maxDivergenceRate: flags.maxDivergence } : {}),
+    ...(flags.check !== undefined ? { checks: flags.check } : {}),
     ...(flags.hook !== undefined ? { hooks: flags.hook } : {}),
   };
 }

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { AuthError, CutoverError, ErrorCode, InputError, RolloutError } from "../../core/errors.js";
 import type { FleetStateStore } from "../../core/fleet-state.js";
 import { assertModelName } from "../../core/names.js";
-import { hookSchema } from "../../core/progressive.js";
+import { hookSchema, metricCheckSchema } from "../../core/progressive.js";
 import type { ModelRegistry } from "../../core/registry.js";
 import { maxReplayDivergence } from "../../core/replay-report.js";
 import { type DashboardOptions, dashboardRoutes } from "../dashboard/dashboard-routes.js";
@@ -53,6 +53,7 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   [ErrorCode.StateUnreachable]: 503,
   [ErrorCode.StoreUnreachable]: 503,
   [ErrorCode.StreamRefused]: 503,
+  [ErrorCode.PrometheusUnreachable]: 503,
 };
 
 /** The HTTP status for an error: verification failures are 422, unknown errors 500. */
@@ -89,6 +90,7 @@ const strategyFields = {
   minP99DeltaMs: z.number().min(0).max(3_600_000).optional(),
   minRequests: z.number().int().min(1).max(1e9).optional(),
   maxDivergenceRate: z.number().min(0).max(1).optional(),
+  checks: z.array(metricCheckSchema).max(16).optional(),
   hooks: z.array(hookSchema).max(32).optional(),
 };
 
@@ -204,6 +206,7 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
       minP99DeltaMs,
       minRequests,
       maxDivergenceRate,
+      checks,
       hooks,
       ...request
     } = body;
@@ -220,6 +223,7 @@ export function createControllerApp(options: ControllerAppOptions): Hono<Control
       minP99DeltaMs,
       minRequests,
       maxDivergenceRate,
+      checks,
       hooks,
     };
     if (!isProgressive(strategy)) return c.json(await coordinator.activate({ model, by: c.get("by"), ...request }));

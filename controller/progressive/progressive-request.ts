@@ -8,6 +8,7 @@ import {
   DEFAULT_ANALYSIS,
   type Hook,
   linearSteps,
+  type MetricCheck,
   type Progressive,
 } from "../../core/progressive.js";
 import type { ActivateRequest } from "../rollout-request.js";
@@ -30,6 +31,8 @@ export interface StrategyOptions {
   readonly minP99DeltaMs?: number;
   readonly minRequests?: number;
   readonly maxDivergenceRate?: number;
+  /** The rollout's own checks on Prometheus, judged when each step's bake ends. */
+  readonly checks?: readonly MetricCheck[];
   readonly hooks?: readonly Hook[];
 }
 
@@ -78,6 +81,7 @@ export function initialProgressive(options: StrategyOptions, baseline: string): 
     minP99DeltaMs: options.minP99DeltaMs ?? DEFAULT_ANALYSIS.minP99DeltaMs,
     minRequests: options.minRequests ?? DEFAULT_ANALYSIS.minRequests,
     ...(options.maxDivergenceRate !== undefined ? { maxDivergenceRate: options.maxDivergenceRate } : {}),
+    ...(options.checks !== undefined && options.checks.length > 0 ? { checks: [...options.checks] } : {}),
   };
   const bakeMs = options.bakeMs ?? 0;
   if (!Number.isInteger(bakeMs) || bakeMs < 0) throw new InputError(`bake ${bakeMs} ms is not a duration`);

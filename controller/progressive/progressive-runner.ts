@@ -22,7 +22,9 @@ import { requiredNodes, stagingRules } from "../rollout-request.js";
 import type { RolloutResult } from "../rollout-result.js";
 import type { RolloutLease, RolloutTransitions } from "../state/rollout-transitions.js";
 import { analyse } from "./analysis.js";
+import { addChecks, judgeChecks, validateChecks } from "./metric-checks.js";
 import type { ProgressiveRequest } from "./progressive-request.js";
+import type { PrometheusClient } from "./prometheus-client.js";
 
 /** What the runner tells hook receivers; `run` answers whether every delivery succeeded. */
 export interface HookPayload {
@@ -60,6 +62,8 @@ export interface ProgressiveRunnerOptions {
   /** How long a later step's newly joined nodes have to stage the candidate (default 120 s). */
   readonly stageTimeoutMs?: number;
   readonly hooks?: HookRunner;
+  /** Where rollouts' own checks are asked (CUTOVER_PROMETHEUS_URL); a rollout with checks needs it. */
+  readonly prometheus?: PrometheusClient;
   readonly observer?: ProgressiveObserver;
   readonly log?: (line: string) => void;
   readonly now?: () => number;
@@ -124,6 +128,12 @@ export class ProgressiveRunner {
     if (current.active === version) throw new InputError(`${model} already serves ${version}`);
     await coordinator.checkTarget(model, version, current, request.allowIncompatible ?? false);
     await coordinator.checkFleet(model, required);
+    // A check Prometheus cannot run, or on a metric it has no series of, is refused now, not at step 1.
+    await validateChecks(this.options.prometheus ?? null, request.progressive.analysis.checks ?? [], {
+      model,
+      version,
+      baseline: current.active,
+    });
     const lease = await store.begin(model, {
       target: version,
       by: request.by,
@@ -174,7 +184,11 @@ export class ProgressiveRunner {
         // An end interrupted between weight 0 and its history entry (its reason kept in `holding`).
         return this.end(lease, reports, "rolled-back", progressive.holding ?? "ended by a reconcile tick", started);
       }
-      const analysis = await this.analyse(lease);
+      const bakeOver = progressive.bakeUntil !== null && this.now() >= progressive.bakeUntil;
+      // An inconclusive hold is judged again at every tick and lifts itself once the step passes.
+      const held = progressive.holding !== null && !progressive.holding.startsWith(INCONCLUSIVE);
+      // The user's checks are judged once the bake is over (and again while that judgment holds).
+      const analysis = await this.analyse(lease, bakeOver && !held);
       if (analysis.verdict === "fail") {
         return this.end(
           lease,
@@ -185,9 +199,6 @@ export class ProgressiveRunner {
           analysis,
         );
       }
-      const bakeOver = progressive.bakeUntil !== null && this.now() >= progressive.bakeUntil;
-      // An inconclusive hold is judged again at every tick and lifts itself once the step passes.
-      const held = progressive.holding !== null && !progressive.holding.startsWith(INCONCLUSIVE);
       if (held || !bakeOver) return this.record(lease, { lastAnalysis: analysis });
       if (analysis.verdict === "inconclusive") {
         return this.record(lease, { lastAnalysis: analysis, holding: `${INCONCLUSIVE}${analysis.reason}` });
@@ -386,10 +397,11 @@ export class ProgressiveRunner {
     }
   }
 
-  private async analyse(lease: RolloutLease): Promise<AnalysisResult> {
+  /** The step's analysis; with `withChecks`, the rollout's own checks on Prometheus judged too. */
+  private async analyse(lease: RolloutLease, withChecks = false): Promise<AnalysisResult> {
     const progressive = this.progressiveOf(lease);
     const records = await this.options.coordinator.liveNodes(lease.model);
-    const analysis = analyse(records, {
+    const builtIn = analyse(records, {
       model: lease.model,
       rolloutId: lease.rollout.id,
       seq: progressive.seq,
@@ -400,6 +412,18 @@ export class ProgressiveRunner {
       thresholds: progressive.analysis,
       now: new Date(this.now()),
     });
+    const checks = progressive.analysis.checks ?? [];
+    const analysis =
+      withChecks && checks.length > 0
+        ? addChecks(
+            builtIn,
+            await judgeChecks(this.options.prometheus ?? null, checks, {
+              model: lease.model,
+              version: lease.rollout.target,
+              baseline: progressive.baseline,
+            }),
+          )
+        : builtIn;
     this.options.observer?.analysed?.(lease.model, analysis.verdict);
     return analysis;
   }
