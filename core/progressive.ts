@@ -166,6 +166,11 @@ export const progressiveSchema = z.object({
   baseline: z.string(),
   analysis: analysisThresholdsSchema,
   lastAnalysis: analysisResultSchema.nullable(),
+  /**
+   * The seq of the step whose own checks on Prometheus all passed: they are not asked again in it (a
+   * threshold looked at on every tick would alarm more often than once), their results carried.
+   */
+  checkedSeq: z.number().int().nonnegative().optional(),
   /** The verdict of each step judged so far (history keeps them); absent while none. */
   analyses: z.array(analysisResultSchema).optional(),
   hooks: z.array(hookSchema).optional(),

@@ -187,8 +187,11 @@ export class ProgressiveRunner {
       const bakeOver = progressive.bakeUntil !== null && this.now() >= progressive.bakeUntil;
       // An inconclusive hold is judged again at every tick and lifts itself once the step passes.
       const held = progressive.holding !== null && !progressive.holding.startsWith(INCONCLUSIVE);
-      // The user's checks are judged once the bake is over (and again while that judgment holds).
-      const analysis = await this.analyse(lease, bakeOver && !held);
+      // The user's checks are asked once the bake is over, until they all pass once (checkedSeq).
+      const analysis = await this.analyse(lease, bakeOver);
+      const checked = analysis.checks?.every((check) => check.verdict === "pass")
+        ? { checkedSeq: progressive.seq }
+        : {};
       if (analysis.verdict === "fail") {
         return this.end(
           lease,
@@ -199,9 +202,13 @@ export class ProgressiveRunner {
           analysis,
         );
       }
-      if (held || !bakeOver) return this.record(lease, { lastAnalysis: analysis });
+      if (held || !bakeOver) return this.record(lease, { lastAnalysis: analysis, ...checked });
       if (analysis.verdict === "inconclusive") {
-        return this.record(lease, { lastAnalysis: analysis, holding: `${INCONCLUSIVE}${analysis.reason}` });
+        return this.record(lease, {
+          lastAnalysis: analysis,
+          holding: `${INCONCLUSIVE}${analysis.reason}`,
+          ...checked,
+        });
       }
       return this.next(lease, reports, analysis, started);
     });
@@ -397,8 +404,12 @@ export class ProgressiveRunner {
     }
   }
 
-  /** The step's analysis; with `withChecks`, the rollout's own checks on Prometheus judged too. */
-  private async analyse(lease: RolloutLease, withChecks = false): Promise<AnalysisResult> {
+  /**
+   * The step's analysis, with the rollout's own checks on Prometheus: their results of this step when
+   * they all passed already (checkedSeq: asked once per step, not at every look), else asked now when
+   * `checksDue` (the bake is over), else none yet.
+   */
+  private async analyse(lease: RolloutLease, checksDue = false): Promise<AnalysisResult> {
     const progressive = this.progressiveOf(lease);
     const records = await this.options.coordinator.liveNodes(lease.model);
     const builtIn = analyse(records, {
@@ -413,17 +424,16 @@ export class ProgressiveRunner {
       now: new Date(this.now()),
     });
     const checks = progressive.analysis.checks ?? [];
-    const analysis =
-      withChecks && checks.length > 0
-        ? addChecks(
-            builtIn,
-            await judgeChecks(this.options.prometheus ?? null, checks, {
-              model: lease.model,
-              version: lease.rollout.target,
-              baseline: progressive.baseline,
-            }),
-          )
-        : builtIn;
+    const context = { model: lease.model, version: lease.rollout.target, baseline: progressive.baseline };
+    const results =
+      checks.length === 0
+        ? []
+        : progressive.checkedSeq === progressive.seq
+          ? (progressive.lastAnalysis?.checks ?? [])
+          : checksDue
+            ? await judgeChecks(this.options.prometheus ?? null, checks, context)
+            : [];
+    const analysis = addChecks(builtIn, results);
     this.options.observer?.analysed?.(lease.model, analysis.verdict);
     return analysis;
   }

@@ -83,8 +83,8 @@ afterAll(async () => {
  * A 50 % canary judged by `checks`; the built-in latency checks are set out of reach (two versions
  * of different weights on a busy box are not what this file tests).
  */
-const canary = (checks: unknown[]) => ({
-  version: "v2",
+const canary = (checks: unknown[], version = "v2") => ({
+  version,
   canary: [50],
   minRequests: 20,
   maxP50Ratio: 1000,
@@ -169,5 +169,27 @@ describe("analysis checks on Prometheus", () => {
     expect(done).toMatchObject({ state: "promoted" });
     const [entry] = await controller.fleet.history(MODEL, 1);
     expect(entry?.analyses?.at(-1)?.checks).toMatchObject([{ name: "answered", verdict: "pass" }]);
+  });
+
+  it("checks that passed are not asked again in the step: their results are carried while the step holds", async () => {
+    // v2 serves now; v1 as the candidate, held by the built-in judge (far fewer requests than needed).
+    const started = await post<ProgressView>(`/v1/models/${MODEL}/activate`, {
+      ...canary([{ name: "answered", query: ANSWERED, max: 1e9 }], "v1"),
+      minRequests: 1_000_000,
+    });
+    expect(started.body).toMatchObject({ state: "progressing", weight: 50 });
+    await send(40);
+    await reported(40);
+    await scraped("v1", 21);
+    const first = await controller.progressive.tick(MODEL);
+    expect(first?.holding).toMatch(
+      /^inconclusive: candidate v1: .*fewer than the 1000000 requests.*; checks: answered = \d+, within ≤ 1000000000$/,
+    );
+    await prometheus.kill();
+    const again = await controller.progressive.tick(MODEL);
+    expect(again?.holding).toMatch(/; checks: answered = \d+, within ≤ 1000000000$/);
+    expect(again?.lastAnalysis?.checks).toEqual(first?.lastAnalysis?.checks);
+    await prometheus.start();
+    expect((await post<ProgressView>(`/v1/models/${MODEL}/abort`, {})).body).toMatchObject({ state: "aborted" });
   });
 });
