@@ -46,6 +46,9 @@ export function autoInstances(intraOpThreads: number | undefined, cores = availa
 /** A version's effective instances and batching settings. */
 export type VersionSettings = Pick<ExecutionPlan, "instances" | "maxBatch" | "batchDelayUs">;
 
+/** Replayed requests a worker instance after the first warms up on (the first ran them all as the gate). */
+const WARM_REPLAYS = 3;
+
 export class LoadedVersion {
   /** Requests running on this session. */
   leases = 0;
@@ -188,11 +191,13 @@ export class LoadedVersion {
           await executor.release();
         } else {
           await this.startDeferredInstances(executor);
+          // The replayed requests gated the version on instance 0; the others warm up on a few of them.
+          const warming = { ...options, ...(options.replay ? { replay: options.replay.slice(0, WARM_REPLAYS) } : {}) };
           const others = Array.from({ length: executor.instances - 1 }, (_, i) =>
-            warmUpSession(label, this.card, onInstance(i + 1), options),
+            warmUpSession(label, this.card, onInstance(i + 1), warming),
           );
           await Promise.all(others);
-          executor.pool.warmReplacementsWith((index) => warmUpSession(label, this.card, onInstance(index), options));
+          executor.pool.warmReplacementsWith((index) => warmUpSession(label, this.card, onInstance(index), warming));
         }
       }
     } finally {
