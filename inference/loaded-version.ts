@@ -14,6 +14,12 @@
  *
  * Instances and batching are the version's card's `execution` where it sets them, else the node's
  * ({@link versionPlan}).
+ *
+ * A version that runs in workers has its sessions opened there, provider fallback and the signature
+ * check included: creating a session blocks the thread that does it (onnxruntime-node creates it
+ * synchronously: 2 s for the 1 MB pacer on a busy 2-core box), and the node's main thread answers
+ * requests. Only a version asked to run on the main thread (instances 0), or one "auto" found fast
+ * enough to run there (a small model), opens a session on it.
  */
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -71,8 +77,11 @@ export class LoadedVersion {
     readonly provider: string,
     readonly loadMs: number,
     private readonly observer: ExecutionObserver,
-    /** Under "auto": the main-thread session, kept until the warm-up says which path is faster. */
-    private inlineCandidate: ort.InferenceSession | undefined,
+    /**
+     * Under "auto": opens the main-thread session, once the warm-up on a worker found the model fast
+     * enough to run there (such a model is small: its session opens in a few ms).
+     */
+    private openInline: (() => Promise<ort.InferenceSession>) | undefined,
     /** Under "auto": workers started only once the warm-up chose workers (one runs the warm-up first). */
     private deferredInstances: number,
   ) {}
@@ -95,20 +104,16 @@ export class LoadedVersion {
       throw new StagingError(ErrorCode.LoadFailed, `${model}/${version}: ${errorMessage(error)}`, { cause: error });
     }
     assertCardIdentity(card, model, version);
-    const { session, provider } = await sessions.open(`${model}/${version}`, join(dir, MODEL_FILE));
-    const actual = signatureOfSession(session);
-    const lies = [...schemaIncompatibilities(card, actual), ...schemaIncompatibilities(actual, card)];
-    if (lies.length > 0) {
-      await session.release();
-      throw new StagingError(
-        ErrorCode.IncompatibleSchema,
-        `${model}/${version}: model.onnx does not match its cutover.json: ${lies.join("; ")}`,
-      );
-    }
     const plan = versionPlan(sessions.execution, card.execution);
     const label = `${model}/${version}`;
+    const modelPath = join(dir, MODEL_FILE);
     const observer = plan.observe(model, version);
-    const loaded = (executor: VersionExecutor, inline: ort.InferenceSession | undefined, deferred: number) =>
+    const loaded = (
+      executor: VersionExecutor,
+      provider: string,
+      openInline: (() => Promise<ort.InferenceSession>) | undefined,
+      deferred: number,
+    ) =>
       new LoadedVersion(
         model,
         version,
@@ -119,19 +124,31 @@ export class LoadedVersion {
         provider,
         Math.round(performance.now() - started),
         observer,
-        inline,
+        openInline,
         deferred,
       );
-    if (plan.instances === 0) return loaded(new InlineExecutor(session, observer), undefined, 0);
+    if (plan.instances === 0) {
+      // The operator asked for the main thread: the session opens here, and blocks it while it does.
+      const { session, provider } = await sessions.open(label, modelPath);
+      const lies = signatureLies(card, signatureOfSession(session));
+      if (lies !== null) {
+        await session.release();
+        throw new StagingError(ErrorCode.IncompatibleSchema, `${label}: ${lies}`);
+      }
+      return loaded(new InlineExecutor(session, observer), provider, undefined, 0);
+    }
     const auto = plan.instances === "auto";
     const instances = auto ? autoInstances(plan.intraOpThreads) : plan.instances;
+    // Workers open the sessions, provider fallback included: no session is created on this thread.
+    const { chains, unavailable } = await sessions.chains(label);
     let pool: WorkerPool;
     try {
       pool = await WorkerPool.start({
         label,
         setup: {
-          modelPath: join(dir, MODEL_FILE),
-          executionProviders: await sessions.providerChain(provider),
+          modelPath,
+          executionProviders: chains[0] ?? [],
+          ...(chains.length > 1 ? { fallbacks: chains.slice(1) } : {}),
           intraOpThreads: plan.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / instances)),
           nice: plan.workerNice,
         },
@@ -142,17 +159,22 @@ export class LoadedVersion {
         observer,
       });
     } catch (error) {
-      await session.release();
       throw new StagingError(
         ErrorCode.LoadFailed,
-        `${label}: a worker cannot load model.onnx: ${errorMessage(error)}`,
-        {
-          cause: error,
-        },
+        `${label}: no execution provider can load model.onnx: ${[...unavailable, errorMessage(error)].join("; ")}`,
+        { cause: error },
       );
     }
-    if (!auto) await session.release();
-    return loaded(new PooledExecutor(pool), auto ? session : undefined, auto ? instances - 1 : 0);
+    const { executionProviders, skipped, signature } = pool.opened;
+    const provider = executionProviders[0] ?? "";
+    sessions.opened(label, provider, [...unavailable, ...skipped]);
+    const lies = signatureLies(card, signature);
+    if (lies !== null) {
+      await pool.release();
+      throw new StagingError(ErrorCode.IncompatibleSchema, `${label}: ${lies}`);
+    }
+    const openInline = auto ? () => sessions.openOn(modelPath, provider) : undefined;
+    return loaded(new PooledExecutor(pool), provider, openInline, auto ? instances - 1 : 0);
   }
 
   /**
@@ -178,15 +200,24 @@ export class LoadedVersion {
           return results;
         };
         this.warmup = await warmUpSession(label, this.card, onInstance(0), options);
-        const inline = this.inlineCandidate;
+        const openInline = this.openInline;
+        this.openInline = undefined;
         // A session's first runs pay one-time setup: a model that may be fast is timed again, warm.
-        if (inline !== undefined && lastFeeds !== undefined && Math.min(...timings) < TIMED_IF_UNDER_MS) {
+        if (openInline !== undefined && lastFeeds !== undefined && Math.min(...timings) < TIMED_IF_UNDER_MS) {
           timings.length = 0;
           for (let run = 0; run < TIMING_RUNS; run++) await onInstance(0)(lastFeeds);
         }
-        if (inline !== undefined && this.warmup.mode !== "cold" && Math.min(...timings) < INLINE_BELOW_MS) {
-          this.warmup = await warmUpSession(label, this.card, (feeds) => inline.run(feeds), options);
-          this.inlineCandidate = undefined;
+        const inline =
+          openInline !== undefined && this.warmup.mode !== "cold" && Math.min(...timings) < INLINE_BELOW_MS
+            ? await openInline().catch(() => undefined)
+            : undefined;
+        if (inline !== undefined) {
+          try {
+            this.warmup = await warmUpSession(label, this.card, (feeds) => inline.run(feeds), options);
+          } catch (error) {
+            await inline.release();
+            throw error;
+          }
           this.executor = new InlineExecutor(inline, this.observer);
           await executor.release();
         } else {
@@ -201,9 +232,7 @@ export class LoadedVersion {
         }
       }
     } finally {
-      const unused = this.inlineCandidate;
-      this.inlineCandidate = undefined;
-      await unused?.release();
+      this.openInline = undefined;
     }
     this.warmupMs = Math.round(performance.now() - started);
     this.observer.placed?.(this.executor.mode, this.executor.instances);
@@ -228,4 +257,10 @@ export class LoadedVersion {
   get execution(): { mode: "inline" | "workers"; instances: number } {
     return { mode: this.executor.mode, instances: this.executor.instances };
   }
+}
+
+/** How a model file's inputs and outputs differ from its cutover.json's, in words; null when they match. */
+function signatureLies(card: ModelCard, actual: Pick<ModelCard, "inputs" | "outputs">): string | null {
+  const lies = [...schemaIncompatibilities(card, actual), ...schemaIncompatibilities(actual, card)];
+  return lies.length === 0 ? null : `model.onnx does not match its cutover.json: ${lies.join("; ")}`;
 }

@@ -168,6 +168,41 @@ export class SessionOpener {
     );
   }
 
+  /**
+   * The provider chains a worker tries in order (workers open sessions; this thread never does for
+   * them): one per configured provider that starts in this process, each with the available ones
+   * after it, as {@link open} tries them; and the providers skipped as unavailable, with why. Fails
+   * with LOAD_FAILED when none is left.
+   */
+  async chains(label: string): Promise<{ chains: string[][]; unavailable: string[] }> {
+    const available = await this.availableProviders();
+    const chains: string[][] = [];
+    const unavailable: string[] = [];
+    for (const provider of this.preference) {
+      const why = this.unavailableProviders.get(provider);
+      if (why !== undefined) unavailable.push(`${provider}: unavailable in this process (${why})`);
+      else chains.push(available.slice(available.indexOf(provider)));
+    }
+    if (chains.length === 0) {
+      throw new StagingError(
+        ErrorCode.LoadFailed,
+        `${label}: no execution provider can load model.onnx: ${unavailable.join("; ")}`,
+      );
+    }
+    return { chains, unavailable };
+  }
+
+  /** Logs which provider a worker's session took, and what was skipped before it (as {@link open} does). */
+  opened(label: string, provider: string, skipped: readonly string[]): void {
+    for (const reason of skipped) this.log(`${label}: ${reason.replace(/^(\S+): /, "$1 cannot load model.onnx: ")}`);
+    this.log(`${label} runs on ${provider}${skipped.length > 0 ? `; skipped ${skipped.join("; ")}` : ""}`);
+  }
+
+  /** A session on the main thread on `provider`'s chain (a small model "auto" found faster inline). */
+  async openOn(modelPath: string, provider: string): Promise<ort.InferenceSession> {
+    return this.createSession(modelPath, this.sessionOptions(await this.providerChain(provider)));
+  }
+
   /** The providers a session that runs on `provider` is created with (it, then the later available ones). */
   async providerChain(provider: string): Promise<string[]> {
     const available = await this.availableProviders();

@@ -15,7 +15,7 @@ import { batchKey, pickBatch, splitOutputs, stackFeeds } from "./batching.js";
 import { type Feeds, type Pending, type Results, WorkerLostError, type WorkerPoolOptions } from "./execution-types.js";
 import { spawnSessionWorker } from "./spawn-worker.js";
 import { tensorsFromWire, tensorsToWire } from "./wire-tensor.js";
-import { type FromWorker, fromWorkerSchema, type ToWorker } from "./worker-protocol.js";
+import { type FromWorker, fromWorkerSchema, type ToWorker, type WorkerSetup } from "./worker-protocol.js";
 
 interface Instance {
   worker: Worker;
@@ -32,6 +32,12 @@ interface Instance {
 
 type OpenedPriority = Extract<FromWorker, { kind: "opened" }>["priority"];
 
+/** What the first instance found opening its session: the provider chain, what it skipped, the signature. */
+export type OpenedSession = Pick<
+  Extract<FromWorker, { kind: "opened" }>,
+  "executionProviders" | "skipped" | "signature"
+>;
+
 type RunAnswer = Extract<FromWorker, { kind: "ran" | "run-failed" }>;
 
 export class WorkerPool {
@@ -42,20 +48,36 @@ export class WorkerPool {
   private delayTimer: NodeJS.Timeout | undefined;
   private drained: (() => void) | undefined;
   private warmReplacement: ((index: number) => Promise<unknown>) | undefined;
+  /** What instances are started with: the options' setup, then the chain the first instance opened on. */
+  private setup: WorkerSetup;
+  private openedAs: OpenedSession | undefined;
 
-  private constructor(private readonly options: WorkerPoolOptions) {}
+  private constructor(private readonly options: WorkerPoolOptions) {
+    this.setup = options.setup;
+  }
 
-  /** Starts every instance and waits until each has opened its session; LOAD errors are thrown. */
+  /**
+   * Starts every instance and waits until each has opened its session; LOAD errors are thrown. With
+   * fallback chains, the first instance finds the chain that takes the model before the others start.
+   */
   static async start(options: WorkerPoolOptions): Promise<WorkerPool> {
     const pool = new WorkerPool(options);
-    for (let index = 0; index < options.instances; index++) pool.instances.push(pool.spawn(index));
     try {
+      const first = (options.setup.fallbacks ?? []).length > 0 ? 1 : options.instances;
+      for (let index = 0; index < first; index++) pool.instances.push(pool.spawn(index));
       await Promise.all(pool.instances.map((instance) => instance.ready));
+      await pool.addInstances(options.instances - first);
     } catch (error) {
       await pool.release();
       throw error;
     }
     return pool;
+  }
+
+  /** The chain the sessions run on, what was skipped before it, and the model's signature. */
+  get opened(): OpenedSession {
+    if (this.openedAs === undefined) throw new Error(`${this.options.label}: no session opened yet`);
+    return this.openedAs;
   }
 
   /** Starts `count` more instances and waits until each has opened its session. */
@@ -163,7 +185,7 @@ export class WorkerPool {
   }
 
   private spawn(index: number, replacing = false): Instance {
-    const worker = spawnSessionWorker(this.options.setup);
+    const worker = spawnSessionWorker(this.setup);
     let opened: (() => void) | undefined;
     let failed: ((error: Error) => void) | undefined;
     const instance: Instance = {
@@ -188,7 +210,14 @@ export class WorkerPool {
       const message = fromWorkerSchema.parse(raw);
       if (message.kind === "opened") {
         instance.priority = message.priority;
-        if ("unchanged" in message.priority && index === 0 && !replacing && (this.options.setup.nice ?? 0) > 0)
+        if (this.openedAs === undefined) {
+          const { executionProviders, skipped, signature } = message;
+          this.openedAs = { executionProviders, skipped, signature };
+          // Later instances (and replacements) open on the chain that took the model, with no fallback.
+          const { fallbacks: _tried, ...setup } = this.setup;
+          this.setup = { ...setup, executionProviders };
+        }
+        if ("unchanged" in message.priority && index === 0 && !replacing && (this.setup.nice ?? 0) > 0)
           this.options.log?.(
             `${this.options.label}: workers keep the main thread's priority: ${message.priority.unchanged}`,
           );

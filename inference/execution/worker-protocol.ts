@@ -4,11 +4,20 @@
  * onnxruntime session, and then runs one request (or one batch) at a time.
  */
 import { z } from "zod";
+import { tensorSpecSchema } from "../../core/model-card.js";
 import { type WireTensor, wireTensorsSchema } from "./wire-tensor.js";
+
+const providerChain = z.array(z.string().min(1)).min(1);
 
 export const workerSetupSchema = z.object({
   modelPath: z.string().min(1),
-  executionProviders: z.array(z.string().min(1)).min(1),
+  /** The providers the session is created with; the first is the one it runs on. */
+  executionProviders: providerChain,
+  /**
+   * Chains tried in order when the first cannot load the model (the node's provider fallback, done
+   * where the session opens: never on the main thread); the opened message says which took it.
+   */
+  fallbacks: z.array(providerChain).optional(),
   intraOpThreads: z.number().int().positive().optional(),
   /** Added to the worker thread's nice value before it opens its session (thread-priority.ts). */
   nice: z.number().int().min(0).max(19).optional(),
@@ -45,6 +54,11 @@ export const fromWorkerSchema = z.discriminatedUnion("kind", [
       z.object({ threadId: z.number().int(), nice: z.number().int() }),
       z.object({ unchanged: z.string() }),
     ]),
+    /** The provider chain that took the model, and why each one tried before it did not. */
+    executionProviders: providerChain,
+    skipped: z.array(z.string()),
+    /** The model's inputs and outputs as its session reads them (checked against its cutover.json). */
+    signature: z.object({ inputs: z.array(tensorSpecSchema), outputs: z.array(tensorSpecSchema) }),
   }),
   z.object({ kind: z.literal("open-failed"), message: z.string() }),
   z.object({ kind: z.literal("ran"), id: z.number().int(), outputs: wireTensorsSchema, computeMs: z.number() }),

@@ -90,14 +90,9 @@ interface Fleet {
   post<T>(path: string, body: unknown, token?: string): Promise<{ status: number; body: T }>;
 }
 
-async function fleet(
-  model: string,
-  count = 2,
-  overrides: Partial<NodeConfig> = {},
-  controllerOverrides: { lockTtlMs?: number } = {},
-): Promise<Fleet> {
+async function fleet(model: string, count = 2, overrides: Partial<NodeConfig> = {}): Promise<Fleet> {
   const prefix = `progressive${prefixNumber++}:`;
-  const controller = await harness.controller(prefix, {}, { trustedKeyPaths: trusted, ...controllerOverrides });
+  const controller = await harness.controller(prefix, {}, { trustedKeyPaths: trusted });
   const started: TestNode[] = [];
   for (let i = 1; i <= count; i++) {
     started.push(
@@ -400,10 +395,7 @@ describe("progressive rollouts", () => {
     // other test processes on this machine outrank a niced worker.
     // One intra-op thread per session: onnxruntime's pool threads spin between runs, and four
     // sessions' spinning threads in this one test process would be what the latencies measure.
-    // The lock at the product's default TTL, not the harness's 3 s: these nodes share the test's event
-    // loop with the controller, and opening the pacer's session blocks it (~2 s here, 6 s beside a
-    // CPU-heavy process) — the node's own stall (issue 30), not what this test judges.
-    const target = await fleet("pacer", 2, { workerNice: 0, intraOpThreads: 1 }, { lockTtlMs: 30_000 });
+    const target = await fleet("pacer", 2, { workerNice: 0, intraOpThreads: 1 });
     await activateAllAtOnce(target, "pacer", "v1");
     const started = await target.post<ProgressView>(`/v1/models/pacer/activate`, {
       version: "v2",

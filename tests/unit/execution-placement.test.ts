@@ -6,6 +6,7 @@
  */
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ExecutionSettings } from "../../core/execution-settings.js";
 import { parseGolden } from "../../core/model-card.js";
@@ -78,6 +79,35 @@ describe("where a version runs", () => {
   it("a number is workers whatever the model, 0 the main thread", async () => {
     expect(await placed("demo", "demo-classifier/v1", 2)).toEqual({ mode: "workers", instances: 2 });
     expect(await placed("demo", "demo-classifier/v1", 0)).toEqual({ mode: "inline", instances: 1 });
+  });
+
+  it("no session is created on the main thread for a version in workers: auto opens one only for a model it runs there", async () => {
+    // Every session this thread creates goes through the opener's createSession: count them by model.
+    const created: string[] = [];
+    const sessions = (instances: number | "auto") =>
+      new SessionOpener({
+        executionProviders: ["cpu"],
+        intraOpThreads: 1,
+        instances,
+        createSession: (model, options) => {
+          created.push(typeof model === "string" ? model : "probe");
+          return typeof model === "string"
+            ? ort.InferenceSession.create(model, options)
+            : ort.InferenceSession.create(model, options);
+        },
+      });
+    const load = async (from: string, instances: number | "auto") => {
+      const loaded = await LoadedVersion.load("m", "v1", await versionFolder("m", from), sessions(instances));
+      await loaded.warmUp();
+      await loaded.session.release();
+      return loaded.execution.mode;
+    };
+    expect(await load("mixer/v1", "auto")).toBe("workers");
+    expect(await load("demo-classifier/v1", 2)).toBe("workers");
+    expect(created.filter((model) => model !== "probe")).toEqual([]);
+    expect(await load("demo-classifier/v1", "auto")).toBe("inline");
+    expect(await load("demo-classifier/v1", 0)).toBe("inline");
+    expect(created.filter((model) => model !== "probe")).toHaveLength(2);
   });
 
   it("auto instances: the cores over the intra-op threads, at least one", () => {
