@@ -183,8 +183,9 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   },
   {
     name: "CUTOVER_NODE_KEEP_ALIVE_TIMEOUT_MS",
-    description: "how long a node keeps an idle keep-alive connection open between requests",
-    default: "5000",
+    description:
+      "how long a node keeps an idle keep-alive connection open between requests; above the 60 s idle timeout of AWS ALB and nginx, so a proxy in front closes idle connections first",
+    default: "65000",
   },
   {
     name: "CUTOVER_NODE_MAX_CONNECTIONS",
@@ -552,7 +553,9 @@ export interface NodeConfig extends ArtifactConfig, StateConfig {
 export const DEFAULT_NODE_HTTP_LIMITS: HttpServerLimits = {
   requestTimeoutMs: 30_000,
   headersTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 5_000,
+  // Above common proxies' idle timeouts (AWS ALB, nginx upstream keep-alive: 60 s): a proxy that reuses
+  // a connection the node is closing gets a reset, and its caller a 502 (docs/OPERATIONS.md).
+  keepAliveTimeoutMs: 65_000,
   maxConnections: 1024,
 };
 

@@ -82,7 +82,8 @@ describe("the Lambda's scheduled event", () => {
       const started = await invoke(
         "POST",
         `/v1/models/${MODEL}/activate`,
-        { version: "v2", canary: [10, 50], minRequests: 5 },
+        // The latency floors out of reach: a median of 10 requests on a busy box is not what this judges.
+        { version: "v2", canary: [10, 50], minRequests: 5, maxP50Ratio: 1000, maxP99Ratio: 1000 },
         { authorization: `Bearer ${TOKEN}` },
       );
       expect(started.body).toMatchObject({ state: "progressing", weight: 10 });

@@ -78,7 +78,7 @@ describe("configuration from the environment", () => {
     expect(parseNodeConfig({}, "host").http).toEqual({
       requestTimeoutMs: 30_000,
       headersTimeoutMs: 10_000,
-      keepAliveTimeoutMs: 5_000,
+      keepAliveTimeoutMs: 65_000,
       maxConnections: 1024,
     });
     expect(
@@ -86,12 +86,12 @@ describe("configuration from the environment", () => {
         {
           CUTOVER_NODE_REQUEST_TIMEOUT_MS: "60000",
           CUTOVER_NODE_HEADERS_TIMEOUT_MS: "5000",
-          CUTOVER_NODE_KEEP_ALIVE_TIMEOUT_MS: "65000",
+          CUTOVER_NODE_KEEP_ALIVE_TIMEOUT_MS: "5000",
           CUTOVER_NODE_MAX_CONNECTIONS: "4096",
         },
         "host",
       ).http,
-    ).toEqual({ requestTimeoutMs: 60_000, headersTimeoutMs: 5_000, keepAliveTimeoutMs: 65_000, maxConnections: 4096 });
+    ).toEqual({ requestTimeoutMs: 60_000, headersTimeoutMs: 5_000, keepAliveTimeoutMs: 5_000, maxConnections: 4096 });
     expect(() => parseNodeConfig({ CUTOVER_NODE_REQUEST_TIMEOUT_MS: "5000" }, "host")).toThrow(
       expect.objectContaining({
         code: "INVALID_CONFIG",
