@@ -14,6 +14,9 @@ export default defineConfig({
     exclude: ["tests/bench/**", "node_modules/**"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // expect.poll waits for an event (a version staged, a report sent): on a busy box that can take
+    // seconds, and the default 1 s bound made tests fail for being slow, not wrong.
+    expect: { poll: { timeout: 20_000 } },
     pool: "forks",
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
     ...jsonReport,

@@ -167,7 +167,7 @@ export class LoadedVersion {
     }
     const { executionProviders, skipped, signature } = pool.opened;
     const provider = executionProviders[0] ?? "";
-    sessions.opened(label, provider, [...unavailable, ...skipped]);
+    sessions.opened(label, provider, unavailable, skipped);
     const lies = signatureLies(card, signature);
     if (lies !== null) {
       await pool.release();

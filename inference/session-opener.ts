@@ -192,9 +192,13 @@ export class SessionOpener {
     return { chains, unavailable };
   }
 
-  /** Logs which provider a worker's session took, and what was skipped before it (as {@link open} does). */
-  opened(label: string, provider: string, skipped: readonly string[]): void {
-    for (const reason of skipped) this.log(`${label}: ${reason.replace(/^(\S+): /, "$1 cannot load model.onnx: ")}`);
+  /**
+   * Logs which provider a worker's session took, as {@link open} does: each provider that failed on
+   * this model (`failed`, "provider: why") on a line, then the one it runs on with everything skipped.
+   */
+  opened(label: string, provider: string, unavailable: readonly string[], failed: readonly string[]): void {
+    for (const reason of failed) this.log(`${label}: ${reason.replace(/^(\S+): /, "$1 cannot load model.onnx: ")}`);
+    const skipped = [...unavailable, ...failed];
     this.log(`${label} runs on ${provider}${skipped.length > 0 ? `; skipped ${skipped.join("; ")}` : ""}`);
   }
 

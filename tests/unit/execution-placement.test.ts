@@ -43,7 +43,9 @@ async function versionFolder(model: string, from: string, execution?: ExecutionS
 }
 
 async function placed(model: string, from: string, instances: number | "auto") {
-  const sessions = new SessionOpener({ executionProviders: ["cpu"], intraOpThreads: 1, instances });
+  // Workers at the test's priority: a niced worker beside a CPU-heavy process is preempted inside its
+  // µs runs, and "auto" then sees a slow model (what it should do on such a box, but not what this tests).
+  const sessions = new SessionOpener({ executionProviders: ["cpu"], intraOpThreads: 1, instances, workerNice: 0 });
   const loaded = await LoadedVersion.load(model, "v1", await versionFolder(model, from), sessions);
   try {
     expect(await loaded.warmUp()).toEqual({ mode: "golden" });
@@ -89,6 +91,7 @@ describe("where a version runs", () => {
         executionProviders: ["cpu"],
         intraOpThreads: 1,
         instances,
+        workerNice: 0,
         createSession: (model, options) => {
           created.push(typeof model === "string" ? model : "probe");
           return typeof model === "string"
