@@ -13,8 +13,8 @@
  *   BENCH_SCALE        agent counts for the scale simulation (default 10,50,100,200)
  *   BENCH_SCALE_FLIPS  warm flips measured per agent count (default 20)
  *   BENCH_SCALE_BYSTANDERS agents serving another model beside them (default 100)
- *   BENCH_ONLY         a comma-separated subset of infer,swaps,memory,fetch,scale,binary,heavy,progressive,
- *                      accuracy (BENCH_ACCURACY_LOAD_MS: each accuracy run's load, default 6000)
+ *   BENCH_ONLY         a comma-separated subset of infer,swaps,memory,fetch,scale,binary,heavy,loadstall,
+ *                      progressive,accuracy (BENCH_ACCURACY_LOAD_MS: each accuracy run's load, default 6000)
  *   BENCH_OUT          where to write the markdown (default docs/benchmarks.md; a partial run should
  *                      write elsewhere and its section be copied in by hand)
  *
@@ -40,6 +40,7 @@ import {
 import { benchHeavy, heavySection } from "./heavy.js";
 import { benchHeavySwaps, heavySwapsRows } from "./heavy-swaps.js";
 import { benchInferThroughput, type InferThroughputBench } from "./infer-throughput.js";
+import { benchLoadStall, loadStallSection } from "./load-stall.js";
 import { benchProgressive, progressiveSection } from "./progressive.js";
 import { benchRangedFetch, rangedSection } from "./ranged-fetch.js";
 import { benchScale } from "./scale.js";
@@ -366,7 +367,7 @@ async function main(): Promise<void> {
   const bytes = Number(process.env.BENCH_FETCH_BYTES ?? GIB);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
   const only = new Set(
-    (process.env.BENCH_ONLY ?? "infer,swaps,memory,fetch,scale,binary,heavy,progressive,accuracy").split(","),
+    (process.env.BENCH_ONLY ?? "infer,swaps,memory,fetch,scale,binary,heavy,loadstall,progressive,accuracy").split(","),
   );
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
   log("compiling (the fleet benchmarks run the compiled build)");
@@ -408,6 +409,7 @@ async function main(): Promise<void> {
     const swaps = await benchHeavySwaps({ flips: 40, defaultNice: DEFAULT_WORKER_NICE, log });
     sections.push(heavySection(heavy, heavySwapsRows(swaps)));
   }
+  if (only.has("loadstall")) sections.push(loadStallSection(await benchLoadStall({ rounds: 5, log })));
   if (only.has("progressive")) {
     sections.push(progressiveSection(await benchProgressive({ roundMs: 4_000, rounds: 5, log }), 4_000));
   }
