@@ -20,7 +20,7 @@ type Dim = TensorSpec["shape"][number];
 const isFixed = (dim: Dim | undefined): dim is number => typeof dim === "number" && dim > 0;
 
 function describe(spec: TensorSpec): string {
-  return `${spec.name} ${spec.datatype}[${spec.shape.map((d) => (d === "" ? "?" : d)).join(",")}]`;
+  return `${JSON.stringify(spec.name)} ${spec.datatype}[${spec.shape.map((d) => (d === "" ? "?" : d)).join(",")}]`;
 }
 
 /** Why an input callers send in `old`'s form is refused by `next`; null when every such request fits. */

@@ -299,7 +299,9 @@ export function decodeInferRequest(
   for (const tensor of request.inputs) {
     const spec = inputs.find((candidate) => candidate.name === tensor.name);
     if (spec === undefined)
-      throw new InputError(`unknown input ${tensor.name}; the model takes ${inputs.map((i) => i.name).join(", ")}`);
+      throw new InputError(
+        `unknown input ${quoted([tensor.name])}; the model takes ${quoted(inputs.map((i) => i.name))}`,
+      );
     if (feeds[tensor.name] !== undefined) throw new InputError(`input ${tensor.name} is given twice`);
     if (tensor.datatype !== spec.datatype) {
       if (!oipDatatypeSchema.safeParse(tensor.datatype).success)
@@ -315,8 +317,13 @@ export function decodeInferRequest(
   }
   section.finish();
   const missing = inputs.filter((spec) => feeds[spec.name] === undefined).map((spec) => spec.name);
-  if (missing.length > 0) throw new InputError(`missing input(s): ${missing.join(", ")}`);
+  if (missing.length > 0) throw new InputError(`missing input(s): ${quoted(missing)}`);
   return { request, feeds };
+}
+
+/** Tensor names as a message quotes them: `"input", "state"` (a name is not prose). */
+function quoted(names: readonly string[]): string {
+  return names.map((name) => JSON.stringify(name)).join(", ");
 }
 
 /**
@@ -326,7 +333,7 @@ export function decodeInferRequest(
 export function requestedOutputs(request: InferRequest, outputs: readonly TensorSpec[]): string[] | undefined {
   const wanted = request.outputs?.map((output) => output.name);
   const unknown = wanted?.filter((name) => !outputs.some((spec) => spec.name === name)) ?? [];
-  if (unknown.length > 0) throw new InputError(`unknown output(s): ${unknown.join(", ")}`);
+  if (unknown.length > 0) throw new InputError(`unknown output(s): ${quoted(unknown)}`);
   return wanted;
 }
 

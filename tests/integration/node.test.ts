@@ -305,7 +305,7 @@ describe("malformed inference requests get a 4xx, never a 5xx", () => {
       "unknown input",
       { body: { inputs: [{ name: "pixels", shape: [1, 4], datatype: "FP32", data: FEATURES }] } },
       400,
-      /unknown input pixels/,
+      /unknown input "pixels"/,
     ],
     [
       "unknown output",

@@ -321,7 +321,9 @@ describe("checks before anything is published on the bus", () => {
     const incompatible = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v3" });
     expect(incompatible.status).toBe(422);
     expect(incompatible.body.error).toMatchObject({ code: "INCOMPATIBLE_SCHEMA" });
-    expect(incompatible.body.error?.message).toMatch(/input features FP32\[batch,4\] becomes features FP32\[batch,8\]/);
+    expect(incompatible.body.error?.message).toMatch(
+      /input "features" FP32\[batch,4\] becomes "features" FP32\[batch,8\]/,
+    );
     const unknown = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v7" });
     expect([unknown.status, unknown.body.error?.code]).toEqual([404, "NOT_FOUND"]);
     const untrusted = await post(controller, `/v1/models/${MODEL}/activate`, { version: "v9" });

@@ -190,7 +190,7 @@ describe("a version that drops an input callers send (as silero VAD's half expor
     expect(refused.status).toBe(422);
     expect(refused.body.error).toMatchObject({
       code: "INCOMPATIBLE_SCHEMA",
-      message: expect.stringContaining("input sr INT64[] is gone (callers that send it would get 400 unknown input)"),
+      message: expect.stringContaining('input "sr" INT64[] is gone (callers that send it would get 400 unknown input)'),
     });
     const before = await inferFramer();
     expect([before.status, before.body.model_version]).toEqual([200, "replayed"]);
@@ -205,7 +205,7 @@ describe("a version that drops an input callers send (as silero VAD's half expor
     expect(broken).toEqual({
       status: 400,
       body: {
-        error: "unknown input sr; the model takes audio",
+        error: 'unknown input "sr"; the model takes "audio"',
         model_name: "framer",
         model_version: "fixed-rate",
       },

@@ -41,7 +41,7 @@ describe("replay inputs", () => {
       active(four),
       fixed,
     );
-    expect(refusals).toEqual(["input x: shape [2,4] does not fit the model's [1,4]", "unknown output(s): y"]);
+    expect(refusals).toEqual(["input x: shape [2,4] does not fit the model's [1,4]", 'unknown output(s): "y"']);
     expect(cases).toHaveLength(1);
   });
 

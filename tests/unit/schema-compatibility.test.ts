@@ -19,7 +19,7 @@ const sileroHalf = {
 describe("the schema gate, from the side of a caller of the active version", () => {
   it("a dropped input callers send breaks them (silero op15 → half)", () => {
     expect(schemaIncompatibilities(sileroOp15, sileroHalf)).toEqual([
-      "input sr INT64[] is gone (callers that send it would get 400 unknown input)",
+      'input "sr" INT64[] is gone (callers that send it would get 400 unknown input)',
     ]);
   });
 
@@ -31,7 +31,7 @@ describe("the schema gate, from the side of a caller of the active version", () 
 
   it("a new input callers do not send breaks them (silero half → op15)", () => {
     expect(schemaIncompatibilities(sileroHalf, sileroOp15)).toEqual([
-      "new input sr INT64[] (callers do not send it: 400 missing input)",
+      'new input "sr" INT64[] (callers do not send it: 400 missing input)',
     ]);
   });
 
@@ -44,7 +44,7 @@ describe("the schema gate, from the side of a caller of the active version", () 
       { inputs: [t("x", "FP32", [...before])], outputs: [] },
       { inputs: [t("x", "FP32", [...after])], outputs: [] },
     );
-    expect(reasons).toEqual([`input x FP32[${before}] becomes x FP32[${after}] (${why})`]);
+    expect(reasons).toEqual([`input "x" FP32[${before}] becomes "x" FP32[${after}] (${why})`]);
   });
 
   it("an input whose fixed dimension becomes free still takes every request", () => {
@@ -62,10 +62,10 @@ describe("the schema gate, from the side of a caller of the active version", () 
     ["fixed size", t("y", "FP32", ["b", 3]), t("y", "FP32", ["b", 5]), "dimension 1 was 3, now 5"],
   ] as const)("an output whose %s changes breaks callers; one that is gone too", (_, before, after, why) => {
     expect(schemaIncompatibilities({ inputs: [], outputs: [before] }, { inputs: [], outputs: [after] })).toEqual([
-      `output y FP32[b,3] becomes ${after.name} ${after.datatype}[${after.shape}] (${why})`,
+      `output "y" FP32[b,3] becomes "${after.name}" ${after.datatype}[${after.shape}] (${why})`,
     ]);
     expect(schemaIncompatibilities({ inputs: [], outputs: [before] }, { inputs: [], outputs: [] })).toEqual([
-      "output y FP32[b,3] is gone",
+      'output "y" FP32[b,3] is gone',
     ]);
   });
 
