@@ -30,7 +30,7 @@ interface LoadResult {
   readonly p99: number;
 }
 
-interface ProbeResult {
+export interface ProbeResult {
   readonly ok: number;
   readonly failed: number;
   readonly p50: number;
@@ -81,7 +81,7 @@ function cpuSeconds(pid: number | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
@@ -112,7 +112,8 @@ function load(url: string, concurrency: number, ms: number, body: string): Promi
   ]);
 }
 
-function probe(url: string, ms: number): Promise<ProbeResult> {
+/** A /v2/health/live probe every 10 ms for `ms`, in a process of its own (probe-worker.mjs). */
+export function probe(url: string, ms: number): Promise<ProbeResult> {
   return runNodeScript<ProbeResult>([
     join(ROOT, "tests/bench/probe-worker.mjs"),
     `${url}/v2/health/live`,

@@ -15,39 +15,16 @@
  */
 import { join } from "node:path";
 import { type Fleet, startFleet } from "../support/fleet-harness.js";
-import { runNodeScript } from "./node-script.js";
+import { median, type ProbeResult, probe } from "./heavy.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const PACER = join(ROOT, "models/pacer/v2");
-
-interface ProbeResult {
-  readonly ok: number;
-  readonly failed: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly max: number;
-}
 
 export interface LoadStallBench {
   readonly rounds: number;
   readonly main: ProbeResult[];
   readonly workers: ProbeResult[];
   readonly activateMs: number[];
-}
-
-function probe(url: string, ms: number): Promise<ProbeResult> {
-  return runNodeScript<ProbeResult>([
-    join(ROOT, "tests/bench/probe-worker.mjs"),
-    `${url}/v2/health/live`,
-    String(ms),
-    "10",
-  ]);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 export async function benchLoadStall(options: {

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { freePort, waitForPort } from "./free-port.js";
+import { killHard } from "./kill-child.js";
 import { tempDir } from "./temp-dir.js";
 
 export const PROMETHEUS_BINARY = process.env.CUTOVER_PROMETHEUS ?? "/usr/bin/prometheus";
@@ -76,11 +77,7 @@ export async function startPrometheus(targets: readonly string[]): Promise<Prome
   const kill = async () => {
     const running = child;
     child = undefined;
-    if (running === undefined || running.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      running.once("exit", () => resolve());
-      running.kill("SIGKILL");
-    });
+    await killHard(running);
   };
   const values = async (query: string) => {
     const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}`);

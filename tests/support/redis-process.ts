@@ -8,6 +8,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRedis } from "../../core/redis/connection.js";
 import { freePort } from "./free-port.js";
+import { killHard } from "./kill-child.js";
 
 export class RedisProcess {
   private child: ChildProcess | undefined;
@@ -48,11 +49,7 @@ export class RedisProcess {
   async kill(): Promise<void> {
     const running = this.child;
     this.child = undefined;
-    if (running === undefined || running.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      running.once("exit", () => resolve());
-      running.kill("SIGKILL");
-    });
+    await killHard(running);
   }
 
   /** One command on a fresh plain connection (never through Sentinel or Cluster routing). */

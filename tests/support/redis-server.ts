@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRedis } from "../../core/redis/connection.js";
 import { freePort, waitForPort } from "./free-port.js";
+import { killHard } from "./kill-child.js";
 import { tempDir } from "./temp-dir.js";
 
 export interface RedisTestServer {
@@ -37,11 +38,7 @@ export async function startRedisServer(options: { persist?: boolean } = {}): Pro
   const kill = async () => {
     const running = child;
     child = undefined;
-    if (running === undefined || running.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      running.once("exit", () => resolve());
-      running.kill("SIGKILL");
-    });
+    await killHard(running);
   };
   await start();
   const stop = async () => {

@@ -11,6 +11,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { freePort, waitForPort } from "./free-port.js";
+import { killHard } from "./kill-child.js";
 import { tempDir } from "./temp-dir.js";
 
 export interface S3TestServer {
@@ -97,11 +98,7 @@ async function startS3rver(): Promise<S3TestServer> {
   const kill = async () => {
     const running = child;
     child = undefined;
-    if (running === undefined || running.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      running.once("exit", () => resolve());
-      running.kill("SIGKILL");
-    });
+    await killHard(running);
   };
   await start();
   return {
